@@ -1,0 +1,218 @@
+package dataflow
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/rippledb/ripple/internal/row"
+)
+
+// Batch is a Z-set delta: rows with weights. Within one batch a row may
+// appear more than once; Consolidate merges them.
+type Batch []row.Update
+
+// Consolidate merges equal rows and drops zero weights.
+func (b Batch) Consolidate() Batch { return Batch(row.Consolidate([]row.Update(b))) }
+
+// NodeID identifies a node within its graph; IDs follow creation order,
+// which is a topological order (a node's inputs always exist before it).
+type NodeID int
+
+// Node is one operator of a dataflow graph. Nodes are built through the
+// Graph's constructor methods and are immutable afterwards except for their
+// operator state, which only Step touches.
+type Node struct {
+	id     NodeID
+	inputs []*Node
+	schema row.Schema
+	kind   string // operator name: Input, Filter, Map, Join, Reduce, Distinct, Union
+	label  string // what the operator computes, for explain
+	state  string // what state it keeps ("" when stateless)
+	op     operator
+	out    Batch         // this step's output, valid during Step
+	table  row.TableName // Input nodes: the table they read
+}
+
+// ID is the node's identifier.
+func (n *Node) ID() NodeID { return n.id }
+
+// Schema is the schema of the node's output rows.
+func (n *Node) Schema() row.Schema { return n.schema }
+
+// Inputs are the node's input nodes.
+func (n *Node) Inputs() []*Node { return n.inputs }
+
+// Kind is the operator's name.
+func (n *Node) Kind() string { return n.kind }
+
+// Label says what the operator computes.
+func (n *Node) Label() string { return n.label }
+
+// StateDesc says what state the operator keeps, "" for none.
+func (n *Node) StateDesc() string { return n.state }
+
+// operator computes one node's output delta for a step from its inputs'
+// deltas of the same step, updating its state. ins[i] belongs to
+// node.inputs[i].
+type operator interface {
+	step(ins []Batch) (Batch, error)
+}
+
+// Graph is a differential dataflow graph stepped once per source
+// transaction (DBSP style): Step takes the change of every input table and
+// returns the change of every output. It is not safe for concurrent use.
+type Graph struct {
+	nodes   []*Node
+	inputs  map[row.TableName]*Node
+	outputs map[string]*Node
+	order   []string // output names in registration order
+	primed  bool
+}
+
+// New returns an empty graph.
+func New() *Graph {
+	return &Graph{inputs: map[row.TableName]*Node{}, outputs: map[string]*Node{}}
+}
+
+func (g *Graph) add(n *Node) *Node {
+	n.id = NodeID(len(g.nodes))
+	g.nodes = append(g.nodes, n)
+	return n
+}
+
+// Input returns the input node of table name, creating it on first use.
+func (g *Graph) Input(name row.TableName, schema row.Schema) *Node {
+	if n, ok := g.inputs[name]; ok {
+		return n
+	}
+	n := g.add(&Node{schema: schema, kind: "Input", label: name.String() + " " + schema.String(), op: inputOp{}, table: name})
+	g.inputs[name] = n
+	return n
+}
+
+// Inputs lists the input tables of the graph.
+func (g *Graph) Inputs() []row.TableName {
+	out := make([]row.TableName, 0, len(g.inputs))
+	for _, n := range g.nodes {
+		if n.kind == "Input" {
+			out = append(out, n.table)
+		}
+	}
+	return out
+}
+
+// InputSchema is the schema the graph expects for table name.
+func (g *Graph) InputSchema(name row.TableName) (row.Schema, bool) {
+	n, ok := g.inputs[name]
+	if !ok {
+		return nil, false
+	}
+	return n.schema, true
+}
+
+// Output registers node in as the result of the view called name.
+func (g *Graph) Output(name string, in *Node) {
+	if _, ok := g.outputs[name]; !ok {
+		g.order = append(g.order, name)
+	}
+	g.outputs[name] = in
+}
+
+// Outputs lists the registered output names in registration order.
+func (g *Graph) Outputs() []string { return append([]string(nil), g.order...) }
+
+// OutputNode returns the node registered under name.
+func (g *Graph) OutputNode(name string) *Node { return g.outputs[name] }
+
+// Step pushes one logical time's input changes through the graph and
+// returns every output's consolidated change (outputs with no change are
+// omitted). Inputs are keyed by table; tables without changes may be left
+// out. The first Step runs every operator even without input, so that
+// aggregates without GROUP BY emit their row over an empty input.
+//
+// An error leaves operator state partly updated: the graph must not be
+// stepped again (the caller rebuilds it).
+func (g *Graph) Step(inputs map[row.TableName]Batch) (map[string]Batch, error) {
+	for name := range inputs {
+		if _, ok := g.inputs[name]; !ok {
+			return nil, fmt.Errorf("dataflow: step: no input for table %s", name)
+		}
+	}
+	for _, n := range g.nodes {
+		n.out = nil
+	}
+	for _, n := range g.nodes {
+		var ins []Batch
+		active := !g.primed
+		if n.kind == "Input" {
+			ins = []Batch{inputs[n.table]}
+		} else {
+			ins = make([]Batch, len(n.inputs))
+			for i, in := range n.inputs {
+				ins[i] = in.out
+			}
+		}
+		for _, b := range ins {
+			if len(b) > 0 {
+				active = true
+			}
+		}
+		if !active {
+			continue
+		}
+		out, err := n.op.step(ins)
+		if err != nil {
+			return nil, fmt.Errorf("%s %s: %w", n.kind, n.label, err)
+		}
+		n.out = out
+	}
+	g.primed = true
+	res := make(map[string]Batch, len(g.outputs))
+	for name, n := range g.outputs {
+		if len(n.out) == 0 {
+			continue
+		}
+		if b := n.out.Consolidate(); len(b) > 0 {
+			res[name] = append(Batch(nil), b...)
+		}
+	}
+	return res, nil
+}
+
+// Explain renders the operator tree that computes output name, one
+// operator per line with the state it keeps. Nodes shared by several
+// branches are printed once and referenced by id afterwards.
+func (g *Graph) Explain(name string) string {
+	n, ok := g.outputs[name]
+	if !ok {
+		return ""
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s %s\n", name, n.schema)
+	seen := map[*Node]bool{}
+	var walk func(n *Node, prefix string, last bool)
+	walk = func(n *Node, prefix string, last bool) {
+		branch, next := "├─ ", "│  "
+		if last {
+			branch, next = "└─ ", "   "
+		}
+		if seen[n] {
+			fmt.Fprintf(&b, "%s%s#%d %s (shared, see above)\n", prefix, branch, n.id, n.kind)
+			return
+		}
+		seen[n] = true
+		fmt.Fprintf(&b, "%s%s#%d %s %s\n", prefix, branch, n.id, n.kind, n.label)
+		if n.state != "" {
+			fmt.Fprintf(&b, "%s%s   state: %s\n", prefix, next, n.state)
+		}
+		for i, in := range n.inputs {
+			walk(in, prefix+next, i == len(n.inputs)-1)
+		}
+	}
+	walk(n, "", true)
+	return b.String()
+}
+
+type inputOp struct{}
+
+func (inputOp) step(ins []Batch) (Batch, error) { return ins[0], nil }

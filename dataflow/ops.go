@@ -1,0 +1,369 @@
+package dataflow
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/rippledb/ripple/internal/row"
+)
+
+// Filter keeps the rows for which pred returns true (SQL WHERE: NULL and
+// false both drop the row). It keeps no state.
+func (g *Graph) Filter(in *Node, pred func(row.Row) (bool, error), label string) *Node {
+	return g.add(&Node{inputs: []*Node{in}, schema: in.schema, kind: "Filter", label: label, op: filterOp{pred}})
+}
+
+type filterOp struct{ pred func(row.Row) (bool, error) }
+
+func (o filterOp) step(ins []Batch) (Batch, error) {
+	var out Batch
+	for _, u := range ins[0] {
+		ok, err := o.pred(u.Row)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			out = append(out, u)
+		}
+	}
+	return out, nil
+}
+
+// Map computes a new row from each input row (SQL projection). fn must be
+// a pure function of its row: the same row always maps to the same output,
+// which is what makes mapping a delta correct. It keeps no state.
+func (g *Graph) Map(in *Node, fn func(row.Row) (row.Row, error), schema row.Schema, label string) *Node {
+	return g.add(&Node{inputs: []*Node{in}, schema: schema, kind: "Map", label: label, op: mapOp{fn}})
+}
+
+type mapOp struct {
+	fn func(row.Row) (row.Row, error)
+}
+
+func (o mapOp) step(ins []Batch) (Batch, error) {
+	out := make(Batch, 0, len(ins[0]))
+	for _, u := range ins[0] {
+		r, err := o.fn(u.Row)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, row.Update{Row: r, W: u.W})
+	}
+	return out, nil
+}
+
+// Union concatenates its inputs (SQL UNION ALL). All inputs must have the
+// same number of columns; the output takes the first input's schema unless
+// schema is non-nil.
+func (g *Graph) Union(ins []*Node, schema row.Schema, label string) *Node {
+	if schema == nil {
+		schema = ins[0].schema
+	}
+	return g.add(&Node{inputs: ins, schema: schema, kind: "Union", label: label, op: unionOp{}})
+}
+
+type unionOp struct{}
+
+func (unionOp) step(ins []Batch) (Batch, error) {
+	var out Batch
+	for _, b := range ins {
+		out = append(out, b...)
+	}
+	return out, nil
+}
+
+// Join is the inner equi-join of left and right on left[lkey[i]] =
+// right[rkey[i]] for every i; output rows are the left row followed by the
+// right row. Rows with a NULL in any key column never match (SQL equality).
+// Key columns must have the same kind on both sides (the planner casts).
+//
+// State: both inputs arranged by their key. A step costs the size of the
+// change times the number of matching rows on the other side:
+// Δ(L⋈R) = ΔL⋈R + (L+ΔL)⋈ΔR.
+func (g *Graph) Join(left, right *Node, lkey, rkey []int, label string) *Node {
+	if len(lkey) != len(rkey) {
+		panic("dataflow: join key arity mismatch")
+	}
+	schema := append(append(row.Schema{}, left.schema...), right.schema...)
+	op := &joinOp{lkey: lkey, rkey: rkey, left: newArrangement(), right: newArrangement()}
+	return g.add(&Node{inputs: []*Node{left, right}, schema: schema, kind: "Join", label: label,
+		state: "both inputs arranged by join key", op: op})
+}
+
+type joinOp struct {
+	lkey, rkey  []int
+	left, right *arrangement
+}
+
+func hasNull(r row.Row, cols []int) bool {
+	for _, c := range cols {
+		if r[c].IsNull() {
+			return true
+		}
+	}
+	return false
+}
+
+func concat(a, b row.Row) row.Row {
+	r := make(row.Row, 0, len(a)+len(b))
+	return append(append(r, a...), b...)
+}
+
+func (o *joinOp) step(ins []Batch) (Batch, error) {
+	var out Batch
+	dl, dr := ins[0], ins[1]
+	for _, u := range dl {
+		if hasNull(u.Row, o.lkey) {
+			continue
+		}
+		o.right.each(u.Row.Key(o.lkey), func(r row.Row, w row.Weight) {
+			out = append(out, row.Update{Row: concat(u.Row, r), W: u.W * w})
+		})
+	}
+	for _, u := range dl {
+		if !hasNull(u.Row, o.lkey) {
+			if err := o.left.add(u.Row.Key(o.lkey), u.Row, u.W); err != nil {
+				return nil, err
+			}
+		}
+	}
+	for _, u := range dr {
+		if hasNull(u.Row, o.rkey) {
+			continue
+		}
+		o.left.each(u.Row.Key(o.rkey), func(l row.Row, w row.Weight) {
+			out = append(out, row.Update{Row: concat(l, u.Row), W: u.W * w})
+		})
+		if err := o.right.add(u.Row.Key(o.rkey), u.Row, u.W); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// Distinct turns its input multiset into a set (SQL DISTINCT): a row is in
+// the output while its multiplicity in the input is positive.
+// State: the multiplicity of every distinct input row.
+func (g *Graph) Distinct(in *Node, label string) *Node {
+	return g.add(&Node{inputs: []*Node{in}, schema: in.schema, kind: "Distinct", label: label,
+		state: "multiplicity of each distinct row", op: &distinctOp{counts: map[string]*counted{}}})
+}
+
+type counted struct {
+	row row.Row
+	w   row.Weight
+}
+
+type distinctOp struct{ counts map[string]*counted }
+
+func (o *distinctOp) step(ins []Batch) (Batch, error) {
+	type change struct {
+		key    string
+		before row.Weight
+	}
+	var touched []change
+	seen := map[string]bool{}
+	for _, u := range ins[0] {
+		k := u.Row.Encode()
+		c, ok := o.counts[k]
+		if !ok {
+			c = &counted{row: u.Row}
+			o.counts[k] = c
+		}
+		if !seen[k] {
+			seen[k] = true
+			touched = append(touched, change{k, c.w})
+		}
+		c.w += u.W
+	}
+	var out Batch
+	for _, t := range touched {
+		c := o.counts[t.key]
+		if c.w < 0 {
+			return nil, fmt.Errorf("negative multiplicity %d for row %v", c.w, c.row)
+		}
+		switch {
+		case t.before == 0 && c.w > 0:
+			out = append(out, row.Update{Row: c.row, W: 1})
+		case t.before > 0 && c.w == 0:
+			out = append(out, row.Update{Row: c.row, W: -1})
+		}
+		if c.w == 0 {
+			delete(o.counts, t.key)
+		}
+	}
+	return out, nil
+}
+
+// Aggregate is one aggregate function of a Reduce (count, sum, min, ...),
+// supplied by the planner, which owns SQL semantics.
+type Aggregate interface {
+	// New returns the state of a new, empty group.
+	New() AggState
+	// String names the aggregate for explain, e.g. "sum(amount)".
+	String() string
+}
+
+// AggState is the running state of one aggregate over one group.
+type AggState interface {
+	// Add folds w copies of input row r into the state; w < 0 retracts
+	// rows that were added before.
+	Add(r row.Row, w row.Weight) error
+	// Result is the aggregate's value over the rows currently held.
+	Result() (row.Datum, error)
+}
+
+// Reduce groups its input by the columns group and computes aggs over each
+// group (SQL GROUP BY). Output rows are the group columns followed by one
+// column per aggregate. A group exists while it has rows; when global is
+// true (aggregates without GROUP BY, group must be empty) the one output
+// row exists even over an empty input.
+//
+// State: per group, its multiplicity, each aggregate's state and the row
+// last emitted. A step costs the number of changed rows plus the number of
+// touched groups.
+func (g *Graph) Reduce(in *Node, group []int, aggs []Aggregate, global bool, schema row.Schema, label string) *Node {
+	names := make([]string, len(aggs))
+	for i, a := range aggs {
+		names[i] = a.String()
+	}
+	state := "per group: row count, aggregate state (" + strings.Join(names, ", ") + "), last output row"
+	return g.add(&Node{inputs: []*Node{in}, schema: schema, kind: "Reduce", label: label, state: state,
+		op: &reduceOp{group: group, aggs: aggs, global: global, groups: map[string]*groupState{}}})
+}
+
+type groupState struct {
+	key    row.Row
+	count  row.Weight
+	states []AggState
+	last   row.Row // nil when no row is emitted for the group
+}
+
+type reduceOp struct {
+	group  []int
+	aggs   []Aggregate
+	global bool
+	groups map[string]*groupState
+}
+
+func (o *reduceOp) newGroup(key row.Row) *groupState {
+	gs := &groupState{key: key, states: make([]AggState, len(o.aggs))}
+	for i, a := range o.aggs {
+		gs.states[i] = a.New()
+	}
+	return gs
+}
+
+func (o *reduceOp) step(ins []Batch) (Batch, error) {
+	var touched []string
+	seen := map[string]bool{}
+	if o.global && len(o.groups) == 0 {
+		o.groups[""] = o.newGroup(row.Row{})
+		touched, seen[""] = append(touched, ""), true
+	}
+	for _, u := range ins[0] {
+		k := u.Row.Key(o.group)
+		gs, ok := o.groups[k]
+		if !ok {
+			key := make(row.Row, len(o.group))
+			for i, c := range o.group {
+				key[i] = u.Row[c]
+			}
+			gs = o.newGroup(key)
+			o.groups[k] = gs
+		}
+		if !seen[k] {
+			seen[k] = true
+			touched = append(touched, k)
+		}
+		gs.count += u.W
+		for _, s := range gs.states {
+			if err := s.Add(u.Row, u.W); err != nil {
+				return nil, err
+			}
+		}
+	}
+	var out Batch
+	for _, k := range touched {
+		gs := o.groups[k]
+		if gs.count < 0 {
+			return nil, fmt.Errorf("negative row count %d for group %v", gs.count, gs.key)
+		}
+		var next row.Row
+		if gs.count > 0 || o.global {
+			next = make(row.Row, 0, len(gs.key)+len(gs.states))
+			next = append(next, gs.key...)
+			for _, s := range gs.states {
+				d, err := s.Result()
+				if err != nil {
+					return nil, err
+				}
+				next = append(next, d)
+			}
+		}
+		if gs.last != nil && next != nil && row.RowsIdentical(gs.last, next) {
+			continue
+		}
+		if gs.last != nil {
+			out = append(out, row.Update{Row: gs.last, W: -1})
+		}
+		if next != nil {
+			out = append(out, row.Update{Row: next, W: 1})
+		}
+		gs.last = next
+		if gs.count == 0 && !o.global {
+			delete(o.groups, k)
+		}
+	}
+	return out, nil
+}
+
+// arrangement indexes rows by a key: key → distinct row → multiplicity.
+type arrangement struct {
+	buckets map[string]map[string]*counted
+}
+
+func newArrangement() *arrangement { return &arrangement{buckets: map[string]map[string]*counted{}} }
+
+func (a *arrangement) add(key string, r row.Row, w row.Weight) error {
+	b, ok := a.buckets[key]
+	if !ok {
+		b = map[string]*counted{}
+		a.buckets[key] = b
+	}
+	rk := r.Encode()
+	c, ok := b[rk]
+	if !ok {
+		c = &counted{row: r}
+		b[rk] = c
+	}
+	c.w += w
+	if c.w < 0 {
+		return fmt.Errorf("negative multiplicity %d for row %v", c.w, r)
+	}
+	if c.w == 0 {
+		delete(b, rk)
+		if len(b) == 0 {
+			delete(a.buckets, key)
+		}
+	}
+	return nil
+}
+
+func (a *arrangement) each(key string, fn func(row.Row, row.Weight)) {
+	for _, c := range a.buckets[key] {
+		fn(c.row, c.w)
+	}
+}
+
+// SortBatch orders a batch deterministically (by row, then weight), for
+// tests and golden output.
+func SortBatch(b Batch) {
+	sort.SliceStable(b, func(i, j int) bool {
+		if c := row.CompareRows(b[i].Row, b[j].Row); c != 0 {
+			return c < 0
+		}
+		return b[i].W < b[j].W
+	})
+}

@@ -1,0 +1,72 @@
+package sink
+
+import (
+	"context"
+	"time"
+
+	"github.com/rippledb/ripple/internal/row"
+)
+
+// View is what a sink needs to know about one view it maintains.
+type View struct {
+	// Name is the view's name; the sink table has the same schema and name.
+	Name row.TableName
+	// Columns are the view's output columns, names and types as PostgreSQL
+	// would give them for the view's SELECT.
+	Columns row.Schema
+	// Key lists columns that are a unique key of the view's result (no two
+	// rows share them), or nil when the view is a multiset without one.
+	Key []int
+	// Definition is the view's SQL, recorded in the sink's catalog.
+	Definition string
+}
+
+// Delta is the change of one view in one step, consolidated: each distinct
+// row appears once with a non-zero weight. Retractions must match rows the
+// sink holds.
+type Delta struct {
+	View row.TableName
+	Rows []row.Update
+}
+
+// Step is everything one sink transaction applies: the changes of every
+// view the source transaction touched (possibly none), and the progress LSN.
+type Step struct {
+	// LSN is the commit LSN of the (last) source transaction in the step.
+	LSN row.LSN
+	// CommitTime is the source commit time of that transaction.
+	CommitTime time.Time
+	Deltas     []Delta
+}
+
+// Sink is a database that holds the results of a set of views.
+//
+// Contract: Open is called once before anything else. Then either Load or
+// Apply, any number of times, from one goroutine; never concurrently.
+// Close is called once at the end, also after an error.
+//
+// Each Load and Apply is atomic (I2): on return without error the whole
+// step and its LSN are durable in the sink (I3); on error nothing of it is
+// visible, and the caller treats the error as terminal for this run (it
+// restarts from the sink's progress).
+type Sink interface {
+	// Name is the sink's name from the configuration.
+	Name() string
+	// Open connects, creates the sink's bookkeeping (progress and catalog
+	// tables) if missing, and checks that the tables of views either do not
+	// exist or were created by ripple for this pipeline. It returns the
+	// progress LSN recorded for the pipeline (0 if none). It creates no
+	// view table: Load does.
+	Open(ctx context.Context, pipeline string, views []View) (row.LSN, error)
+	// Load replaces the contents of every view with rows (insertions only,
+	// weights >= 1), creating or re-creating the tables as needed, and sets
+	// the progress to lsn, all in one transaction. rows is keyed by view.
+	Load(ctx context.Context, lsn row.LSN, rows map[row.TableName][]row.Update) error
+	// Apply applies one step. A step whose LSN is at or below the sink's
+	// progress is skipped (returns nil): it was applied before a restart.
+	Apply(ctx context.Context, step Step) error
+	// Progress reads the progress LSN recorded in the sink.
+	Progress(ctx context.Context) (row.LSN, error)
+	// Close releases connections.
+	Close() error
+}
