@@ -123,9 +123,7 @@ func (o *joinOp) step(ins []Batch) (Batch, error) {
 	}
 	for _, u := range dl {
 		if !hasNull(u.Row, o.lkey) {
-			if err := o.left.add(u.Row.Key(o.lkey), u.Row, u.W); err != nil {
-				return nil, err
-			}
+			o.left.add(u.Row.Key(o.lkey), u.Row, u.W)
 		}
 	}
 	for _, u := range dr {
@@ -135,9 +133,15 @@ func (o *joinOp) step(ins []Batch) (Batch, error) {
 		o.left.each(u.Row.Key(o.rkey), func(l row.Row, w row.Weight) {
 			out = append(out, row.Update{Row: concat(l, u.Row), W: u.W * w})
 		})
-		if err := o.right.add(u.Row.Key(o.rkey), u.Row, u.W); err != nil {
-			return nil, err
-		}
+		o.right.add(u.Row.Key(o.rkey), u.Row, u.W)
+	}
+	// A delta is a multiset: a retraction may come before the insertion it
+	// cancels, so multiplicities are only checked once the whole delta is in.
+	if err := o.left.settle(); err != nil {
+		return nil, err
+	}
+	if err := o.right.settle(); err != nil {
+		return nil, err
 	}
 	return out, nil
 }
@@ -320,19 +324,22 @@ func (o *reduceOp) step(ins []Batch) (Batch, error) {
 }
 
 // arrangement indexes rows by a key: key → distinct row → multiplicity.
+// Within a step a multiplicity may dip below zero (a delta's retraction
+// listed before the insertion it cancels); settle checks none stays there.
 type arrangement struct {
 	buckets map[string]map[string]*counted
+	neg     []*counted // entries that went negative since the last settle
 }
 
 func newArrangement() *arrangement { return &arrangement{buckets: map[string]map[string]*counted{}} }
 
-func (a *arrangement) add(key string, r row.Row, w row.Weight) error {
+func (a *arrangement) add(key string, r row.Row, w row.Weight) {
 	b, ok := a.buckets[key]
 	if !ok {
 		b = map[string]*counted{}
 		a.buckets[key] = b
 	}
-	rk := r.Encode()
+	rk := r.EncodeExact()
 	c, ok := b[rk]
 	if !ok {
 		c = &counted{row: r}
@@ -340,12 +347,24 @@ func (a *arrangement) add(key string, r row.Row, w row.Weight) error {
 	}
 	c.w += w
 	if c.w < 0 {
-		return fmt.Errorf("negative multiplicity %d for row %v", c.w, r)
+		a.neg = append(a.neg, c)
 	}
 	if c.w == 0 {
 		delete(b, rk)
 		if len(b) == 0 {
 			delete(a.buckets, key)
+		}
+	}
+}
+
+// settle reports an entry left with a negative multiplicity by the
+// updates added since the last settle.
+func (a *arrangement) settle() error {
+	neg := a.neg
+	a.neg = a.neg[:0]
+	for _, c := range neg {
+		if c.w < 0 {
+			return fmt.Errorf("negative multiplicity %d for row %v", c.w, c.row)
 		}
 	}
 	return nil

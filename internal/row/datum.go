@@ -225,6 +225,32 @@ func AppendKey(buf []byte, d Datum) []byte {
 	}
 }
 
+// AppendExact appends an encoding of d that also distinguishes equal values
+// with different representations (numeric 1.0 vs 1.00, float -0 vs 0): the
+// identity of a stored row, as opposed to the SQL equality of AppendKey.
+func AppendExact(buf []byte, d Datum) []byte {
+	switch d.kind {
+	case KindNumeric:
+		buf = append(buf, tagNumeric)
+		buf = binary.AppendUvarint(buf, uint64(len(d.s)))
+		return append(buf, d.s...)
+	case KindFloat:
+		buf = append(buf, tagFloat, byte(d.i))
+		return binary.BigEndian.AppendUint64(buf, math.Float64bits(d.f))
+	}
+	return AppendKey(buf, d)
+}
+
+// EncodeExact encodes every column with AppendExact: two rows encode alike
+// exactly when a sink would store the same text for them.
+func (r Row) EncodeExact() string {
+	buf := make([]byte, 0, 16*len(r))
+	for _, d := range r {
+		buf = AppendExact(buf, d)
+	}
+	return string(buf)
+}
+
 // Key encodes the columns cols of r as a string usable as a map key.
 func (r Row) Key(cols []int) string {
 	var buf []byte

@@ -36,7 +36,7 @@ type Update struct {
 	W   Weight
 }
 
-// Consolidate merges updates of equal rows (Equal column by column) by
+// Consolidate merges updates of identical rows (EncodeExact) by
 // adding their weights and drops rows whose weight sums to zero. The
 // result keeps the first-seen order of surviving rows; the input slice is
 // reused.
@@ -50,7 +50,7 @@ func Consolidate(us []Update) []Update {
 	idx := make(map[string]int, len(us))
 	out := us[:0:0]
 	for _, u := range us {
-		k := u.Row.Encode()
+		k := u.Row.EncodeExact()
 		if i, ok := idx[k]; ok {
 			out[i].W += u.W
 			continue

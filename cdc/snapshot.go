@@ -1,0 +1,182 @@
+package cdc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jackc/pglogrepl"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/rippledb/ripple/internal/row"
+)
+
+// Snapshot (re)creates the replication slot and reads every configured
+// table as of the slot's consistent point, calling fn once per row (fn is
+// called from this goroutine, one table after another; the Row is fn's to
+// keep). It returns the consistent point: every transaction that committed
+// at or below it is in the snapshot, every later one will be streamed by
+// Stream(ctx, lsn, ...).
+//
+// An existing slot is dropped first; when a connection holds it the error
+// matches ErrSlotInUse. The slot is created over a replication connection
+// with EXPORT_SNAPSHOT, and the tables are read with COPY (SELECT ...) TO
+// STDOUT in a REPEATABLE READ transaction that imports that snapshot; the
+// replication connection stays open until the import is done, as the
+// exported snapshot lives only that long
+// (https://www.postgresql.org/docs/15/protocol-replication.html).
+//
+// Values of types ripple does not support (row.Type.Supported() is false)
+// are kept opaque as row.NewText of their text form. Call EnsurePublication
+// first. If Snapshot fails, the slot may exist; a later Snapshot drops it.
+func (s *Source) Snapshot(ctx context.Context, fn func(rel *Relation, r row.Row) error) (row.LSN, error) {
+	rels, err := s.resolveTables(ctx)
+	if err != nil {
+		return 0, err
+	}
+	if err := s.dropSlotWhenIdle(ctx); err != nil {
+		return 0, err
+	}
+	rconn, err := s.replicationConn(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer rconn.Close(context.Background())
+	start := time.Now()
+	res, err := pglogrepl.CreateReplicationSlot(ctx, rconn, s.cfg.Slot, "pgoutput",
+		pglogrepl.CreateReplicationSlotOptions{Mode: pglogrepl.LogicalReplication, SnapshotAction: "EXPORT_SNAPSHOT"})
+	if err != nil {
+		return 0, fmt.Errorf("create replication slot %s: %w", s.cfg.Slot, err)
+	}
+	lsn, err := row.ParseLSN(res.ConsistentPoint)
+	if err != nil {
+		return 0, fmt.Errorf("create replication slot %s: consistent point: %w", s.cfg.Slot, err)
+	}
+	s.log.Info("replication slot created", "slot", s.cfg.Slot, "consistent_point", lsn.String(),
+		"snapshot", res.SnapshotName, "took", time.Since(start))
+
+	conn, err := connectRegular(ctx, s.cfg.DSN)
+	if err != nil {
+		return 0, err
+	}
+	defer conn.Close(context.Background())
+	if err := importSnapshot(ctx, conn, res.SnapshotName); err != nil {
+		return 0, err
+	}
+	// The snapshot is imported; the exporting connection is no longer needed.
+	rconn.Close(ctx)
+	for _, t := range rels {
+		if err := copyTable(ctx, conn.PgConn(), t, fn); err != nil {
+			return 0, err
+		}
+	}
+	if _, err := conn.Exec(ctx, "COMMIT"); err != nil {
+		return 0, fmt.Errorf("finish snapshot: %w", err)
+	}
+	return lsn, nil
+}
+
+func importSnapshot(ctx context.Context, conn *pgx.Conn, name string) error {
+	if _, err := conn.Exec(ctx, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"); err != nil {
+		return fmt.Errorf("begin snapshot transaction: %w", err)
+	}
+	if _, err := conn.Exec(ctx, "SET TRANSACTION SNAPSHOT "+quoteLiteral(name)); err != nil {
+		return fmt.Errorf("import snapshot %s: %w", name, err)
+	}
+	return nil
+}
+
+func quoteLiteral(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+
+// copyTable reads rel with COPY in the current transaction of conn.
+// A plain table is read with ONLY, as the stream names changes of its
+// inheritance children after the children; a partitioned table is read
+// whole, as the publication publishes its partitions' changes under its name.
+func copyTable(ctx context.Context, conn *pgconn.PgConn, t tableInfo, fn func(*Relation, row.Row) error) error {
+	rel := t.rel
+	from := "ONLY " + qualified(rel.Name.Schema, rel.Name.Name)
+	if t.partitioned {
+		from = qualified(rel.Name.Schema, rel.Name.Name)
+	}
+	cols := make([]string, len(rel.Columns))
+	for i, c := range rel.Columns {
+		cols[i] = pgx.Identifier{c.Name}.Sanitize()
+	}
+	q := fmt.Sprintf("COPY (SELECT %s FROM %s) TO STDOUT", strings.Join(cols, ", "), from)
+	var fnErr error
+	n := 0
+	w := &copyLines{fn: func(line []byte) error {
+		r, err := copyRow(rel, line)
+		if err == nil {
+			err = fn(rel, r)
+			if err != nil {
+				fnErr = err
+			}
+		}
+		n++
+		return err
+	}}
+	_, err := conn.CopyTo(ctx, w, q)
+	if fnErr != nil {
+		return fmt.Errorf("snapshot of %s: %w", rel.Name, fnErr)
+	}
+	if err == nil {
+		err = w.finish()
+	}
+	if err != nil {
+		return fmt.Errorf("snapshot of %s (row %d): %w", rel.Name, n, err)
+	}
+	return nil
+}
+
+// copyRow decodes one COPY text line into a row of rel.
+func copyRow(rel *Relation, line []byte) (row.Row, error) {
+	if len(rel.Columns) == 0 {
+		return row.Row{}, nil
+	}
+	fields, err := splitCopyLine(line)
+	if err != nil {
+		return nil, err
+	}
+	if len(fields) != len(rel.Columns) {
+		return nil, fmt.Errorf("COPY line has %d columns, want %d", len(fields), len(rel.Columns))
+	}
+	r := make(row.Row, len(fields))
+	for i, f := range fields {
+		if f.Null {
+			continue
+		}
+		d, err := parseValue(rel.Columns[i].Type, f.Text)
+		if err != nil {
+			return nil, fmt.Errorf("column %s: %w", row.QuoteIdent(rel.Columns[i].Name), err)
+		}
+		r[i] = d
+	}
+	return r, nil
+}
+
+// slotReleaseWait is how long Snapshot waits for a slot held by another
+// connection to be released before it reports ErrSlotInUse. A ripple that
+// was killed leaves its walsender behind for a moment, until the server
+// notices the closed socket.
+const slotReleaseWait = 10 * time.Second
+
+// dropSlotWhenIdle drops the slot, waiting up to slotReleaseWait for a
+// holder to go away.
+func (s *Source) dropSlotWhenIdle(ctx context.Context) error {
+	deadline := time.Now().Add(slotReleaseWait)
+	for {
+		err := s.DropSlot(ctx)
+		if err == nil || !errors.Is(err, ErrSlotInUse) || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}

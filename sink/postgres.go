@@ -1,0 +1,656 @@
+package sink
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/rippledb/ripple/internal/row"
+)
+
+// PostgresConfig configures a PostgreSQL sink.
+type PostgresConfig struct {
+	// Name is the sink's name from the configuration; it prefixes errors.
+	Name string
+	// DSN is a libpq connection string or URL for the sink database.
+	DSN string
+	// Logger receives the sink's logs; nil discards them.
+	Logger *slog.Logger
+}
+
+// Validate reports every problem with c at once.
+func (c PostgresConfig) Validate() error {
+	var errs []error
+	if c.Name == "" {
+		errs = append(errs, errors.New("sink: postgres sink needs a name"))
+	}
+	if c.DSN == "" {
+		errs = append(errs, fmt.Errorf("sink %s: postgres sink needs a DSN", c.Name))
+	}
+	return errors.Join(errs...)
+}
+
+// Postgres is a sink that keeps each view as a table of the same name in a
+// PostgreSQL database, with the bookkeeping tables ripple.progress and
+// ripple.views beside them.
+//
+// It holds one connection, with row.SessionSettings pinned so values are
+// written and compared in their canonical text form. Like every Sink it is
+// used from one goroutine; it is not safe for concurrent use.
+type Postgres struct {
+	cfg PostgresConfig
+	log *slog.Logger
+
+	conn     *pgx.Conn // nil until Open
+	pipeline string
+	views    map[row.TableName]*pgView
+	order    []*pgView // views in Open's order, for deterministic DDL
+
+	// stmts caches prepared DELETE statements by view and NULL pattern.
+	stmts    map[stmtKey]string
+	nextStmt int
+}
+
+// pgView is a view with the SQL fragments the sink derives from it once.
+type pgView struct {
+	View
+	catalog []catalogColumn
+	colList string // "(a, b, \"C\")"
+	match   []int  // columns a retraction matches on
+	// ready means the table exists with the view's registered columns (it
+	// was loaded by this pipeline), so Apply may change it.
+	ready bool
+}
+
+// catalogColumn is one element of ripple.views.columns.
+type catalogColumn struct {
+	Name   string `json:"name"`
+	Type   string `json:"type"`
+	OID    uint32 `json:"oid"`
+	Typmod int32  `json:"typmod"`
+	// Key is the column's 1-based position in the view's key; 0 if none.
+	Key int `json:"key,omitempty"`
+}
+
+type stmtKey struct {
+	view  row.TableName
+	nulls string // one '1' or '0' per match column
+}
+
+// NewPostgres returns a sink for cfg; it connects in Open.
+func NewPostgres(cfg PostgresConfig) *Postgres {
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Postgres{cfg: cfg, log: log.With("sink", cfg.Name)}
+}
+
+var _ Sink = (*Postgres)(nil)
+
+// Name implements Sink.
+func (p *Postgres) Name() string { return p.cfg.Name }
+
+// bookkeepingDDL creates the catalog. IF NOT EXISTS is not race-free in
+// PostgreSQL (two sessions can both pass the check and one then fails on a
+// catalog unique index), so Open retries it.
+const bookkeepingDDL = `
+CREATE SCHEMA IF NOT EXISTS ripple;
+CREATE TABLE IF NOT EXISTS ripple.progress (
+	pipeline    text PRIMARY KEY,
+	lsn         pg_lsn NOT NULL,
+	commit_time timestamptz,
+	updated_at  timestamptz NOT NULL DEFAULT now()
+);
+CREATE TABLE IF NOT EXISTS ripple.views (
+	pipeline    text NOT NULL,
+	view_schema text NOT NULL,
+	view_name   text NOT NULL,
+	columns     jsonb NOT NULL,
+	definition  text,
+	created_at  timestamptz NOT NULL DEFAULT now(),
+	PRIMARY KEY (view_schema, view_name)
+);`
+
+// Open implements Sink.
+func (p *Postgres) Open(ctx context.Context, pipeline string, views []View) (row.LSN, error) {
+	if err := p.cfg.Validate(); err != nil {
+		return 0, err
+	}
+	if pipeline == "" {
+		return 0, fmt.Errorf("sink %s: open: pipeline name is empty", p.cfg.Name)
+	}
+	if err := validateViews(p.cfg.Name, views); err != nil {
+		return 0, err
+	}
+	if p.conn == nil {
+		cc, err := pgx.ParseConfig(p.cfg.DSN)
+		if err != nil {
+			return 0, fmt.Errorf("sink %s: parse DSN: %w", p.cfg.Name, err)
+		}
+		for k, v := range row.SessionSettings {
+			cc.RuntimeParams[k] = v
+		}
+		conn, err := pgx.ConnectConfig(ctx, cc)
+		if err != nil {
+			return 0, fmt.Errorf("sink %s: connect: %w", p.cfg.Name, err)
+		}
+		p.conn = conn
+	}
+	p.pipeline = pipeline
+	p.views = make(map[row.TableName]*pgView, len(views))
+	p.order = p.order[:0]
+	p.stmts = make(map[stmtKey]string)
+	for _, v := range views {
+		pv := newPGView(v)
+		p.views[v.Name] = pv
+		p.order = append(p.order, pv)
+	}
+	if err := p.ensureBookkeeping(ctx); err != nil {
+		return 0, err
+	}
+	var errs []error
+	for _, v := range p.order {
+		st, err := p.tableState(ctx, p.conn, v.Name)
+		if err != nil {
+			return 0, err
+		}
+		if err := p.checkOwned(v, st); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		v.ready = st.exists && st.pipeline == pipeline && slices.Equal(st.columns, v.catalog)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return 0, err
+	}
+	lsn, err := p.Progress(ctx)
+	if err != nil {
+		return 0, err
+	}
+	p.log.Info("sink opened", "pipeline", pipeline, "views", len(views), "progress", lsn)
+	return lsn, nil
+}
+
+func newPGView(v View) *pgView {
+	pv := &pgView{View: v, match: matchColumns(v)}
+	names := make([]string, len(v.Columns))
+	for i, c := range v.Columns {
+		names[i] = row.QuoteIdent(c.Name)
+		pv.catalog = append(pv.catalog, catalogColumn{
+			Name: c.Name, Type: c.Type.String(), OID: uint32(c.Type.OID), Typmod: c.Type.Mod,
+		})
+	}
+	for i, k := range v.Key {
+		pv.catalog[k].Key = i + 1
+	}
+	pv.colList = "(" + strings.Join(names, ", ") + ")"
+	return pv
+}
+
+func (p *Postgres) ensureBookkeeping(ctx context.Context) error {
+	var err error
+	for attempt := 0; attempt < 5; attempt++ {
+		err = pgx.BeginFunc(ctx, p.conn, func(tx pgx.Tx) error {
+			_, err := tx.Exec(ctx, bookkeepingDDL)
+			return err
+		})
+		if err == nil || !isCreateRace(err) {
+			break
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("sink %s: create bookkeeping schema ripple: %w", p.cfg.Name, err)
+	}
+	return nil
+}
+
+// isCreateRace reports the errors a concurrent CREATE ... IF NOT EXISTS of
+// the same object raises.
+func isCreateRace(err error) bool {
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) {
+		return false
+	}
+	switch pe.Code {
+	case "23505", "42P06", "42P07", "42710": // unique_violation, duplicate_schema/table/object
+		return true
+	}
+	return false
+}
+
+// tableState is what the sink database says about a view's table.
+type tableState struct {
+	exists   bool
+	pipeline string // "" when not registered in ripple.views
+	columns  []catalogColumn
+}
+
+type querier interface {
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+func (p *Postgres) tableState(ctx context.Context, q querier, name row.TableName) (tableState, error) {
+	var (
+		st      tableState
+		pl, col *string
+	)
+	err := q.QueryRow(ctx, `
+SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+               WHERE n.nspname = $1 AND c.relname = $2),
+       v.pipeline, v.columns::text
+FROM (SELECT 1) AS one
+LEFT JOIN ripple.views v ON v.view_schema = $1 AND v.view_name = $2`, name.Schema, name.Name).Scan(&st.exists, &pl, &col)
+	if err != nil {
+		return st, fmt.Errorf("sink %s: look up table %s: %w", p.cfg.Name, name, err)
+	}
+	if pl != nil {
+		st.pipeline = *pl
+	}
+	if col != nil {
+		if err := json.Unmarshal([]byte(*col), &st.columns); err != nil {
+			// A catalog entry we cannot read is treated as "other columns":
+			// the table is re-created by Load.
+			st.columns = nil
+		}
+	}
+	return st, nil
+}
+
+// checkOwned refuses a table that exists and is not ripple's for this
+// pipeline: the sink never writes to or drops a table it did not create.
+func (p *Postgres) checkOwned(v *pgView, st tableState) error {
+	if st.exists && st.pipeline != p.pipeline {
+		return fmt.Errorf("sink %s: table %s exists and was not created by ripple pipeline %q; drop or rename it, or choose another view name",
+			p.cfg.Name, v.Name, p.pipeline)
+	}
+	return nil
+}
+
+// Progress implements Sink.
+func (p *Postgres) Progress(ctx context.Context) (row.LSN, error) {
+	if p.conn == nil {
+		return 0, fmt.Errorf("sink %s: read progress: sink is not open", p.cfg.Name)
+	}
+	lsn, _, err := p.readProgress(ctx, p.conn, false)
+	return lsn, err
+}
+
+// readProgress reads the pipeline's progress LSN, locking the row when
+// forUpdate is set; ok is false when there is none.
+func (p *Postgres) readProgress(ctx context.Context, q querier, forUpdate bool) (row.LSN, bool, error) {
+	sql := `SELECT lsn::text FROM ripple.progress WHERE pipeline = $1`
+	if forUpdate {
+		sql += ` FOR UPDATE`
+	}
+	var s string
+	err := q.QueryRow(ctx, sql, p.pipeline).Scan(&s)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, false, nil
+	}
+	if err != nil {
+		return 0, false, fmt.Errorf("sink %s: read progress of pipeline %q: %w", p.cfg.Name, p.pipeline, err)
+	}
+	lsn, err := row.ParseLSN(s)
+	if err != nil {
+		return 0, false, fmt.Errorf("sink %s: read progress of pipeline %q: %w", p.cfg.Name, p.pipeline, err)
+	}
+	return lsn, true, nil
+}
+
+func (p *Postgres) writeProgress(ctx context.Context, tx pgx.Tx, lsn row.LSN, commit time.Time) error {
+	var ct any
+	if !commit.IsZero() {
+		ct = commit
+	}
+	_, err := tx.Exec(ctx, `
+INSERT INTO ripple.progress (pipeline, lsn, commit_time, updated_at) VALUES ($1, $2::text::pg_lsn, $3, now())
+ON CONFLICT (pipeline) DO UPDATE SET lsn = excluded.lsn, commit_time = excluded.commit_time, updated_at = excluded.updated_at`,
+		p.pipeline, lsn.String(), ct)
+	if err != nil {
+		return fmt.Errorf("sink %s: write progress %s: %w", p.cfg.Name, lsn, err)
+	}
+	return nil
+}
+
+// Load implements Sink.
+func (p *Postgres) Load(ctx context.Context, lsn row.LSN, rows map[row.TableName][]row.Update) error {
+	if p.conn == nil {
+		return fmt.Errorf("sink %s: load: sink is not open", p.cfg.Name)
+	}
+	for name, us := range rows {
+		v, ok := p.views[name]
+		if !ok {
+			return fmt.Errorf("sink %s: load: view %s is not one of the sink's views", p.cfg.Name, name)
+		}
+		for _, u := range us {
+			if u.W < 1 {
+				return fmt.Errorf("sink %s: load view %s: row %s has weight %d; a load holds insertions only",
+					p.cfg.Name, name, formatRow(u.Row), u.W)
+			}
+		}
+		if err := checkDelta(p.cfg.Name, v.View, Delta{View: name, Rows: us}); err != nil {
+			return fmt.Errorf("load: %w", err)
+		}
+	}
+	// Re-created tables invalidate cached plans; start afresh.
+	p.dropStatements(ctx)
+
+	tx, err := p.conn.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("sink %s: load: begin: %w", p.cfg.Name, err)
+	}
+	defer rollback(tx)
+	schemas := map[string]bool{}
+	for _, v := range p.order {
+		if !schemas[v.Name.Schema] {
+			schemas[v.Name.Schema] = true
+			if _, err := tx.Exec(ctx, "CREATE SCHEMA IF NOT EXISTS "+row.QuoteIdent(v.Name.Schema)); err != nil {
+				return fmt.Errorf("sink %s: load: create schema %s: %w", p.cfg.Name, row.QuoteIdent(v.Name.Schema), err)
+			}
+		}
+		n, err := p.loadView(ctx, tx, v, rows[v.Name])
+		if err != nil {
+			return err
+		}
+		p.log.Debug("view loaded", "view", v.Name.String(), "rows", n)
+	}
+	if err := p.writeProgress(ctx, tx, lsn, time.Time{}); err != nil {
+		return fmt.Errorf("load: %w", err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("sink %s: load at %s: commit: %w", p.cfg.Name, lsn, err)
+	}
+	for _, v := range p.order {
+		v.ready = true
+	}
+	p.log.Info("sink loaded", "views", len(p.order), "lsn", lsn)
+	return nil
+}
+
+// loadView replaces the contents of one view's table inside tx and returns
+// the number of rows written.
+func (p *Postgres) loadView(ctx context.Context, tx pgx.Tx, v *pgView, us []row.Update) (int64, error) {
+	st, err := p.tableState(ctx, tx, v.Name)
+	if err != nil {
+		return 0, err
+	}
+	// Re-checked here: a table may have appeared since Open, and Load must
+	// never drop a table ripple did not create.
+	if err := p.checkOwned(v, st); err != nil {
+		return 0, err
+	}
+	fail := func(what string, err error) (int64, error) {
+		return 0, fmt.Errorf("sink %s: load view %s: %s: %w", p.cfg.Name, v.Name, what, err)
+	}
+	if st.exists && slices.Equal(st.columns, v.catalog) {
+		// TRUNCATE holds an ACCESS EXCLUSIVE lock until commit: readers wait
+		// and then see the new contents, never an empty table.
+		if _, err := tx.Exec(ctx, "TRUNCATE "+v.Name.String()); err != nil {
+			return fail("truncate", err)
+		}
+	} else {
+		if _, err := tx.Exec(ctx, "DROP TABLE IF EXISTS "+v.Name.String()); err != nil {
+			return fail("drop old table", err)
+		}
+		if _, err := tx.Exec(ctx, createTableSQL(v)); err != nil {
+			return fail("create table", err)
+		}
+		if len(v.Key) > 0 {
+			if _, err := tx.Exec(ctx, createIndexSQL(v)); err != nil {
+				return fail("create key index", err)
+			}
+		}
+	}
+	n, err := p.copyRows(ctx, v, us)
+	if err != nil {
+		return 0, fmt.Errorf("sink %s: load view %s: %w", p.cfg.Name, v.Name, err)
+	}
+	// Fresh statistics so the retraction DELETEs use the key index.
+	if _, err := tx.Exec(ctx, "ANALYZE "+v.Name.String()); err != nil {
+		return fail("analyze", err)
+	}
+	cols, err := json.Marshal(v.catalog)
+	if err != nil {
+		return fail("encode catalog columns", err)
+	}
+	_, err = tx.Exec(ctx, `
+INSERT INTO ripple.views (pipeline, view_schema, view_name, columns, definition, created_at)
+VALUES ($1, $2, $3, $4::text::jsonb, $5, now())
+ON CONFLICT (view_schema, view_name) DO UPDATE
+SET pipeline = excluded.pipeline, columns = excluded.columns, definition = excluded.definition,
+    created_at = CASE WHEN ripple.views.columns = excluded.columns THEN ripple.views.created_at ELSE now() END`,
+		p.pipeline, v.Name.Schema, v.Name.Name, string(cols), v.Definition)
+	if err != nil {
+		return fail("register in ripple.views", err)
+	}
+	return n, nil
+}
+
+func createTableSQL(v *pgView) string {
+	var b strings.Builder
+	b.WriteString("CREATE TABLE ")
+	b.WriteString(v.Name.String())
+	b.WriteString(" (")
+	for i, c := range v.Columns {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(row.QuoteIdent(c.Name))
+		b.WriteByte(' ')
+		b.WriteString(c.Type.String())
+	}
+	b.WriteByte(')')
+	return b.String()
+}
+
+// createIndexSQL builds a plain (not unique) btree index on the key: the
+// key is unique as the view's result, but NULLs may repeat in it. json has
+// no btree operator class, so json key columns are indexed by their text,
+// the same expression retractions compare.
+func createIndexSQL(v *pgView) string {
+	parts := make([]string, len(v.Key))
+	for i, k := range v.Key {
+		parts[i] = matchExpr(v.Columns[k])
+	}
+	return "CREATE INDEX ON " + v.Name.String() + " (" + strings.Join(parts, ", ") + ")"
+}
+
+// matchExpr is how a column is compared in a retraction. json has no
+// equality operator; its text is kept as written, so text equality is
+// value identity.
+func matchExpr(c row.Column) string {
+	if c.Type.OID == row.OIDJSON {
+		return "((" + row.QuoteIdent(c.Name) + ")::text)"
+	}
+	return row.QuoteIdent(c.Name)
+}
+
+// paramOID is the OID a retraction parameter is sent with.
+func paramOID(c row.Column) uint32 {
+	switch c.Type.OID {
+	case row.OIDJSON, row.OIDUnknown:
+		return uint32(row.OIDText)
+	}
+	return uint32(c.Type.OID)
+}
+
+// copyRows writes us (each row W times) into v's table with COPY.
+func (p *Postgres) copyRows(ctx context.Context, v *pgView, us []row.Update) (int64, error) {
+	if len(us) == 0 {
+		return 0, nil
+	}
+	tag, err := p.conn.PgConn().CopyFrom(ctx, newCopyReader(us), "COPY "+v.Name.String()+" "+v.colList+" FROM STDIN")
+	if err != nil {
+		return 0, fmt.Errorf("copy rows: %w", err)
+	}
+	return tag.RowsAffected(), nil
+}
+
+// Apply implements Sink.
+func (p *Postgres) Apply(ctx context.Context, step Step) error {
+	if p.conn == nil {
+		return fmt.Errorf("sink %s: apply: sink is not open", p.cfg.Name)
+	}
+	for _, d := range step.Deltas {
+		v, ok := p.views[d.View]
+		if !ok {
+			return fmt.Errorf("sink %s: apply step %s: view %s is not one of the sink's views", p.cfg.Name, step.LSN, d.View)
+		}
+		if !v.ready {
+			return fmt.Errorf("sink %s: apply step %s: view %s has not been loaded into this sink (its table is missing or has other columns); a Load is needed",
+				p.cfg.Name, step.LSN, d.View)
+		}
+		if err := checkDelta(p.cfg.Name, v.View, d); err != nil {
+			return fmt.Errorf("apply step %s: %w", step.LSN, err)
+		}
+	}
+	tx, err := p.conn.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("sink %s: apply step %s: begin: %w", p.cfg.Name, step.LSN, err)
+	}
+	defer rollback(tx)
+	cur, ok, err := p.readProgress(ctx, tx, true)
+	if err != nil {
+		return fmt.Errorf("apply step %s: %w", step.LSN, err)
+	}
+	if ok && step.LSN <= cur {
+		p.log.Debug("step already applied; skipped", "lsn", step.LSN, "progress", cur)
+		return nil // the deferred rollback ends the transaction (I3)
+	}
+	for _, d := range step.Deltas {
+		if err := p.applyDelta(ctx, p.views[d.View], d); err != nil {
+			return fmt.Errorf("sink %s: apply step %s to view %s: %w", p.cfg.Name, step.LSN, d.View, err)
+		}
+	}
+	if err := p.writeProgress(ctx, tx, step.LSN, step.CommitTime); err != nil {
+		return fmt.Errorf("apply step: %w", err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("sink %s: apply step %s: commit: %w", p.cfg.Name, step.LSN, err)
+	}
+	return nil
+}
+
+// applyDelta deletes the retractions, then copies the insertions.
+func (p *Postgres) applyDelta(ctx context.Context, v *pgView, d Delta) error {
+	ins := make([]row.Update, 0, len(d.Rows))
+	for _, u := range d.Rows {
+		switch {
+		case u.W < 0:
+			if err := p.retract(ctx, v, u.Row, -u.W); err != nil {
+				return err
+			}
+		case u.W > 0:
+			ins = append(ins, u)
+		}
+	}
+	_, err := p.copyRows(ctx, v, ins)
+	return err
+}
+
+// retract deletes exactly n rows matching r.
+func (p *Postgres) retract(ctx context.Context, v *pgView, r row.Row, n row.Weight) error {
+	name, err := p.deleteStmt(ctx, v, r)
+	if err != nil {
+		return err
+	}
+	params := make([][]byte, 0, len(v.match)+1)
+	for _, c := range v.match {
+		if !r[c].IsNull() {
+			params = append(params, []byte(row.FormatText(r[c])))
+		}
+	}
+	params = append(params, []byte(strconv.FormatInt(int64(n), 10)))
+	res := p.conn.PgConn().ExecPrepared(ctx, name, params, nil, nil).Read()
+	if res.Err != nil {
+		return fmt.Errorf("retract row %s: %w", formatRow(r), res.Err)
+	}
+	if got := res.CommandTag.RowsAffected(); got < int64(n) {
+		return fmt.Errorf("retract %d× row %s: found only %d matching row(s): %w", n, formatRow(r), got, ErrOutOfSync)
+	}
+	return nil
+}
+
+// deleteStmt returns the prepared DELETE for v and r's NULL pattern. The
+// predicate says "c IS NULL" for NULLs so that it is NULL-aware and still
+// uses the key index, which "c IS NOT DISTINCT FROM $1" would not.
+func (p *Postgres) deleteStmt(ctx context.Context, v *pgView, r row.Row) (string, error) {
+	pattern := make([]byte, len(v.match))
+	for i, c := range v.match {
+		pattern[i] = '0'
+		if r[c].IsNull() {
+			pattern[i] = '1'
+		}
+	}
+	key := stmtKey{view: v.Name, nulls: string(pattern)}
+	if name, ok := p.stmts[key]; ok {
+		return name, nil
+	}
+	var (
+		conds []string
+		oids  []uint32
+	)
+	for _, c := range v.match {
+		col := v.Columns[c]
+		if r[c].IsNull() {
+			conds = append(conds, row.QuoteIdent(col.Name)+" IS NULL")
+			continue
+		}
+		oids = append(oids, paramOID(col))
+		conds = append(conds, fmt.Sprintf("%s = $%d", matchExpr(col), len(oids)))
+	}
+	oids = append(oids, uint32(row.OIDInt8))
+	sql := fmt.Sprintf("DELETE FROM %[1]s WHERE ctid = ANY (ARRAY(SELECT ctid FROM %[1]s WHERE %[2]s LIMIT $%[3]d))",
+		v.Name, strings.Join(conds, " AND "), len(oids))
+	p.nextStmt++
+	name := "ripple_sink_delete_" + strconv.Itoa(p.nextStmt)
+	if _, err := p.conn.PgConn().Prepare(ctx, name, sql, oids); err != nil {
+		return "", fmt.Errorf("prepare %q: %w", sql, err)
+	}
+	p.stmts[key] = name
+	return name, nil
+}
+
+// dropStatements deallocates the cached DELETE statements. Failures are
+// only logged: a leftover statement costs memory, not correctness.
+func (p *Postgres) dropStatements(ctx context.Context) {
+	for k, name := range p.stmts {
+		if err := p.conn.PgConn().Deallocate(ctx, name); err != nil {
+			p.log.Warn("deallocate statement", "statement", name, "err", err)
+		}
+		delete(p.stmts, k)
+	}
+}
+
+// rollback ends tx if it is still open. It runs after the caller's context
+// may have been cancelled, so it uses its own short deadline.
+func rollback(tx pgx.Tx) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_ = tx.Rollback(ctx)
+}
+
+// Close implements Sink.
+func (p *Postgres) Close() error {
+	if p.conn == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err := p.conn.Close(ctx)
+	p.conn = nil
+	if err != nil {
+		return fmt.Errorf("sink %s: close: %w", p.cfg.Name, err)
+	}
+	return nil
+}
