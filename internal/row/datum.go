@@ -207,10 +207,7 @@ func AppendKey(buf []byte, d Datum) []byte {
 		if f == 0 {
 			f = 0 // -0 and 0 are equal
 		}
-		bits := math.Float64bits(f)
-		if math.IsNaN(f) {
-			bits = 0x7ff8000000000001
-		}
+		bits := exactFloatBits(f)
 		buf = append(buf, tagFloat)
 		return binary.BigEndian.AppendUint64(buf, bits)
 	case KindNumeric:
@@ -236,9 +233,22 @@ func AppendExact(buf []byte, d Datum) []byte {
 		return append(buf, d.s...)
 	case KindFloat:
 		buf = append(buf, tagFloat, byte(d.i))
-		return binary.BigEndian.AppendUint64(buf, math.Float64bits(d.f))
+		return binary.BigEndian.AppendUint64(buf, exactFloatBits(d.f))
 	}
 	return AppendKey(buf, d)
+}
+
+// canonicalNaN is the bit pattern every NaN is folded to: all NaNs print
+// as "NaN", so their payloads are not part of a value's identity.
+const canonicalNaN = 0x7ff8000000000001
+
+// exactFloatBits is f's bit pattern with NaN payloads folded together; it
+// keeps -0 apart from 0.
+func exactFloatBits(f float64) uint64 {
+	if math.IsNaN(f) {
+		return canonicalNaN
+	}
+	return math.Float64bits(f)
 }
 
 // EncodeExact encodes every column with AppendExact: two rows encode alike
@@ -270,8 +280,15 @@ func (r Row) Encode() string {
 }
 
 // Identical reports whether a and b are the same value including its
-// representation (numeric display scale): what a sink stores.
-func Identical(a, b Datum) bool { return a == b }
+// representation (numeric display scale, float -0 vs 0, float4 vs float8):
+// what a sink stores. Every NaN is identical to every other NaN of its width.
+func Identical(a, b Datum) bool {
+	if a.kind == KindFloat && b.kind == KindFloat {
+		// Datum == would compare the floats with ==: NaN != NaN and -0 == 0.
+		return a.i == b.i && exactFloatBits(a.f) == exactFloatBits(b.f)
+	}
+	return a == b
+}
 
 // RowsIdentical reports whether every column is Identical.
 func RowsIdentical(a, b Row) bool {
@@ -279,7 +296,7 @@ func RowsIdentical(a, b Row) bool {
 		return false
 	}
 	for i := range a {
-		if a[i] != b[i] {
+		if !Identical(a[i], b[i]) {
 			return false
 		}
 	}

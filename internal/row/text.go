@@ -50,11 +50,8 @@ func ParseText(t Type, s string) (Datum, error) {
 	bad := func(msg string) (Datum, error) { return Null, &ParseError{Type: t, Text: s, Msg: msg} }
 	switch t.OID {
 	case OIDBool:
-		switch strings.ToLower(strings.TrimSpace(s)) {
-		case "t", "true", "yes", "on", "1", "y":
-			return NewBool(true), nil
-		case "f", "false", "no", "off", "0", "n":
-			return NewBool(false), nil
+		if b, ok := parseBool(strings.TrimSpace(s)); ok {
+			return NewBool(b), nil
 		}
 		return bad("not a boolean")
 	case OIDInt2, OIDInt4, OIDInt8:
@@ -151,6 +148,39 @@ func FormatText(d Datum) string {
 	}
 }
 
+// parseBool accepts what boolin does: any prefix of true/false/yes/no,
+// at least two letters of on/off, and 1/0, in any case.
+func parseBool(s string) (value, ok bool) {
+	if s == "" {
+		return false, false
+	}
+	l := strings.ToLower(s)
+	prefixOf := func(word string) bool { return strings.HasPrefix(word, l) }
+	switch l[0] {
+	case 't':
+		return true, prefixOf("true")
+	case 'f':
+		return false, prefixOf("false")
+	case 'y':
+		return true, prefixOf("yes")
+	case 'n':
+		return false, prefixOf("no")
+	case 'o':
+		if len(l) < 2 {
+			return false, false
+		}
+		if prefixOf("on") {
+			return true, true
+		}
+		return false, prefixOf("off")
+	case '1':
+		return true, l == "1"
+	case '0':
+		return false, l == "0"
+	}
+	return false, false
+}
+
 func parseFloat(s string, f4 bool) (float64, error) {
 	switch strings.ToLower(s) {
 	case "nan":
@@ -168,13 +198,37 @@ func parseFloat(s string, f4 bool) (float64, error) {
 	if err != nil {
 		return 0, err
 	}
+	if f == 0 && nonzeroMantissa(s) {
+		// float8in/float4in reject an underflow to zero as out of range.
+		return 0, strconv.ErrRange
+	}
 	return f, nil
+}
+
+// nonzeroMantissa reports whether decimal float text has a nonzero digit
+// before its exponent.
+func nonzeroMantissa(s string) bool {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == 'e' || c == 'E' || c == 'x' || c == 'X':
+			return false
+		case c >= '1' && c <= '9':
+			return true
+		}
+	}
+	return false
 }
 
 // FormatFloat prints a float the way float8out/float4out do with
 // extra_float_digits >= 1: the shortest text that reads back exactly, in
 // positional notation when the decimal exponent is in [-4, DIG) and in
 // exponential notation otherwise (DIG is 15 for float8 and 6 for float4).
+//
+// PostgreSQL's shortest digits come from Ryu, which never picks a decimal
+// lying exactly on the rounding boundary between f and a neighbour, while
+// Go's shortest formatting does when f's mantissa is even (1e23 prints as
+// "1e+23" in Go, "9.999999999999999e+22" in PostgreSQL); such values take
+// the next longer correctly rounded digits.
 func FormatFloat(f float64, f4 bool) string {
 	switch {
 	case math.IsNaN(f):
@@ -184,20 +238,179 @@ func FormatFloat(f float64, f4 bool) string {
 	case math.IsInf(f, -1):
 		return "-Infinity"
 	}
-	bits, dig := 64, 15
+	bits, dig, maxDigits := 64, 15, 17
 	if f4 {
-		bits, dig = 32, 6
+		bits, dig, maxDigits = 32, 6, 9
 	}
 	e := strconv.FormatFloat(f, 'e', -1, bits)
+	boundary := onRoundingBoundary(f, f4, e)
+	if boundary {
+		sig := strings.IndexByte(e, 'e') - strings.Count(e[:1], "-") - strings.Count(e, ".")
+		for p := sig; p < maxDigits; p++ { // p+1 significant digits, one more than e has
+			e = strconv.FormatFloat(f, 'e', p, bits)
+			if r, _ := strconv.ParseFloat(e, bits); r == f && !onRoundingBoundary(f, f4, e) {
+				break
+			}
+		}
+		e = trimExpDigits(e)
+	}
 	exp, _ := strconv.Atoi(e[strings.IndexByte(e, 'e')+1:])
 	if exp < -4 || exp >= dig {
 		return e
 	}
-	return strconv.FormatFloat(f, 'f', -1, bits)
+	if !boundary {
+		return strconv.FormatFloat(f, 'f', -1, bits)
+	}
+	return positional(e[:strings.IndexByte(e, 'e')], exp)
 }
 
+// mayBeMidpoint is a cheap necessary condition for onRoundingBoundary. A
+// midpoint between f = m·2^E and a neighbour is odd·2^j (j = E-1, or E-2
+// below a power of two); a decimal D·10^t (D without trailing zeros) equals
+// such a number only if t ≥ 0 and D·10^t has exactly j factors of two, or,
+// for j < 0, if it has exactly -j digits after the point, the last a 5.
+func mayBeMidpoint(f float64, f4 bool, s string) bool {
+	var frac uint64
+	var expField, e int
+	if f4 {
+		b := math.Float32bits(float32(f))
+		frac, expField = uint64(b&(1<<23-1)), int(b>>23&0xff)
+		e = max(expField, 1) - 150
+	} else {
+		b := math.Float64bits(f)
+		frac, expField = b&(1<<52-1), int(b>>52&0x7ff)
+		e = max(expField, 1) - 1075
+	}
+	if frac&1 != 0 {
+		return false // odd mantissa: halfway text reads back as the even neighbour
+	}
+	i := strings.IndexByte(s, 'e')
+	if e-1 < 0 {
+		// A midpoint below 2^0 ends in the digit 5.
+		m := strings.TrimRight(s[:i], "0.")
+		if m == "" || m[len(m)-1] != '5' {
+			return false
+		}
+	}
+	x, err := strconv.Atoi(s[i+1:])
+	if err != nil {
+		return true
+	}
+	mant := strings.TrimPrefix(s[:i], "-")
+	n := 0 // digits after the point
+	if dot := strings.IndexByte(mant, '.'); dot >= 0 {
+		n = len(mant) - dot - 1
+		mant = mant[:dot] + mant[dot+1:]
+	}
+	trimmed := strings.TrimRight(mant, "0")
+	d, err := strconv.ParseUint(trimmed, 10, 64)
+	if err != nil || d == 0 {
+		return err != nil
+	}
+	t := x - n + (len(mant) - len(trimmed))
+	match := func(j int) bool {
+		if j >= 0 {
+			return t >= 0 && bitsTrailingZeros(d)+t == j
+		}
+		return t == j && d%10 == 5
+	}
+	return match(e-1) || (frac == 0 && expField > 1 && match(e-2))
+}
+
+func bitsTrailingZeros(d uint64) int {
+	n := 0
+	for d != 0 && d&1 == 0 {
+		d >>= 1
+		n++
+	}
+	return n
+}
+
+// trimExpDigits drops trailing zeros of the mantissa of 'e' text.
+func trimExpDigits(e string) string {
+	i := strings.IndexByte(e, 'e')
+	m := e[:i]
+	if strings.IndexByte(m, '.') >= 0 {
+		m = strings.TrimSuffix(strings.TrimRight(m, "0"), ".")
+	}
+	return m + e[i:]
+}
+
+// positional rewrites the mantissa of 'e' text ("-1.2345") with decimal
+// exponent exp in positional notation.
+func positional(mant string, exp int) string {
+	neg := strings.HasPrefix(mant, "-")
+	digits := strings.Replace(strings.TrimPrefix(mant, "-"), ".", "", 1)
+	var out string
+	switch point := exp + 1; {
+	case point <= 0:
+		out = "0." + strings.Repeat("0", -point) + digits
+	case point >= len(digits):
+		out = digits + strings.Repeat("0", point-len(digits))
+	default:
+		out = digits[:point] + "." + digits[point:]
+	}
+	if neg {
+		out = "-" + out
+	}
+	return out
+}
+
+// onRoundingBoundary reports whether the decimal text s is exactly halfway
+// between f and one of its neighbours (possible only for an even mantissa,
+// where round-half-even reads the halfway text back as f).
+func onRoundingBoundary(f float64, f4 bool, s string) bool {
+	if f == 0 {
+		return false
+	}
+	return mayBeMidpoint(f, f4, s) && exactMidpoint(f, f4, s)
+}
+
+// exactMidpoint is onRoundingBoundary without the cheap filter.
+func exactMidpoint(f float64, f4 bool, s string) bool {
+	var lo, hi float64
+	if f4 {
+		x := float32(f)
+		if math.Float32bits(x)&1 != 0 {
+			return false
+		}
+		lo, hi = float64(math.Nextafter32(x, float32(math.Inf(-1)))), float64(math.Nextafter32(x, float32(math.Inf(1))))
+	} else {
+		if math.Float64bits(f)&1 != 0 {
+			return false
+		}
+		lo, hi = math.Nextafter(f, math.Inf(-1)), math.Nextafter(f, math.Inf(1))
+	}
+	d, ok := new(big.Rat).SetString(s)
+	if !ok {
+		return false
+	}
+	fr := new(big.Rat).SetFloat64(f)
+	half := big.NewRat(1, 2)
+	for _, n := range []float64{lo, hi} {
+		if math.IsInf(n, 0) {
+			continue
+		}
+		mid := new(big.Rat).Add(fr, new(big.Rat).SetFloat64(n))
+		if mid.Mul(mid, half).Cmp(d) == 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// Limits of numeric_in (PostgreSQL 15, numeric.c): the exponent of the
+// input, the display scale and the digits before the decimal point.
+const (
+	numericMaxExponent  = 1000   // NUMERIC_MAX_PRECISION
+	numericMaxDscale    = 0x3FFF // NUMERIC_DSCALE_MAX
+	numericMaxIntDigits = (0x7FFF + 1) * 4
+)
+
 // normalizeNumeric validates numeric text and returns it in numeric_out's
-// form: no leading '+', no exponent, specials spelled as PostgreSQL spells them.
+// form: no leading '+' or leading zeros, no exponent, zero without a sign,
+// the display scale numeric_in computes (digits after the point minus the
+// exponent, at least 0), specials spelled as PostgreSQL spells them.
 func normalizeNumeric(s string) (string, bool) {
 	switch strings.ToLower(s) {
 	case "nan":
@@ -207,67 +420,98 @@ func normalizeNumeric(s string) (string, bool) {
 	case "-infinity", "-inf":
 		return "-Infinity", true
 	}
-	if s == "" {
+	i, neg := 0, false
+	if i < len(s) && (s[i] == '+' || s[i] == '-') {
+		neg = s[i] == '-'
+		i++
+	}
+	digitsFrom := func(j int) int {
+		for j < len(s) && s[j] >= '0' && s[j] <= '9' {
+			j++
+		}
+		return j
+	}
+	j := digitsFrom(i)
+	ip, fp := s[i:j], ""
+	i = j
+	if i < len(s) && s[i] == '.' {
+		j = digitsFrom(i + 1)
+		fp, i = s[i+1:j], j
+	}
+	if ip == "" && fp == "" {
 		return "", false
 	}
-	if !strings.ContainsAny(s, "eE") && s[0] != '+' && !strings.HasPrefix(s, ".") && !strings.HasPrefix(s, "-.") {
-		for i, c := range s {
-			if !(c >= '0' && c <= '9' || c == '.' || (c == '-' && i == 0)) {
-				return "", false
-			}
-		}
-		if strings.Count(s, ".") > 1 || strings.HasSuffix(s, "-") {
-			return "", false
-		}
-		return s, true
-	}
-	// Exponent or unusual spelling: compute the display scale as numeric_in does.
-	mant := strings.TrimPrefix(s, "+")
 	exp := 0
-	if i := strings.IndexAny(mant, "eE"); i >= 0 {
-		e, err := strconv.Atoi(mant[i+1:])
-		if err != nil {
+	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
+		es := i + 1
+		if es < len(s) && (s[es] == '+' || s[es] == '-') {
+			es++
+		}
+		j = digitsFrom(es)
+		if j == es {
 			return "", false
 		}
-		exp, mant = e, mant[:i]
+		e, err := strconv.Atoi(s[i+1 : j])
+		if err != nil || e > numericMaxExponent || e < -numericMaxExponent {
+			return "", false
+		}
+		exp, i = e, j
 	}
-	scale := 0
-	if i := strings.IndexByte(mant, '.'); i >= 0 {
-		scale = len(mant) - i - 1
-	}
-	scale -= exp
-	if scale < 0 {
-		scale = 0
-	}
-	r, ok := new(big.Rat).SetString(mant)
-	if !ok {
+	if i != len(s) {
 		return "", false
 	}
-	if exp != 0 {
-		p := new(big.Rat).SetInt(new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(abs(exp))), nil))
-		if exp > 0 {
-			r.Mul(r, p)
-		} else {
-			r.Quo(r, p)
-		}
+	dscale := max(len(fp)-exp, 0)
+	if dscale > numericMaxDscale {
+		return "", false
 	}
-	out := r.FloatString(scale)
-	if strings.TrimLeft(out, "-0.") == "" {
-		out = strings.TrimPrefix(out, "-")
+	digits := strings.TrimLeft(ip+fp, "0")
+	point := len(ip) + exp - (len(ip) + len(fp) - len(digits)) // point's position in digits
+	var intPart, fracPart string
+	switch {
+	case point <= 0:
+		intPart = "0"
+		fracPart = strings.Repeat("0", min(-point, dscale)) + digits
+	case point >= len(digits):
+		intPart = digits + strings.Repeat("0", point-len(digits))
+	default:
+		intPart, fracPart = digits[:point], digits[point:]
 	}
-	return out, true
-}
-
-func abs(i int) int {
-	if i < 0 {
-		return -i
+	if digits == "" {
+		intPart = "0"
 	}
-	return i
+	if len(intPart) > numericMaxIntDigits {
+		return "", false
+	}
+	if len(fracPart) > dscale {
+		fracPart = fracPart[:dscale] // only zeros are dropped: see dscale
+	} else {
+		fracPart += strings.Repeat("0", dscale-len(fracPart))
+	}
+	var b strings.Builder
+	if neg && digits != "" && strings.Trim(intPart+fracPart, "0") != "" {
+		b.WriteByte('-')
+	}
+	b.WriteString(intPart)
+	if dscale > 0 {
+		b.WriteByte('.')
+		b.WriteString(fracPart)
+	}
+	return b.String(), true
 }
 
 func parseBytea(s string) ([]byte, error) {
 	if strings.HasPrefix(s, `\x`) {
-		b, err := hex.DecodeString(s[2:])
+		// byteain's hex_decode allows whitespace between digit pairs.
+		h := s[2:]
+		if strings.ContainsAny(h, " \t\n\r") {
+			h = strings.Map(func(r rune) rune {
+				if r == ' ' || r == '\t' || r == '\n' || r == '\r' {
+					return -1
+				}
+				return r
+			}, h)
+		}
+		b, err := hex.DecodeString(h)
 		if err != nil {
 			return nil, fmt.Errorf("bad hex digits")
 		}
@@ -362,132 +606,215 @@ func floorDiv(a, b int64) int64 {
 	return q
 }
 
+// Ranges of date and timestamp values (PostgreSQL's datatype/timestamp.h):
+// dates from 4714-11-24 BC up to 5874898-01-01 (exclusive), timestamps
+// from 4714-11-24 00:00:00 BC up to 294277-01-01 00:00:00 (exclusive).
+const (
+	minDate      int64 = -2451545   // DATETIME_MIN_JULIAN - POSTGRES_EPOCH_JDATE
+	endDate      int64 = 2145031949 // DATE_END_JULIAN - POSTGRES_EPOCH_JDATE
+	minTimestamp int64 = -211813488000000000
+	endTimestamp int64 = 9223371331200000000
+	epochDays    int64 = -10957 // 1970-01-01
+	maxInputYear       = 6000000
+)
+
 func parseDate(s string) (int64, error) {
 	switch strings.ToLower(s) {
-	case "infinity", "+infinity":
+	case "infinity":
 		return PosInfinity, nil
 	case "-infinity":
 		return NegInfinity, nil
+	case "epoch":
+		return epochDays, nil
 	}
-	bc := false
-	if strings.HasSuffix(s, " BC") {
-		bc, s = true, strings.TrimSuffix(s, " BC")
-	}
-	y, m, d, err := parseYMD(s)
+	s, bc := cutBC(s)
+	y, m, d, err := parseYMD(s, bc)
 	if err != nil {
 		return 0, err
+	}
+	days := DaysFromCivil(y, m, d)
+	if days < minDate || days >= endDate {
+		return 0, fmt.Errorf("date out of range")
+	}
+	return days, nil
+}
+
+// cutBC strips an era suffix (" BC" or " AD", any case).
+func cutBC(s string) (string, bool) {
+	if len(s) > 3 && s[len(s)-3] == ' ' {
+		switch strings.ToUpper(s[len(s)-2:]) {
+		case "BC":
+			return s[:len(s)-3], true
+		case "AD":
+			return s[:len(s)-3], false
+		}
+	}
+	return s, false
+}
+
+func allDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// parseYMD reads an ISO date and returns its astronomical year (1 BC is
+// year 0), checking the fields as PostgreSQL does: there is no year 0 and
+// the day must exist in its month.
+func parseYMD(s string, bc bool) (int64, int, int, error) {
+	parts := strings.Split(s, "-")
+	if len(parts) != 3 || !allDigits(parts[0]) || !allDigits(parts[1]) || !allDigits(parts[2]) ||
+		len(parts[0]) > 9 || len(parts[1]) > 2 || len(parts[2]) > 2 {
+		return 0, 0, 0, fmt.Errorf("not an ISO date")
+	}
+	y, _ := strconv.ParseInt(parts[0], 10, 64)
+	m, _ := strconv.Atoi(parts[1])
+	d, _ := strconv.Atoi(parts[2])
+	if y < 1 || y > maxInputYear || m < 1 || m > 12 || d < 1 {
+		return 0, 0, 0, fmt.Errorf("date field value out of range")
 	}
 	if bc {
 		y = 1 - y
 	}
-	return DaysFromCivil(y, m, d), nil
-}
-
-func parseYMD(s string) (int64, int, int, error) {
-	parts := strings.Split(s, "-")
-	if len(parts) != 3 {
-		return 0, 0, 0, fmt.Errorf("not an ISO date")
-	}
-	y, err1 := strconv.ParseInt(parts[0], 10, 64)
-	m, err2 := strconv.Atoi(parts[1])
-	d, err3 := strconv.Atoi(parts[2])
-	if err1 != nil || err2 != nil || err3 != nil || m < 1 || m > 12 || d < 1 || d > 31 {
-		return 0, 0, 0, fmt.Errorf("not an ISO date")
+	if d > daysInMonth(y, m) {
+		return 0, 0, 0, fmt.Errorf("date field value out of range")
 	}
 	return y, m, d, nil
+}
+
+func daysInMonth(y int64, m int) int {
+	switch m {
+	case 2:
+		if y%4 == 0 && (y%100 != 0 || y%400 == 0) {
+			return 29
+		}
+		return 28
+	case 4, 6, 9, 11:
+		return 30
+	}
+	return 31
 }
 
 const usPerDay = 86400_000_000
 
 func parseTimestamp(s string, tz bool) (int64, error) {
 	switch strings.ToLower(s) {
-	case "infinity", "+infinity":
+	case "infinity":
 		return PosInfinity, nil
 	case "-infinity":
 		return NegInfinity, nil
+	case "epoch":
+		return epochDays * usPerDay, nil
 	}
-	bc := false
-	if strings.HasSuffix(s, " BC") {
-		bc, s = true, strings.TrimSuffix(s, " BC")
+	s, bc := cutBC(s)
+	datePart, rest, hasTime := s, "", false
+	if sp := strings.IndexAny(s, " T"); sp >= 0 {
+		datePart, rest, hasTime = s[:sp], s[sp+1:], true
 	}
-	sp := strings.IndexAny(s, " T")
-	if sp < 0 {
-		return 0, fmt.Errorf("not an ISO timestamp")
-	}
-	y, m, d, err := parseYMD(s[:sp])
+	y, m, d, err := parseYMD(datePart, bc)
 	if err != nil {
 		return 0, err
 	}
-	if bc {
-		y = 1 - y
+	days := DaysFromCivil(y, m, d)
+	if days < minTimestamp/usPerDay-1 || days > endTimestamp/usPerDay+1 {
+		return 0, fmt.Errorf("timestamp out of range")
 	}
-	rest := s[sp+1:]
-	offset := int64(0)
-	if i := strings.IndexAny(rest, "+-"); i >= 0 {
-		if !tz {
-			// timestamp without time zone ignores a zone, as timestamp_in does.
-			rest = rest[:i]
-		} else {
+	var tod, offset int64
+	if hasTime {
+		if i := strings.IndexAny(rest, "+-"); i >= 0 {
+			// timestamp without time zone checks and then ignores a zone,
+			// as timestamp_in does.
 			off, err := parseOffset(rest[i:])
 			if err != nil {
 				return 0, err
 			}
-			offset, rest = off, rest[:i]
+			if tz {
+				offset = off
+			}
+			rest = rest[:i]
+		} else if strings.HasSuffix(rest, "Z") || strings.HasSuffix(rest, "z") {
+			rest = rest[:len(rest)-1]
 		}
-	} else if strings.HasSuffix(rest, "Z") {
-		rest = strings.TrimSuffix(rest, "Z")
-	}
-	hp := strings.Split(rest, ":")
-	if len(hp) != 3 {
-		return 0, fmt.Errorf("not an ISO time")
-	}
-	hh, err1 := strconv.Atoi(hp[0])
-	mm, err2 := strconv.Atoi(hp[1])
-	secPart := hp[2]
-	frac := int64(0)
-	if i := strings.IndexByte(secPart, '.'); i >= 0 {
-		f := secPart[i+1:]
-		if len(f) > 6 {
-			f = f[:6]
+		if tod, err = parseTime(rest); err != nil {
+			return 0, err
 		}
-		for len(f) < 6 {
-			f += "0"
-		}
-		v, err := strconv.ParseInt(f, 10, 64)
-		if err != nil {
-			return 0, fmt.Errorf("bad fraction")
-		}
-		frac, secPart = v, secPart[:i]
 	}
-	ss, err3 := strconv.Atoi(secPart)
-	if err1 != nil || err2 != nil || err3 != nil {
-		return 0, fmt.Errorf("not an ISO time")
+	us := days*usPerDay + tod - offset*1_000_000
+	if us < minTimestamp || us >= endTimestamp {
+		return 0, fmt.Errorf("timestamp out of range")
 	}
-	days := DaysFromCivil(y, m, d)
-	us := days*usPerDay + (int64(hh)*3600+int64(mm)*60+int64(ss))*1_000_000 + frac
-	return us - offset*1_000_000, nil
+	return us, nil
 }
 
-// parseOffset parses "+HH", "+HH:MM" or "+HH:MM:SS" into seconds east of UTC.
+// parseTime reads "hh:mm[:ss[.frac]]" into microseconds, rounding the
+// fraction to microseconds and range-checking the fields as DecodeTime does
+// (24:00:00 and a leap second 60 are accepted).
+func parseTime(s string) (int64, error) {
+	hp := strings.Split(s, ":")
+	if len(hp) < 2 || len(hp) > 3 {
+		return 0, fmt.Errorf("not an ISO time")
+	}
+	var fsec int64
+	if len(hp) == 3 {
+		if i := strings.IndexByte(hp[2], '.'); i >= 0 {
+			f := hp[2][i+1:]
+			if f != "" && !allDigits(f) {
+				return 0, fmt.Errorf("bad fraction")
+			}
+			// ParseFractionalSecond: rint(strtod(".ddd") * 1e6).
+			frac, err := strconv.ParseFloat("0."+f+"0", 64)
+			if err != nil {
+				return 0, fmt.Errorf("bad fraction")
+			}
+			fsec = int64(math.RoundToEven(frac * 1e6))
+			hp[2] = hp[2][:i]
+		}
+	} else {
+		hp = append(hp, "00")
+	}
+	for _, p := range hp {
+		if !allDigits(p) || len(p) > 2 {
+			return 0, fmt.Errorf("not an ISO time")
+		}
+	}
+	hh, _ := strconv.Atoi(hp[0])
+	mm, _ := strconv.Atoi(hp[1])
+	ss, _ := strconv.Atoi(hp[2])
+	if hh > 24 || mm > 59 || ss > 60 || hh == 24 && (mm > 0 || ss > 0 || fsec > 0) {
+		return 0, fmt.Errorf("time field value out of range")
+	}
+	return (int64(hh)*3600+int64(mm)*60+int64(ss))*1_000_000 + fsec, nil
+}
+
+// parseOffset parses a zone displacement as DecodeTimezone does: "+HH",
+// "+HHMM", "+HH:MM" or "+HH:MM:SS", at most 15 hours, into seconds east of UTC.
 func parseOffset(s string) (int64, error) {
+	bad := fmt.Errorf("bad zone offset")
 	sign := int64(1)
 	if s[0] == '-' {
 		sign = -1
 	}
 	parts := strings.Split(s[1:], ":")
-	var secs int64
-	mult := []int64{3600, 60, 1}
-	for i, p := range parts {
-		if i >= 3 {
-			return 0, fmt.Errorf("bad zone offset")
-		}
-		v, err := strconv.ParseInt(p, 10, 64)
-		if err != nil {
-			return 0, fmt.Errorf("bad zone offset")
-		}
-		secs += v * mult[i]
+	if len(parts) > 3 {
+		return 0, bad
 	}
-	return sign * secs, nil
+	var f [3]int64
+	for i, p := range parts {
+		if !allDigits(p) || len(p) > 6 {
+			return 0, bad
+		}
+		f[i], _ = strconv.ParseInt(p, 10, 64)
+	}
+	if len(parts) == 1 && len(parts[0]) > 2 {
+		f[0], f[1] = f[0]/100, f[0]%100
+	}
+	if f[0] > 15 || f[1] > 59 || f[2] > 59 {
+		return 0, bad
+	}
+	return sign * (f[0]*3600 + f[1]*60 + f[2]), nil
 }
 
 func formatYear(y int64) (string, bool) {

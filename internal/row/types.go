@@ -120,14 +120,21 @@ func (t Type) String() string {
 		return fmt.Sprintf("type(oid=%d)", t.OID)
 	}
 	if t.Mod < 0 {
+		if t.OID == OIDBpchar {
+			// format_type spells bpchar without a typmod "bpchar": plain
+			// "character" would mean character(1) in DDL.
+			return "bpchar"
+		}
 		return name
 	}
 	switch t.OID {
 	case OIDVarchar, OIDBpchar:
 		return fmt.Sprintf("%s(%d)", name, t.Mod-4) // VARHDRSZ
 	case OIDNumeric:
+		// PostgreSQL 15 packs the scale into 11 bits, sign-extended, so that
+		// negative scales (numeric(5,-2)) survive (numeric.c, make_numeric_typmod).
 		m := t.Mod - 4
-		prec, scale := (m>>16)&0xffff, int32(int16(m&0xffff))
+		prec, scale := (m>>16)&0xffff, ((m&0x7ff)^1024)-1024
 		return fmt.Sprintf("numeric(%d,%d)", prec, scale)
 	case OIDTimestamp:
 		return fmt.Sprintf("timestamp(%d) without time zone", t.Mod)

@@ -1,0 +1,255 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/spf13/pflag"
+	"github.com/spf13/viper"
+
+	"github.com/rippledb/ripple/internal/row"
+	"github.com/rippledb/ripple/planner"
+)
+
+// Config is the YAML configuration file. Every scalar key can also be set
+// by an environment variable (RIPPLE_ + the key path in upper case with
+// "." → "_", e.g. RIPPLE_SOURCE_DSN) and some by flags; flags win over the
+// environment, which wins over the file.
+type Config struct {
+	Source   SourceConfig  `mapstructure:"source"`
+	Sinks    []SinkConfig  `mapstructure:"sinks"`
+	Views    []ViewsConfig `mapstructure:"views"`
+	StateDir string        `mapstructure:"state_dir"`
+
+	dir string // directory of the config file; globs are relative to it
+}
+
+// SourceConfig is the PostgreSQL database ripple replicates from.
+type SourceConfig struct {
+	DSN         string `mapstructure:"dsn"`         // required
+	Slot        string `mapstructure:"slot"`        // default "ripple"
+	Publication string `mapstructure:"publication"` // default "ripple"
+}
+
+// SinkConfig is one sink database.
+type SinkConfig struct {
+	Name string `mapstructure:"name"` // required, unique
+	Type string `mapstructure:"type"` // "postgres"
+	DSN  string `mapstructure:"dsn"`  // required
+}
+
+// ViewsConfig assigns view files to a sink.
+type ViewsConfig struct {
+	Files []string `mapstructure:"files"` // globs relative to the config file
+	Sink  string   `mapstructure:"sink"`  // sink name; may be omitted when there is one sink
+}
+
+// scalar keys that the environment and flags may set.
+var envKeys = []string{"source.dsn", "source.slot", "source.publication", "state_dir"}
+
+// loadConfig reads the config file at path (may be "" when everything comes
+// from the environment and flags), applies defaults and validates it,
+// reporting every problem at once.
+func loadConfig(path string, flags *pflag.FlagSet) (*Config, error) {
+	v := viper.New()
+	v.SetEnvPrefix("RIPPLE")
+	v.SetEnvKeyReplacer(strings.NewReplacer(".", "_"))
+	for _, k := range envKeys {
+		_ = v.BindEnv(k)
+	}
+	v.SetDefault("source.slot", "ripple")
+	v.SetDefault("source.publication", "ripple")
+	v.SetDefault("state_dir", "./ripple-state")
+	bind := map[string]string{"source-dsn": "source.dsn", "slot": "source.slot", "publication": "source.publication", "state-dir": "state_dir"}
+	if flags != nil {
+		for flag, key := range bind {
+			if f := flags.Lookup(flag); f != nil {
+				_ = v.BindPFlag(key, f)
+			}
+		}
+	}
+	cfg := &Config{}
+	if path != "" {
+		v.SetConfigFile(path)
+		v.SetConfigType("yaml")
+		if err := v.ReadInConfig(); err != nil {
+			var nf viper.ConfigFileNotFoundError
+			if errors.As(err, &nf) || os.IsNotExist(errors.Unwrap(err)) {
+				return nil, fmt.Errorf("config %s: file not found", path)
+			}
+			if _, serr := os.Stat(path); serr != nil {
+				return nil, fmt.Errorf("config %s: %w", path, serr)
+			}
+			return nil, fmt.Errorf("config %s: %w", path, err)
+		}
+		abs, _ := filepath.Abs(path)
+		cfg.dir = filepath.Dir(abs)
+	} else {
+		cfg.dir, _ = os.Getwd()
+	}
+	if err := v.UnmarshalExact(cfg); err != nil {
+		return nil, fmt.Errorf("config %s: %s", displayPath(path), cleanDecodeError(err))
+	}
+	if err := cfg.validate(); err != nil {
+		return nil, fmt.Errorf("config %s: %w", displayPath(path), err)
+	}
+	return cfg, nil
+}
+
+func displayPath(p string) string {
+	if p == "" {
+		return "(environment and flags)"
+	}
+	return p
+}
+
+// cleanDecodeError turns mapstructure's error into one line per problem.
+func cleanDecodeError(err error) string {
+	msg := err.Error()
+	msg = strings.ReplaceAll(msg, "decoding failed due to the following error(s):\n\n", "")
+	msg = strings.ReplaceAll(msg, "has invalid keys:", "unknown key:")
+	msg = strings.ReplaceAll(msg, "'' ", "top level: ")
+	return strings.TrimSpace(msg) + " (known keys: source.dsn, source.slot, source.publication, sinks[].name, sinks[].type, sinks[].dsn, views[].files, views[].sink, state_dir)"
+}
+
+func (c *Config) validate() error {
+	var problems []string
+	if c.Source.DSN == "" {
+		problems = append(problems, "source.dsn is required (or set RIPPLE_SOURCE_DSN)")
+	}
+	if c.Source.Slot == "" || !validSlotName(c.Source.Slot) {
+		problems = append(problems, fmt.Sprintf("source.slot %q must be lower-case letters, digits and underscores", c.Source.Slot))
+	}
+	if c.Source.Publication == "" {
+		problems = append(problems, "source.publication must not be empty")
+	}
+	if len(c.Sinks) == 0 {
+		problems = append(problems, "sinks: at least one sink is required")
+	}
+	names := map[string]bool{}
+	for i, s := range c.Sinks {
+		switch {
+		case s.Name == "":
+			problems = append(problems, fmt.Sprintf("sinks[%d].name is required", i))
+		case names[s.Name]:
+			problems = append(problems, fmt.Sprintf("sinks[%d].name %q is used twice", i, s.Name))
+		}
+		names[s.Name] = true
+		switch s.Type {
+		case "postgres", "postgresql":
+		case "":
+			problems = append(problems, fmt.Sprintf("sinks[%d].type is required (postgres)", i))
+		default:
+			problems = append(problems, fmt.Sprintf("sinks[%d].type %q is not supported (postgres)", i, s.Type))
+		}
+		if s.DSN == "" {
+			problems = append(problems, fmt.Sprintf("sinks[%d].dsn is required", i))
+		}
+	}
+	if len(c.Views) == 0 {
+		problems = append(problems, "views: at least one entry with files is required")
+	}
+	for i, vc := range c.Views {
+		if len(vc.Files) == 0 {
+			problems = append(problems, fmt.Sprintf("views[%d].files is required", i))
+		}
+		switch {
+		case vc.Sink == "" && len(c.Sinks) > 1:
+			problems = append(problems, fmt.Sprintf("views[%d].sink is required when there are several sinks", i))
+		case vc.Sink != "" && !names[vc.Sink]:
+			problems = append(problems, fmt.Sprintf("views[%d].sink %q is not a configured sink", i, vc.Sink))
+		}
+	}
+	if len(problems) > 0 {
+		return errors.New(strings.Join(problems, "; "))
+	}
+	return nil
+}
+
+func validSlotName(s string) bool {
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '_') {
+			return false
+		}
+	}
+	return len(s) <= 63
+}
+
+// viewFiles expands the globs of one views entry, relative to the config.
+func (c *Config) viewFiles(vc ViewsConfig) ([]string, error) {
+	var files []string
+	for _, pattern := range vc.Files {
+		if !filepath.IsAbs(pattern) {
+			pattern = filepath.Join(c.dir, pattern)
+		}
+		m, err := filepath.Glob(pattern)
+		if err != nil {
+			return nil, fmt.Errorf("views: bad glob %q: %w", pattern, err)
+		}
+		if len(m) == 0 {
+			return nil, fmt.Errorf("views: %q matches no file", pattern)
+		}
+		files = append(files, m...)
+	}
+	sort.Strings(files)
+	return files, nil
+}
+
+// loadViews parses every view file and returns the definitions and, per
+// sink, the views it holds.
+func (c *Config) loadViews() ([]planner.ViewDef, map[string][]row.TableName, error) {
+	var defs []planner.ViewDef
+	bySink := map[string][]row.TableName{}
+	seen := map[row.TableName]string{}
+	parsed := map[string][]planner.ViewDef{} // a file may feed several sinks
+	for _, vc := range c.Views {
+		sinkName := vc.Sink
+		if sinkName == "" {
+			sinkName = c.Sinks[0].Name
+		}
+		files, err := c.viewFiles(vc)
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, f := range files {
+			if ds, ok := parsed[f]; ok {
+				for _, d := range ds {
+					bySink[sinkName] = appendUnique(bySink[sinkName], d.Name)
+				}
+				continue
+			}
+			text, err := os.ReadFile(f)
+			if err != nil {
+				return nil, nil, fmt.Errorf("read view file: %w", err)
+			}
+			rel, _ := filepath.Rel(c.dir, f)
+			ds, err := planner.ParseViews(rel, string(text))
+			if err != nil {
+				return nil, nil, err
+			}
+			for _, d := range ds {
+				if prev, dup := seen[d.Name]; dup {
+					return nil, nil, fmt.Errorf("%s: view %s is defined twice (also in %s)", rel, d.Name, prev)
+				}
+				seen[d.Name] = rel
+				defs = append(defs, d)
+				bySink[sinkName] = appendUnique(bySink[sinkName], d.Name)
+			}
+			parsed[f] = ds
+		}
+	}
+	return defs, bySink, nil
+}
+
+func appendUnique(names []row.TableName, n row.TableName) []row.TableName {
+	for _, m := range names {
+		if m == n {
+			return names
+		}
+	}
+	return append(names, n)
+}

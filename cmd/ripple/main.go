@@ -1,0 +1,173 @@
+// Command ripple keeps SQL views over a PostgreSQL database incrementally
+// maintained in sink databases.
+//
+//	ripple demo                      a live demo on a throwaway local PostgreSQL
+//	ripple run --config ripple.yaml  replicate: snapshot, then stream changes
+//	ripple plan views.sql            show the dataflow graph a view becomes
+//	ripple version
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime/debug"
+	"syscall"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/rippledb/ripple/cdc"
+	"github.com/rippledb/ripple/internal/pipeline"
+	"github.com/rippledb/ripple/sink"
+)
+
+// version is set at build time with -ldflags "-X main.version=v1.2.3".
+var version = "dev"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := newRoot().ExecuteContext(ctx)
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "ripple:", err)
+		os.Exit(1)
+	}
+}
+
+func newRoot() *cobra.Command {
+	root := &cobra.Command{
+		Use:           "ripple",
+		Short:         "Incrementally maintained SQL views from PostgreSQL into sink databases",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	var logFormat, logLevel string
+	root.PersistentFlags().StringVar(&logFormat, "log-format", "text", "log format: text or json")
+	root.PersistentFlags().StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
+		var lvl slog.Level
+		if err := lvl.UnmarshalText([]byte(logLevel)); err != nil {
+			return fmt.Errorf("--log-level %q: %w", logLevel, err)
+		}
+		opts := &slog.HandlerOptions{Level: lvl}
+		switch logFormat {
+		case "text":
+			slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, opts)))
+		case "json":
+			slog.SetDefault(slog.New(slog.NewJSONHandler(os.Stderr, opts)))
+		default:
+			return fmt.Errorf("--log-format %q: want text or json", logFormat)
+		}
+		return nil
+	}
+	root.AddCommand(newRunCmd(), newPlanCmd("plan"), newPlanCmd("explain"), newVersionCmd(), newDemoCmd())
+	return root
+}
+
+func newVersionCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print ripple's version",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			v := version
+			if bi, ok := debug.ReadBuildInfo(); ok {
+				if v == "dev" && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+					v = bi.Main.Version
+				}
+				for _, s := range bi.Settings {
+					if s.Key == "vcs.revision" && len(s.Value) >= 12 {
+						v += " (" + s.Value[:12] + ")"
+					}
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "ripple %s %s\n", v, bi.GoVersion)
+				return nil
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "ripple %s\n", v)
+			return nil
+		},
+	}
+}
+
+func newRunCmd() *cobra.Command {
+	var configPath string
+	cmd := &cobra.Command{
+		Use:   "run",
+		Short: "Replicate: create slot and publication, snapshot, load the sinks, then stream changes",
+		Long: `run keeps every configured view up to date in its sink until interrupted
+(SIGINT or SIGTERM stop it cleanly). Every start takes a fresh consistent
+snapshot and replaces the sink tables atomically; then each source
+transaction becomes one sink transaction that also records its LSN.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := loadConfig(configPath, cmd.Flags())
+			if err != nil {
+				return err
+			}
+			return runPipeline(cmd.Context(), cfg, nil)
+		},
+	}
+	cmd.Flags().StringVarP(&configPath, "config", "c", "ripple.yaml", "config file (YAML)")
+	cmd.Flags().String("source-dsn", "", "source connection string (overrides source.dsn)")
+	cmd.Flags().String("slot", "", "replication slot name (overrides source.slot)")
+	cmd.Flags().String("publication", "", "publication name (overrides source.publication)")
+	cmd.Flags().String("state-dir", "", "state directory (overrides state_dir)")
+	return cmd
+}
+
+// runPipeline builds the pipeline configuration from cfg and runs it.
+func runPipeline(ctx context.Context, cfg *Config, onStep func(pipeline.StepInfo)) error {
+	defs, bySink, err := cfg.loadViews()
+	if err != nil {
+		return err
+	}
+	unlock, err := lockStateDir(cfg)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	var targets []pipeline.Target
+	for _, sc := range cfg.Sinks {
+		if len(bySink[sc.Name]) == 0 {
+			slog.Warn("sink has no views", "sink", sc.Name)
+			continue
+		}
+		s := sink.NewPostgres(sink.PostgresConfig{Name: sc.Name, DSN: sc.DSN})
+		targets = append(targets, pipeline.Target{Sink: s, Views: bySink[sc.Name]})
+	}
+	return pipeline.Run(ctx, pipeline.Config{
+		Source: cdc.Config{DSN: cfg.Source.DSN, Slot: cfg.Source.Slot, Publication: cfg.Source.Publication},
+		Views:  defs, Targets: targets, OnStep: onStep,
+	})
+}
+
+// lockStateDir creates state_dir and takes an exclusive lock on it, so that
+// two ripple processes never run the same pipeline from one directory.
+func lockStateDir(cfg *Config) (func(), error) {
+	dir := cfg.StateDir
+	if !filepath.IsAbs(dir) {
+		dir = filepath.Join(cfg.dir, dir)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("state_dir %s: %w", dir, err)
+	}
+	f, err := os.OpenFile(filepath.Join(dir, "LOCK"), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("state_dir %s: %w", dir, err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, fmt.Errorf("state_dir %s is locked by another ripple process", dir)
+		}
+		return nil, fmt.Errorf("lock state_dir %s: %w", dir, err)
+	}
+	return func() { f.Close() }, nil
+}
+
+func isTerminal(f *os.File) bool { return term.IsTerminal(int(f.Fd())) }

@@ -1,0 +1,413 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"strings"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/rippledb/ripple/cdc"
+	"github.com/rippledb/ripple/dataflow"
+	"github.com/rippledb/ripple/internal/row"
+	"github.com/rippledb/ripple/planner"
+	"github.com/rippledb/ripple/sink"
+)
+
+// Target is one sink and the views it holds.
+type Target struct {
+	Sink  sink.Sink
+	Views []row.TableName
+}
+
+// Config is everything one pipeline run needs.
+type Config struct {
+	Source cdc.Config
+	// Views are the parsed view definitions.
+	Views []planner.ViewDef
+	// Targets say which sink holds which views; every view is in at least one.
+	Targets []Target
+	// QueueSize bounds the number of source transactions buffered between
+	// the replication reader and the engine (backpressure); default 64.
+	QueueSize int
+	Logger    *slog.Logger
+	// OnStep, when set, is called after every source transaction is durable
+	// in every sink (and once after the initial load, with Initial set).
+	OnStep func(StepInfo)
+}
+
+// StepInfo describes one applied step, for progress displays and metrics.
+type StepInfo struct {
+	Initial    bool
+	LSN        row.LSN
+	CommitTime time.Time
+	Changes    int            // source row changes in the transaction
+	ViewRows   map[string]int // output rows changed per view (sum of |weight|)
+}
+
+func (c *Config) setDefaults() {
+	if c.QueueSize <= 0 {
+		c.QueueSize = 64
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+}
+
+// Prepare connects to the source, plans the views against its catalog and
+// checks every view's column names and types against what PostgreSQL
+// reports for the same SELECT. The caller closes the returned source.
+func Prepare(ctx context.Context, src *cdc.Source, defs []planner.ViewDef) (*planner.Plan, error) {
+	plan, err := planner.Build(ctx, defs, Catalog{src})
+	if err != nil {
+		return nil, err
+	}
+	for _, v := range plan.Views {
+		pg, err := src.Describe(ctx, v.Def.Query)
+		if err != nil {
+			return nil, fmt.Errorf("view %s: PostgreSQL rejects its SELECT: %w", v.Def.Name, err)
+		}
+		if err := sameSchema(v.Columns, pg); err != nil {
+			return nil, fmt.Errorf("view %s: %w; this is a ripple bug, please report it with the view definition", v.Def.Name, err)
+		}
+	}
+	return plan, nil
+}
+
+func sameSchema(ours, pg row.Schema) error {
+	if len(ours) != len(pg) {
+		return fmt.Errorf("ripple computes %d columns, PostgreSQL %d", len(ours), len(pg))
+	}
+	for i := range ours {
+		if ours[i].Name != pg[i].Name || ours[i].Type.OID != pg[i].Type.OID || ours[i].Type.Mod != pg[i].Type.Mod {
+			return fmt.Errorf("column %d: ripple infers %s %s, PostgreSQL says %s %s", i+1,
+				row.QuoteIdent(ours[i].Name), ours[i].Type, row.QuoteIdent(pg[i].Name), pg[i].Type)
+		}
+	}
+	return nil
+}
+
+// Catalog adapts the source's catalog to the planner.
+type Catalog struct{ Src *cdc.Source }
+
+// LookupTable implements planner.Catalog.
+func (c Catalog) LookupTable(ctx context.Context, schema, name string) (*planner.Table, error) {
+	rel, err := c.Src.LookupTable(ctx, schema, name)
+	if err != nil {
+		return nil, err
+	}
+	t := &planner.Table{Name: rel.Name, Columns: rel.Columns}
+	// Only a primary key or a replica identity index identifies rows; under
+	// REPLICA IDENTITY FULL the table is a multiset of whole rows.
+	if rel.Identity == 'd' || rel.Identity == 'i' {
+		t.Key = rel.KeyCols
+	}
+	return t, nil
+}
+
+// Collation implements planner.Catalog.
+func (c Catalog) Collation(ctx context.Context) (string, error) { return c.Src.Collation(ctx) }
+
+// Run runs the pipeline until ctx is cancelled (returns nil) or a terminal
+// error occurs: it plans the views, snapshots the source, loads every sink
+// atomically, then applies each source transaction to every sink as one
+// sink transaction and acknowledges to the source only what every sink
+// holds (I4).
+func Run(ctx context.Context, cfg Config) (err error) {
+	cfg.setDefaults()
+	log := cfg.Logger
+	src, err := cdc.Connect(ctx, cfg.Source)
+	if err != nil {
+		return err
+	}
+	defer src.Close(context.Background())
+
+	plan, err := Prepare(ctx, src, cfg.Views)
+	if err != nil {
+		return err
+	}
+	e, err := newEngine(plan, cfg.Targets)
+	if err != nil {
+		return err
+	}
+	cfg.Source.Tables = e.tableNames()
+	src.SetTables(cfg.Source.Tables)
+	if err := src.EnsurePublication(ctx); err != nil {
+		return err
+	}
+	for _, t := range cfg.Targets {
+		if _, err := t.Sink.Open(ctx, cfg.Source.Slot, e.sinkViews(t)); err != nil {
+			return fmt.Errorf("open sink %s: %w", t.Sink.Name(), err)
+		}
+	}
+	defer func() {
+		for _, t := range cfg.Targets {
+			if cerr := t.Sink.Close(); cerr != nil && err == nil {
+				err = cerr
+			}
+		}
+	}()
+
+	start := time.Now()
+	log.Info("taking initial snapshot", "tables", len(cfg.Source.Tables))
+	lsn, err := src.Snapshot(ctx, e.snapshotRow)
+	if err != nil {
+		return fmt.Errorf("initial snapshot: %w", err)
+	}
+	if err := e.load(ctx, lsn); err != nil {
+		return err
+	}
+	log.Info("initial load done", "lsn", lsn, "rows", e.snapshotRows, "elapsed", time.Since(start).Round(time.Millisecond))
+	if cfg.OnStep != nil {
+		cfg.OnStep(StepInfo{Initial: true, LSN: lsn, Changes: e.snapshotRows})
+	}
+
+	txns := make(chan cdc.Txn, cfg.QueueSize)
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		defer close(txns)
+		return src.Stream(gctx, lsn, txns)
+	})
+	g.Go(func() error {
+		for txn := range txns {
+			info, err := e.apply(gctx, txn)
+			if err != nil {
+				return err
+			}
+			src.Ack(txn.EndLSN)
+			if cfg.OnStep != nil {
+				cfg.OnStep(info)
+			}
+		}
+		return nil
+	})
+	err = g.Wait()
+	if ctx.Err() != nil && (errors.Is(err, context.Canceled) || err == nil) {
+		log.Info("stopped")
+		return nil
+	}
+	return err
+}
+
+// engine holds the planned graph, the table arrangements and the sinks.
+type engine struct {
+	plan     *planner.Plan
+	targets  []Target
+	tables   map[row.TableName]*tableState
+	schemas  map[row.TableName]row.Schema
+	adapters map[*cdc.Relation]*adapter
+	views    map[row.TableName]planner.View
+	pending  map[row.TableName]dataflow.Batch // snapshot rows by table
+
+	snapshotRows int
+}
+
+func newEngine(plan *planner.Plan, targets []Target) (*engine, error) {
+	e := &engine{plan: plan, targets: targets, tables: map[row.TableName]*tableState{},
+		schemas: map[row.TableName]row.Schema{}, adapters: map[*cdc.Relation]*adapter{},
+		views: map[row.TableName]planner.View{}, pending: map[row.TableName]dataflow.Batch{}}
+	for _, t := range plan.Tables {
+		e.tables[t.Name] = newTableState(t.Name, t.Key)
+		e.schemas[t.Name] = t.Columns
+	}
+	for _, v := range plan.Views {
+		e.views[v.Def.Name] = v
+	}
+	covered := map[row.TableName]bool{}
+	for _, t := range targets {
+		for _, v := range t.Views {
+			if _, ok := e.views[v]; !ok {
+				return nil, fmt.Errorf("sink %s: view %s is not defined", t.Sink.Name(), v)
+			}
+			covered[v] = true
+		}
+	}
+	for name := range e.views {
+		if !covered[name] {
+			return nil, fmt.Errorf("view %s is not assigned to any sink", name)
+		}
+	}
+	return e, nil
+}
+
+func (e *engine) tableNames() []row.TableName {
+	out := make([]row.TableName, 0, len(e.tables))
+	for _, t := range e.plan.Tables {
+		out = append(out, t.Name)
+	}
+	return out
+}
+
+func (e *engine) sinkViews(t Target) []sink.View {
+	out := make([]sink.View, 0, len(t.Views))
+	for _, name := range t.Views {
+		v := e.views[name]
+		out = append(out, sink.View{Name: name, Columns: v.Columns, Key: v.Key, Definition: v.Def.SQL})
+	}
+	return out
+}
+
+// snapshotRow receives one row of the initial snapshot.
+func (e *engine) snapshotRow(rel *cdc.Relation, r row.Row) error {
+	ts, ok := e.tables[rel.Name]
+	if !ok {
+		return fmt.Errorf("snapshot: unexpected table %s", rel.Name)
+	}
+	a, err := e.adapter(rel)
+	if err != nil {
+		return err
+	}
+	r, _ = a.adapt(r, nil)
+	if err := ts.insert(r); err != nil {
+		return err
+	}
+	e.pending[rel.Name] = append(e.pending[rel.Name], row.Update{Row: r, W: 1})
+	e.snapshotRows++
+	return nil
+}
+
+// load pushes the snapshot through the graph and loads every sink.
+func (e *engine) load(ctx context.Context, lsn row.LSN) error {
+	out, err := e.plan.Graph.Step(e.pending)
+	e.pending = nil
+	if err != nil {
+		return fmt.Errorf("initial load: %w", err)
+	}
+	for _, t := range e.targets {
+		rows := make(map[row.TableName][]row.Update, len(t.Views))
+		for _, v := range t.Views {
+			b := out[v.String()]
+			for _, u := range b {
+				if u.W < 0 {
+					return fmt.Errorf("initial load: view %s produced a negative multiplicity for %v", v, u.Row)
+				}
+			}
+			rows[v] = b
+		}
+		if err := t.Sink.Load(ctx, lsn, rows); err != nil {
+			return fmt.Errorf("initial load into sink %s: %w", t.Sink.Name(), err)
+		}
+	}
+	return nil
+}
+
+// apply runs one source transaction through the graph and every sink.
+func (e *engine) apply(ctx context.Context, txn cdc.Txn) (StepInfo, error) {
+	info := StepInfo{LSN: txn.CommitLSN, CommitTime: txn.CommitTime, Changes: len(txn.Changes), ViewRows: map[string]int{}}
+	inputs := map[row.TableName]dataflow.Batch{}
+	for _, c := range txn.Changes {
+		ts, ok := e.tables[c.Rel.Name]
+		if !ok {
+			continue // a table no view reads (publication changed under us)
+		}
+		a, err := e.adapter(c.Rel)
+		if err != nil {
+			return info, err
+		}
+		c = a.adaptChange(c)
+		inputs[c.Rel.Name], err = ts.apply(c, inputs[c.Rel.Name])
+		if err != nil {
+			return info, fmt.Errorf("transaction at %s: %w", txn.CommitLSN, err)
+		}
+	}
+	out, err := e.plan.Graph.Step(inputs)
+	if err != nil {
+		return info, fmt.Errorf("transaction at %s: %w", txn.CommitLSN, err)
+	}
+	for _, t := range e.targets {
+		step := sink.Step{LSN: txn.CommitLSN, CommitTime: txn.CommitTime}
+		for _, v := range t.Views {
+			if b, ok := out[v.String()]; ok {
+				step.Deltas = append(step.Deltas, sink.Delta{View: v, Rows: b})
+			}
+		}
+		if len(step.Deltas) == 0 {
+			continue // nothing of this sink changed; its contents are already those at this LSN
+		}
+		if err := t.Sink.Apply(ctx, step); err != nil {
+			return info, fmt.Errorf("apply transaction at %s to sink %s: %w", txn.CommitLSN, t.Sink.Name(), err)
+		}
+	}
+	for name, b := range out {
+		for _, u := range b {
+			w := int(u.W)
+			if w < 0 {
+				w = -w
+			}
+			info.ViewRows[name] += w
+		}
+	}
+	return info, nil
+}
+
+// adapter maps the columns of a relation as the stream describes it onto
+// the columns the graph was planned with (by name): a column added after
+// ripple started is dropped, a column that views read and that was dropped
+// or changed type is a terminal error.
+type adapter struct {
+	idx []int // for each planned column, its position in the stream's row
+}
+
+func (e *engine) adapter(rel *cdc.Relation) (*adapter, error) {
+	if a, ok := e.adapters[rel]; ok {
+		return a, nil
+	}
+	want := e.schemas[rel.Name]
+	a := &adapter{idx: make([]int, len(want))}
+	var problems []string
+	for i, col := range want {
+		j := rel.Columns.Index(col.Name)
+		switch {
+		case j < 0:
+			problems = append(problems, fmt.Sprintf("column %s was dropped or renamed", row.QuoteIdent(col.Name)))
+		case rel.Columns[j].Type.OID != col.Type.OID:
+			problems = append(problems, fmt.Sprintf("column %s changed type from %s to %s", row.QuoteIdent(col.Name), col.Type, rel.Columns[j].Type))
+		}
+		a.idx[i] = j
+	}
+	if len(problems) > 0 {
+		sort.Strings(problems)
+		return nil, fmt.Errorf("table %s changed while ripple was running (%s); restart ripple to re-plan and re-snapshot", rel.Name, strings.Join(problems, "; "))
+	}
+	e.adapters[rel] = a
+	return a, nil
+}
+
+func (a *adapter) identity() bool {
+	for i, j := range a.idx {
+		if i != j {
+			return false
+		}
+	}
+	return true
+}
+
+func (a *adapter) adapt(r row.Row, unchanged []bool) (row.Row, []bool) {
+	if r == nil || (a.identity() && len(r) == len(a.idx)) {
+		return r, unchanged
+	}
+	out := make(row.Row, len(a.idx))
+	var un []bool
+	if unchanged != nil {
+		un = make([]bool, len(a.idx))
+	}
+	for i, j := range a.idx {
+		if j < len(r) {
+			out[i] = r[j]
+			if unchanged != nil {
+				un[i] = unchanged[j]
+			}
+		}
+	}
+	return out, un
+}
+
+func (a *adapter) adaptChange(c cdc.Change) cdc.Change {
+	c.Old, _ = a.adapt(c.Old, nil)
+	c.New, c.Unchanged = a.adapt(c.New, c.Unchanged)
+	return c
+}

@@ -1,0 +1,129 @@
+package pipeline
+
+import (
+	"fmt"
+
+	"github.com/rippledb/ripple/cdc"
+	"github.com/rippledb/ripple/internal/row"
+)
+
+// tableState is ripple's own arrangement of one replicated table: every
+// current row, keyed by the replica identity. pgoutput does not send the
+// old row of an UPDATE or DELETE under REPLICA IDENTITY DEFAULT/INDEX (only
+// its key, or nothing when the key did not change), nor unchanged TOAST
+// values (see shared/PGOUTPUT-NOTES.md); both come from here. It also makes
+// TRUNCATE a retraction of every row.
+//
+// Tables without a usable key (REPLICA IDENTITY FULL, or no identity at all,
+// where PostgreSQL refuses UPDATE and DELETE) are kept as a multiset of
+// whole rows.
+type tableState struct {
+	name row.TableName
+	key  []int // replica identity columns; nil = whole-row multiset
+	rows map[string]*entry
+}
+
+type entry struct {
+	row row.Row
+	n   row.Weight // multiplicity (always 1 for keyed tables)
+}
+
+func newTableState(name row.TableName, key []int) *tableState {
+	return &tableState{name: name, key: key, rows: map[string]*entry{}}
+}
+
+func (t *tableState) keyOf(r row.Row) string {
+	if t.key == nil {
+		return r.EncodeExact()
+	}
+	return r.Key(t.key)
+}
+
+func (t *tableState) insert(r row.Row) error {
+	k := t.keyOf(r)
+	if e, ok := t.rows[k]; ok {
+		if t.key != nil {
+			return fmt.Errorf("table %s: insert of a row whose replica identity key is already present: %v", t.name, r)
+		}
+		e.n++
+		return nil
+	}
+	t.rows[k] = &entry{row: r, n: 1}
+	return nil
+}
+
+func (t *tableState) remove(k string) (row.Row, error) {
+	e, ok := t.rows[k]
+	if !ok {
+		return nil, fmt.Errorf("table %s: row to update or delete is not in ripple's copy of the table (key %q); the table may have been changed while replication was not running", t.name, k)
+	}
+	e.n--
+	if e.n == 0 {
+		delete(t.rows, k)
+	}
+	return e.row, nil
+}
+
+// apply turns one change into Z-set updates of the table, in full rows,
+// and updates the arrangement.
+func (t *tableState) apply(c cdc.Change, out []row.Update) ([]row.Update, error) {
+	switch c.Op {
+	case cdc.OpInsert:
+		r := t.fillUnchanged(c.New, c.Unchanged, nil)
+		if err := t.insert(r); err != nil {
+			return out, err
+		}
+		return append(out, row.Update{Row: r, W: 1}), nil
+	case cdc.OpUpdate, cdc.OpDelete:
+		old, err := t.removeOld(c)
+		if err != nil {
+			return out, err
+		}
+		out = append(out, row.Update{Row: old, W: -1})
+		if c.Op == cdc.OpDelete {
+			return out, nil
+		}
+		r := t.fillUnchanged(c.New, c.Unchanged, old)
+		if err := t.insert(r); err != nil {
+			return out, err
+		}
+		return append(out, row.Update{Row: r, W: 1}), nil
+	case cdc.OpTruncate:
+		for _, e := range t.rows {
+			out = append(out, row.Update{Row: e.row, W: -e.n})
+		}
+		t.rows = map[string]*entry{}
+		return out, nil
+	}
+	return out, fmt.Errorf("table %s: unknown change %v", t.name, c.Op)
+}
+
+// removeOld finds and removes the old row of an UPDATE or DELETE.
+func (t *tableState) removeOld(c cdc.Change) (row.Row, error) {
+	switch {
+	case c.OldKind == cdc.OldFull && t.key == nil:
+		return t.remove(c.Old.EncodeExact())
+	case c.OldKind == cdc.OldFull:
+		return t.remove(c.Old.Key(t.key))
+	case t.key == nil:
+		return nil, fmt.Errorf("table %s: %s without the old row and without a replica identity key; set REPLICA IDENTITY FULL or add a primary key", t.name, c.Op)
+	case c.OldKind == cdc.OldKey:
+		return t.remove(c.Old.Key(t.key))
+	default: // OldNone: the key did not change, so the new row carries it
+		return t.remove(c.New.Key(t.key))
+	}
+}
+
+// fillUnchanged replaces unchanged-TOAST placeholders with the old values.
+func (t *tableState) fillUnchanged(r row.Row, unchanged []bool, old row.Row) row.Row {
+	if unchanged == nil {
+		return r
+	}
+	out := append(row.Row(nil), r...)
+	for i, u := range unchanged {
+		if u && old != nil && i < len(old) {
+			out[i] = old[i]
+		}
+	}
+	return out
+}

@@ -1,0 +1,5 @@
+CREATE TABLE orders (id bigint PRIMARY KEY, customer_id integer, amount numeric(12,2), note interval);
+CREATE TABLE customers (id integer PRIMARY KEY, name text);
+
+CREATE VIEW v AS
+SELECT id, amount, total FROM orders;
