@@ -63,7 +63,7 @@ func TestBadInput(t *testing.T) {
 		want   []string
 	}{
 		{name: "syntax error", views: good + "CREATE VIEW public.bad AS\n  SELEC id FROM orders;\n",
-			want: []string{"views/views.sql:2:3", "syntax error"}},
+			want: []string{"views/views.sql:3:3", "syntax error", "SELEC"}},
 		{name: "unknown table", views: "CREATE VIEW public.bad AS SELECT id FROM nope;\n",
 			want: []string{"views/views.sql:1:", "public.bad", "nope"}},
 		{name: "unknown column", views: "CREATE VIEW public.bad AS SELECT id, nosuch FROM orders;\n",
@@ -80,11 +80,11 @@ func TestBadInput(t *testing.T) {
 			want: []string{"password authentication failed", "ripple_pw"}},
 		{name: "no REPLICATION privilege", views: good, dsn: fmt.Sprintf("postgres://norepl@127.0.0.1:%d/app", src.Port),
 			want: []string{"REPLICATION", "norepl"}},
-		{name: "unknown config key", views: good, config: "source:\n  dsn: %s\n  slto: x\nsinks:\n  - {name: main, type: postgres, dsn: %s}\nviews:\n  - files: [\"views/*.sql\"]\n",
+		{name: "unknown config key", views: good, config: "source:\n  dsn: %s\n  slto: x\nsinks:\n  - name: main\n    type: postgres\n    dsn: %s\nviews:\n  - files: [\"views/*.sql\"]\n",
 			want: []string{"unknown key", "slto"}},
 		{name: "missing required key", views: good, config: "source:\n  slot: ripple\nsinks:\n  - {name: main, type: postgres}\nviews:\n  - files: [\"views/*.sql\"]\n# %s %s\n",
 			want: []string{"source.dsn is required", "sinks[0].dsn is required"}},
-		{name: "unknown sink type", views: good, config: "source:\n  dsn: %s\nsinks:\n  - {name: main, type: oracle, dsn: %s}\nviews:\n  - files: [\"views/*.sql\"]\n",
+		{name: "unknown sink type", views: good, config: "source:\n  dsn: %s\nsinks:\n  - name: main\n    type: oracle\n    dsn: %s\nviews:\n  - files: [\"views/*.sql\"]\n",
 			want: []string{"sinks[0].type", "oracle"}},
 	}
 	for _, tc := range cases {
@@ -104,6 +104,7 @@ func TestBadInput(t *testing.T) {
 				}
 			}
 			code, out := runRipple(t, nil, "run", "--config", cfg)
+			t.Logf("exit %d: %s", code, strings.TrimSpace(out))
 			if code == 0 {
 				t.Fatalf("exit code 0, want non-zero; output:\n%s", out)
 			}

@@ -74,7 +74,7 @@ CREATE VIEW public.v_comma AS
 CREATE VIEW public.v_self AS
   SELECT a.id, b.id AS other FROM orders a JOIN orders b ON a.prod = b.prod AND a.id < b.id WHERE a.cust = 1;
 CREATE VIEW public.v_group AS
-  SELECT cust, count(*), count(qty), sum(qty), avg(qty), min(qty), max(qty) FROM orders GROUP BY cust;
+  SELECT cust, count(*), count(qty) AS nq, sum(qty), avg(qty), min(qty), max(qty) FROM orders GROUP BY cust;
 CREATE VIEW public.v_group_num AS
   SELECT cust, sum(price) AS s, avg(price) AS a, min(price) AS lo, max(price) AS hi, max(d) AS last_d, min(ts) AS first_ts
   FROM orders GROUP BY cust;
@@ -99,7 +99,7 @@ CREATE VIEW public.v_events_all AS SELECT kind, n, payload FROM events WHERE n I
 CREATE VIEW public.v_kinds AS SELECT * FROM kinds;
 CREATE MATERIALIZED VIEW public.v_kinds_expr AS
   SELECT id, i2 + 1 AS i2p, i8 / 2 AS i8x, n * 3 AS n3, t || vc AS tv, length(c) AS clen,
-         d + 1 AS tomorrow, coalesce(jb, '{}') AS jb, u IS NULL AS nou
+         d + 1 AS tomorrow, jb, jb IS NULL AS nojb, u IS NULL AS nou
   FROM kinds WHERE b OR b IS NULL;
 `
 
@@ -277,15 +277,15 @@ func (w *workload) op(ctx context.Context, tx pgx.Tx) error {
 		_, err = tx.Exec(ctx, "INSERT INTO orders VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)", append([]any{id}, w.orderValues()...)...)
 	case p < 45: // update some columns of an order
 		v := w.orderValues()
-		_, err = tx.Exec(ctx, "UPDATE orders SET qty = $2, price = $3, note = $4 WHERE id = (SELECT id FROM orders ORDER BY md5(id::text || $1::text) LIMIT 1)", r.Intn(1000), v[2], v[3], v[4])
+		_, err = tx.Exec(ctx, "UPDATE orders SET qty = $2, price = $3, note = $4 WHERE id = (SELECT id FROM orders ORDER BY md5(id::text || ($1::int)::text) LIMIT 1)", r.Intn(1000), v[2], v[3], v[4])
 	case p < 50: // move an order to another customer/product
-		_, err = tx.Exec(ctx, "UPDATE orders SET cust = $2, prod = $3 WHERE id = (SELECT id FROM orders ORDER BY md5(id::text || $1::text) LIMIT 1)", r.Intn(1000), 1+r.Intn(12), 1+r.Intn(10))
+		_, err = tx.Exec(ctx, "UPDATE orders SET cust = $2, prod = $3 WHERE id = (SELECT id FROM orders ORDER BY md5(id::text || ($1::int)::text) LIMIT 1)", r.Intn(1000), 1+r.Intn(12), 1+r.Intn(10))
 	case p < 54: // change a primary key
 		id := w.nextID
 		w.nextID++
-		_, err = tx.Exec(ctx, "UPDATE orders SET id = $2 WHERE id = (SELECT id FROM orders ORDER BY md5(id::text || $1::text) LIMIT 1)", r.Intn(1000), id)
+		_, err = tx.Exec(ctx, "UPDATE orders SET id = $2 WHERE id = (SELECT id FROM orders ORDER BY md5(id::text || ($1::int)::text) LIMIT 1)", r.Intn(1000), id)
 	case p < 64: // delete orders
-		_, err = tx.Exec(ctx, "DELETE FROM orders WHERE id IN (SELECT id FROM orders ORDER BY md5(id::text || $1::text) LIMIT $2)", r.Intn(1000), 1+r.Intn(2))
+		_, err = tx.Exec(ctx, "DELETE FROM orders WHERE id IN (SELECT id FROM orders ORDER BY md5(id::text || ($1::int)::text) LIMIT $2)", r.Intn(1000), 1+r.Intn(2))
 	case p < 70: // customers
 		id := 1 + r.Intn(12)
 		_, err = tx.Exec(ctx, "INSERT INTO customers VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, country = EXCLUDED.country, vip = EXCLUDED.vip",
@@ -306,9 +306,9 @@ func (w *workload) op(ctx context.Context, tx pgx.Tx) error {
 			w.maybe(0.1, []string{"click", "view", "buy"}[r.Intn(3)]), w.maybe(0.2, r.Intn(5)), w.maybe(0.3, `{"x": 1}`), 1+r.Intn(3))
 	case p < 92: // delete one of several duplicates, or update one
 		if r.Intn(2) == 0 {
-			_, err = tx.Exec(ctx, "DELETE FROM events WHERE ctid = (SELECT ctid FROM events ORDER BY md5(ctid::text || $1::text) LIMIT 1)", r.Intn(1000))
+			_, err = tx.Exec(ctx, "DELETE FROM events WHERE ctid = (SELECT ctid FROM events ORDER BY md5(ctid::text || ($1::int)::text) LIMIT 1)", r.Intn(1000))
 		} else {
-			_, err = tx.Exec(ctx, "UPDATE events SET n = coalesce(n, 0) + 1 WHERE ctid = (SELECT ctid FROM events ORDER BY md5(ctid::text || $1::text) LIMIT 1)", r.Intn(1000))
+			_, err = tx.Exec(ctx, "UPDATE events SET n = coalesce(n, 0) + 1 WHERE ctid = (SELECT ctid FROM events ORDER BY md5(ctid::text || ($1::int)::text) LIMIT 1)", r.Intn(1000))
 		}
 	case p < 93:
 		w.truncates++
