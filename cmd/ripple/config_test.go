@@ -1,0 +1,140 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/spf13/pflag"
+)
+
+func writeFile(t *testing.T, dir, name, text string) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+const goodConfig = `
+source:
+  dsn: postgres://postgres@127.0.0.1:5432/app
+sinks:
+  - name: main
+    type: postgres
+    dsn: postgres://postgres@127.0.0.1:5432/warehouse
+views:
+  - files: ["views/*.sql"]
+`
+
+func TestLoadConfigDefaultsAndViews(t *testing.T) {
+	dir := t.TempDir()
+	path := writeFile(t, dir, "ripple.yaml", goodConfig)
+	writeFile(t, dir, "views/a.sql", "CREATE VIEW s.a AS SELECT 1 AS x FROM t;\nCREATE MATERIALIZED VIEW s.b AS SELECT 2 AS y FROM t;")
+	writeFile(t, dir, "views/b.sql", "CREATE OR REPLACE VIEW c AS SELECT 3 AS z FROM t;")
+	cfg, err := loadConfig(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Source.Slot != "ripple" || cfg.Source.Publication != "ripple" || cfg.StateDir != "./ripple-state" {
+		t.Errorf("defaults not applied: %+v", cfg)
+	}
+	defs, bySink, err := cfg.loadViews()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(defs) != 3 || len(bySink["main"]) != 3 {
+		t.Fatalf("got %d views, %v by sink", len(defs), bySink)
+	}
+	if got := defs[2].Name.String(); got != "public.c" {
+		t.Errorf("unqualified view name = %s, want public.c", got)
+	}
+}
+
+// Flags win over the environment, which wins over the file.
+func TestLoadConfigPrecedence(t *testing.T) {
+	dir := t.TempDir()
+	path := writeFile(t, dir, "ripple.yaml", goodConfig+"state_dir: /from/file\n")
+	t.Setenv("RIPPLE_SOURCE_DSN", "postgres://env/app")
+	t.Setenv("RIPPLE_SOURCE_SLOT", "env_slot")
+	t.Setenv("RIPPLE_STATE_DIR", "/from/env")
+	flags := pflag.NewFlagSet("run", pflag.ContinueOnError)
+	flags.String("source-dsn", "", "")
+	flags.String("slot", "", "")
+	flags.String("publication", "", "")
+	flags.String("state-dir", "", "")
+	if err := flags.Parse([]string{"--slot", "flag_slot"}); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := loadConfig(path, flags)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Source.DSN != "postgres://env/app" {
+		t.Errorf("dsn = %q, want the environment's", cfg.Source.DSN)
+	}
+	if cfg.Source.Slot != "flag_slot" {
+		t.Errorf("slot = %q, want the flag's", cfg.Source.Slot)
+	}
+	if cfg.StateDir != "/from/env" {
+		t.Errorf("state_dir = %q, want the environment's", cfg.StateDir)
+	}
+	if cfg.Source.Publication != "ripple" {
+		t.Errorf("publication = %q, want the default", cfg.Source.Publication)
+	}
+}
+
+func TestLoadConfigErrors(t *testing.T) {
+	cases := []struct {
+		name, text string
+		want       []string
+	}{
+		{"unknown top-level key", goodConfig + "sate_dir: x\n", []string{"unknown key", "sate_dir"}},
+		{"unknown nested key", strings.Replace(goodConfig, "    type: postgres", "    type: postgres\n    dns: x", 1), []string{"unknown key", "dns"}},
+		{"every missing key at once", "sinks:\n  - type: postgres\nviews: []\n", []string{"source.dsn is required", "sinks[0].name is required", "sinks[0].dsn is required", "views: at least one"}},
+		{"bad slot name", strings.Replace(goodConfig, "source:\n", "source:\n  slot: My-Slot\n", 1), []string{"source.slot", "My-Slot"}},
+		{"unknown sink reference", goodConfig + "  - files: [x.sql]\n    sink: nope\n", []string{`views[1].sink "nope"`}},
+		{"duplicate sink", strings.Replace(goodConfig, "views:", "  - name: main\n    type: postgres\n    dsn: x\nviews:", 1), []string{`"main" is used twice`}},
+		{"yaml syntax", "source: [\n", []string{"ripple.yaml"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			path := writeFile(t, dir, "ripple.yaml", tc.text)
+			_, err := loadConfig(path, nil)
+			if err == nil {
+				t.Fatal("no error")
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not mention %q", err, w)
+				}
+			}
+		})
+	}
+	if _, err := loadConfig(filepath.Join(t.TempDir(), "missing.yaml"), nil); err == nil || !strings.Contains(err.Error(), "not found") {
+		t.Errorf("missing file: %v", err)
+	}
+}
+
+func TestLoadViewsErrors(t *testing.T) {
+	dir := t.TempDir()
+	path := writeFile(t, dir, "ripple.yaml", goodConfig)
+	cfg, err := loadConfig(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := cfg.loadViews(); err == nil || !strings.Contains(err.Error(), "matches no file") {
+		t.Errorf("empty glob: %v", err)
+	}
+	writeFile(t, dir, "views/a.sql", "CREATE VIEW v AS SELECT 1 AS x FROM t;")
+	writeFile(t, dir, "views/b.sql", "CREATE VIEW public.v AS SELECT 2 AS x FROM t;")
+	if _, _, err := cfg.loadViews(); err == nil || !strings.Contains(err.Error(), "defined twice") {
+		t.Errorf("duplicate view: %v", err)
+	}
+}
