@@ -3,6 +3,7 @@ package sink
 import (
 	"context"
 	"fmt"
+	"io"
 	"slices"
 	"sync"
 
@@ -207,6 +208,18 @@ func (m *Memory) Rows(view row.TableName) []row.Update {
 	}
 	slices.SortFunc(out, func(a, b row.Update) int { return row.CompareRows(a.Row, b.Row) })
 	return out
+}
+
+// Dump implements Dumper.
+func (m *Memory) Dump(_ context.Context, view row.TableName, w io.Writer) error {
+	var buf []byte
+	for _, u := range m.Rows(view) {
+		for i := row.Weight(0); i < u.W; i++ {
+			buf = appendCopyRow(buf, u.Row)
+		}
+	}
+	_, err := w.Write(buf)
+	return err
 }
 
 // Steps returns how many steps were applied (skipped steps and loads not

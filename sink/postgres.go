@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"slices"
 	"strconv"
@@ -638,6 +639,23 @@ func rollback(tx pgx.Tx) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	_ = tx.Rollback(ctx)
+}
+
+// Dump implements Dumper with COPY ... TO STDOUT of the view's table.
+func (p *Postgres) Dump(ctx context.Context, view row.TableName, w io.Writer) error {
+	v, ok := p.views[view]
+	if !ok {
+		return fmt.Errorf("sink %s: dump: view %s is not in this sink", p.cfg.Name, view)
+	}
+	cols := make([]string, len(v.Columns))
+	for i, c := range v.Columns {
+		cols[i] = row.QuoteIdent(c.Name)
+	}
+	sql := fmt.Sprintf("COPY (SELECT %s FROM %s) TO STDOUT", strings.Join(cols, ", "), view)
+	if _, err := p.conn.PgConn().CopyTo(ctx, w, sql); err != nil {
+		return fmt.Errorf("sink %s: dump view %s: %w", p.cfg.Name, view, err)
+	}
+	return nil
 }
 
 // Close implements Sink.

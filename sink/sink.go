@@ -2,6 +2,7 @@ package sink
 
 import (
 	"context"
+	"io"
 	"time"
 
 	"github.com/rippledb/ripple/internal/row"
@@ -69,4 +70,23 @@ type Sink interface {
 	Progress(ctx context.Context) (row.LSN, error)
 	// Close releases connections.
 	Close() error
+}
+
+// Dumper is implemented by sinks whose contents can be read back, for
+// `ripple verify` and the oracle tests.
+type Dumper interface {
+	// Dump writes every row of view, with its columns in view order, to w
+	// in PostgreSQL's COPY text format (values as row.FormatText prints
+	// them, \N for NULL). Rows held n times are written n times. The sink
+	// must be open.
+	Dump(ctx context.Context, view row.TableName, w io.Writer) error
+}
+
+// Forgetter is implemented by sinks that can remove what a pipeline keeps
+// in them, for `ripple drop`.
+type Forgetter interface {
+	// Forget removes the pipeline's progress record and catalog entries
+	// and, when dropTables is set, the view tables it created. It needs no
+	// Open; it connects by itself.
+	Forget(ctx context.Context, pipeline string, dropTables bool) error
 }

@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"strings"
 	"time"
 
@@ -67,20 +68,28 @@ func selectList(cols row.Schema) string {
 	return strings.Join(parts, ", ")
 }
 
-// Compare copies the sink table's rows into a temporary table on the
-// source connection and compares them with the view's SELECT there. The
-// caller makes sure both sides are at the same logical time (see
-// WaitCaughtUp). src must not be inside a transaction.
+// Compare reads the sink table's rows from a PostgreSQL sink and compares
+// them with the view's SELECT on the source (see CompareDump). The caller
+// makes sure both sides are at the same logical time (see WaitCaughtUp).
 func Compare(ctx context.Context, src, snk *pgx.Conn, v View) (Diff, error) {
+	var buf bytes.Buffer
+	if _, err := snk.PgConn().CopyTo(ctx, &buf, fmt.Sprintf("COPY (SELECT %s FROM %s) TO STDOUT", selectList(v.Columns), v.Name)); err != nil {
+		return Diff{View: v.Name}, fmt.Errorf("oracle: read sink table %s: %w", v.Name, err)
+	}
+	return CompareDump(ctx, src, v, &buf)
+}
+
+// CompareDump compares rows read back from any sink (COPY text format,
+// columns in view order; json columns may be json text) with the view's
+// SELECT on the source: it loads them into a temporary table on the source
+// connection and runs EXCEPT ALL both ways there, so equality is
+// PostgreSQL's own. src must not be inside a transaction.
+func CompareDump(ctx context.Context, src *pgx.Conn, v View, dump io.Reader) (Diff, error) {
 	d := Diff{View: v.Name}
 	list := selectList(v.Columns)
 	names := make([]string, len(v.Columns))
 	for i, c := range v.Columns {
 		names[i] = row.QuoteIdent(c.Name)
-	}
-	var buf bytes.Buffer
-	if _, err := snk.PgConn().CopyTo(ctx, &buf, fmt.Sprintf("COPY (SELECT %s FROM %s) TO STDOUT", list, v.Name)); err != nil {
-		return d, fmt.Errorf("oracle: read sink table %s: %w", v.Name, err)
 	}
 	tx, err := src.Begin(ctx)
 	if err != nil {
@@ -96,7 +105,7 @@ func Compare(ctx context.Context, src, snk *pgx.Conn, v View) (Diff, error) {
 			return d, fmt.Errorf("oracle: view %s: %w", v.Name, err)
 		}
 	}
-	if _, err := tx.Conn().PgConn().CopyFrom(ctx, &buf, "COPY ripple_oracle_actual FROM STDIN"); err != nil {
+	if _, err := tx.Conn().PgConn().CopyFrom(ctx, dump, "COPY ripple_oracle_actual FROM STDIN"); err != nil {
 		return d, fmt.Errorf("oracle: load sink rows of %s: %w", v.Name, err)
 	}
 	count := func(q string) (int64, []string, error) {
