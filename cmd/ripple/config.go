@@ -35,11 +35,21 @@ type SourceConfig struct {
 	Publication string `mapstructure:"publication"` // default "ripple"
 }
 
-// SinkConfig is one sink database.
+// SinkConfig is one sink. Which keys apply depends on the type; see
+// sinkTypes in sinks.go.
 type SinkConfig struct {
 	Name string `mapstructure:"name"` // required, unique
-	Type string `mapstructure:"type"` // "postgres"
-	DSN  string `mapstructure:"dsn"`  // required
+	Type string `mapstructure:"type"` // postgres, redis, mysql, stream
+	DSN  string `mapstructure:"dsn"`  // postgres, redis, mysql: connection string
+	// Prefix is the key prefix of the redis sink (default "ripple:").
+	Prefix string `mapstructure:"prefix"`
+	// Path is the stream sink's output: "-" for stdout or a file.
+	Path string `mapstructure:"path"`
+	// NATS, Subject and Stream send the stream sink's events to NATS
+	// JetStream as well (or instead of Path).
+	NATS    string `mapstructure:"nats"`
+	Subject string `mapstructure:"subject"`
+	Stream  string `mapstructure:"stream"`
 }
 
 // ViewsConfig assigns view files to a sink.
@@ -113,7 +123,7 @@ func cleanDecodeError(err error) string {
 	msg = strings.ReplaceAll(msg, "decoding failed due to the following error(s):\n\n", "")
 	msg = strings.ReplaceAll(msg, "has invalid keys:", "unknown key:")
 	msg = strings.ReplaceAll(msg, "'' ", "top level: ")
-	return strings.TrimSpace(msg) + " (known keys: source.dsn, source.slot, source.publication, sinks[].name, sinks[].type, sinks[].dsn, views[].files, views[].sink, state_dir)"
+	return strings.TrimSpace(msg) + " (known keys: source.dsn, source.slot, source.publication, sinks[].name, sinks[].type, sinks[].dsn, sinks[].prefix, sinks[].path, sinks[].nats, sinks[].subject, sinks[].stream, views[].files, views[].sink, state_dir)"
 }
 
 func (c *Config) validate() error {
@@ -139,16 +149,7 @@ func (c *Config) validate() error {
 			problems = append(problems, fmt.Sprintf("sinks[%d].name %q is used twice", i, s.Name))
 		}
 		names[s.Name] = true
-		switch s.Type {
-		case "postgres", "postgresql":
-		case "":
-			problems = append(problems, fmt.Sprintf("sinks[%d].type is required (postgres)", i))
-		default:
-			problems = append(problems, fmt.Sprintf("sinks[%d].type %q is not supported (postgres)", i, s.Type))
-		}
-		if s.DSN == "" {
-			problems = append(problems, fmt.Sprintf("sinks[%d].dsn is required", i))
-		}
+		problems = append(problems, validateSink(i, s)...)
 	}
 	if len(c.Views) == 0 {
 		problems = append(problems, "views: at least one entry with files is required")

@@ -23,7 +23,6 @@ import (
 
 	"github.com/rippledb/ripple/cdc"
 	"github.com/rippledb/ripple/internal/pipeline"
-	"github.com/rippledb/ripple/sink"
 )
 
 // version is set at build time with -ldflags "-X main.version=v1.2.3".
@@ -137,8 +136,7 @@ func runPipeline(ctx context.Context, cfg *Config, onStep func(pipeline.StepInfo
 			slog.Warn("sink has no views", "sink", sc.Name)
 			continue
 		}
-		s := sink.NewPostgres(sink.PostgresConfig{Name: sc.Name, DSN: sc.DSN})
-		targets = append(targets, pipeline.Target{Sink: s, Views: bySink[sc.Name]})
+		targets = append(targets, pipeline.Target{Sink: newSink(sc), Views: bySink[sc.Name]})
 	}
 	return pipeline.Run(ctx, pipeline.Config{
 		Source: cdc.Config{DSN: cfg.Source.DSN, Slot: cfg.Source.Slot, Publication: cfg.Source.Publication},
