@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"sort"
@@ -24,6 +25,9 @@ type Config struct {
 	Sinks    []SinkConfig  `mapstructure:"sinks"`
 	Views    []ViewsConfig `mapstructure:"views"`
 	StateDir string        `mapstructure:"state_dir"`
+	// HTTP is the address of run's /status, /metrics, /healthz and /readyz
+	// endpoint; default 127.0.0.1:9187, "" disables it.
+	HTTP string `mapstructure:"http"`
 
 	dir string // directory of the config file; globs are relative to it
 }
@@ -59,7 +63,7 @@ type ViewsConfig struct {
 }
 
 // scalar keys that the environment and flags may set.
-var envKeys = []string{"source.dsn", "source.slot", "source.publication", "state_dir"}
+var envKeys = []string{"source.dsn", "source.slot", "source.publication", "state_dir", "http"}
 
 // loadConfig reads the config file at path (may be "" when everything comes
 // from the environment and flags), applies defaults and validates it,
@@ -74,7 +78,8 @@ func loadConfig(path string, flags *pflag.FlagSet) (*Config, error) {
 	v.SetDefault("source.slot", "ripple")
 	v.SetDefault("source.publication", "ripple")
 	v.SetDefault("state_dir", "./ripple-state")
-	bind := map[string]string{"source-dsn": "source.dsn", "slot": "source.slot", "publication": "source.publication", "state-dir": "state_dir"}
+	v.SetDefault("http", defaultHTTP)
+	bind := map[string]string{"source-dsn": "source.dsn", "slot": "source.slot", "publication": "source.publication", "state-dir": "state_dir", "http": "http"}
 	if flags != nil {
 		for flag, key := range bind {
 			if f := flags.Lookup(flag); f != nil {
@@ -107,6 +112,11 @@ func loadConfig(path string, flags *pflag.FlagSet) (*Config, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, fmt.Errorf("config %s: %w", displayPath(path), err)
 	}
+	for i := range cfg.Sinks { // file paths are relative to the config file, like view globs
+		if p := cfg.Sinks[i].Path; p != "" && p != "-" && !filepath.IsAbs(p) {
+			cfg.Sinks[i].Path = filepath.Join(cfg.dir, p)
+		}
+	}
 	return cfg, nil
 }
 
@@ -123,7 +133,7 @@ func cleanDecodeError(err error) string {
 	msg = strings.ReplaceAll(msg, "decoding failed due to the following error(s):\n\n", "")
 	msg = strings.ReplaceAll(msg, "has invalid keys:", "unknown key:")
 	msg = strings.ReplaceAll(msg, "'' ", "top level: ")
-	return strings.TrimSpace(msg) + " (known keys: source.dsn, source.slot, source.publication, sinks[].name, sinks[].type, sinks[].dsn, sinks[].prefix, sinks[].path, sinks[].nats, sinks[].subject, sinks[].stream, views[].files, views[].sink, state_dir)"
+	return strings.TrimSpace(msg) + " (known keys: source.dsn, source.slot, source.publication, sinks[].name, sinks[].type, sinks[].dsn, sinks[].prefix, sinks[].path, sinks[].nats, sinks[].subject, sinks[].stream, views[].files, views[].sink, state_dir, http)"
 }
 
 func (c *Config) validate() error {
@@ -150,6 +160,11 @@ func (c *Config) validate() error {
 		}
 		names[s.Name] = true
 		problems = append(problems, validateSink(i, s)...)
+	}
+	if c.HTTP != "" {
+		if _, _, err := net.SplitHostPort(c.HTTP); err != nil {
+			problems = append(problems, fmt.Sprintf("http %q must be host:port, e.g. 127.0.0.1:9187 (or \"\" to disable the endpoint)", c.HTTP))
+		}
 	}
 	if len(c.Views) == 0 {
 		problems = append(problems, "views: at least one entry with files is required")

@@ -64,7 +64,8 @@ func newRoot() *cobra.Command {
 		}
 		return nil
 	}
-	root.AddCommand(newRunCmd(), newPlanCmd("plan"), newPlanCmd("explain"), newVersionCmd(), newDemoCmd())
+	root.AddCommand(newRunCmd(), newPlanCmd("plan"), newExplainCmd(), newVersionCmd(), newDemoCmd(), newStatusCmd(),
+		newCheckCmd(), newVerifyCmd(), newDropCmd())
 	return root
 }
 
@@ -116,6 +117,7 @@ transaction becomes one sink transaction that also records its LSN.`,
 	cmd.Flags().String("slot", "", "replication slot name (overrides source.slot)")
 	cmd.Flags().String("publication", "", "publication name (overrides source.publication)")
 	cmd.Flags().String("state-dir", "", "state directory (overrides state_dir)")
+	cmd.Flags().String("http", "", `address of the /status, /metrics, /healthz and /readyz endpoint (overrides http; "" disables it)`)
 	return cmd
 }
 
@@ -138,10 +140,12 @@ func runPipeline(ctx context.Context, cfg *Config, onStep func(pipeline.StepInfo
 		}
 		targets = append(targets, pipeline.Target{Sink: newSink(sc), Views: bySink[sc.Name]})
 	}
-	return pipeline.Run(ctx, pipeline.Config{
+	obs := startObserver(cfg.HTTP)
+	defer obs.close()
+	return pipeline.Run(ctx, obs.configure(pipeline.Config{
 		Source: cdc.Config{DSN: cfg.Source.DSN, Slot: cfg.Source.Slot, Publication: cfg.Source.Publication},
 		Views:  defs, Targets: targets, OnStep: onStep,
-	})
+	}))
 }
 
 // lockStateDir creates state_dir and takes an exclusive lock on it, so that

@@ -19,6 +19,9 @@ var sinkTypes = map[string]sinkType{
 	"postgres": {needs: []string{"dsn"}, build: func(sc SinkConfig) sink.Sink {
 		return sink.NewPostgres(sink.PostgresConfig{Name: sc.Name, DSN: sc.DSN})
 	}},
+	"stream": {needs: []string{"path|nats"}, build: func(sc SinkConfig) sink.Sink {
+		return sink.NewStream(sink.StreamConfig{Name: sc.Name, Path: sc.Path, NATSURL: sc.NATS, Subject: sc.Subject, StreamName: sc.Stream})
+	}},
 }
 
 func sinkTypeNames() string {
