@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"log/slog"
 	"sort"
 	"strings"
 
@@ -18,6 +19,9 @@ type sinkType struct {
 var sinkTypes = map[string]sinkType{
 	"postgres": {needs: []string{"dsn"}, build: func(sc SinkConfig) sink.Sink {
 		return sink.NewPostgres(sink.PostgresConfig{Name: sc.Name, DSN: sc.DSN})
+	}},
+	"redis": {needs: []string{"dsn"}, build: func(sc SinkConfig) sink.Sink {
+		return sink.NewRedis(sink.RedisConfig{Name: sc.Name, DSN: sc.DSN, Prefix: sc.Prefix, Logger: slog.Default()})
 	}},
 	"stream": {needs: []string{"path|nats"}, build: func(sc SinkConfig) sink.Sink {
 		return sink.NewStream(sink.StreamConfig{Name: sc.Name, Path: sc.Path, NATSURL: sc.NATS, Subject: sc.Subject, StreamName: sc.Stream})
