@@ -23,7 +23,9 @@ type View struct {
 	// Key lists result columns (indexes into Columns) whose values are
 	// unique among the view's rows: the GROUP BY columns when they are all
 	// in the select list, every column after DISTINCT or UNION, the primary
-	// keys of every joined table when they are all selected. nil when no
+	// keys of every joined table when they are all selected, and the empty
+	// key (non-nil, length 0) for aggregates without GROUP BY, whose result
+	// is a single row. nil when no
 	// key is known (the result may hold duplicate rows). Key columns may be
 	// NULL (one NULL group).
 	Key []int
@@ -243,6 +245,7 @@ func (v *viewBuilder) build() (*dataflow.Node, []int, error) {
 // built yet (so a UNION can still cast its columns), or a set operation.
 type result struct {
 	leaf        *leaf
+	op          pg_query.SetOperation
 	left, right *result
 	all         bool
 	common      []row.Type // column types of a set operation
@@ -278,9 +281,16 @@ type leaf struct {
 	key      []int
 }
 
+// setOpNames name the set operations for messages.
+var setOpNames = map[pg_query.SetOperation]string{
+	pg_query.SetOperation_SETOP_UNION:     "UNION",
+	pg_query.SetOperation_SETOP_INTERSECT: "INTERSECT",
+	pg_query.SetOperation_SETOP_EXCEPT:    "EXCEPT",
+}
+
 func (v *viewBuilder) query(s *pg_query.SelectStmt) (*result, error) {
 	switch s.GetOp() {
-	case pg_query.SetOperation_SETOP_UNION:
+	case pg_query.SetOperation_SETOP_UNION, pg_query.SetOperation_SETOP_INTERSECT, pg_query.SetOperation_SETOP_EXCEPT:
 		l, err := v.query(s.GetLarg())
 		if err != nil {
 			return nil, err
@@ -291,18 +301,19 @@ func (v *viewBuilder) query(s *pg_query.SelectStmt) (*result, error) {
 		}
 		lt, rt := l.types(), r.types()
 		loc := firstLocation(s.GetRarg())
+		name := setOpNames[s.GetOp()]
 		if len(lt) != len(rt) {
-			return nil, v.errorf(loc, "each UNION query must have the same number of columns")
+			return nil, v.errorf(loc, "each %s query must have the same number of columns", name)
 		}
 		common := make([]row.Type, len(lt))
 		for i := range lt {
-			t, err := expr.CommonType("UNION", []row.Type{lt[i], rt[i]})
+			t, err := expr.CommonType(name, []row.Type{lt[i], rt[i]})
 			if err != nil {
 				return nil, v.wrap(loc, err)
 			}
 			common[i] = t
 		}
-		return &result{left: l, right: r, all: s.GetAll(), common: common}, nil
+		return &result{op: s.GetOp(), left: l, right: r, all: s.GetAll(), common: common}, nil
 	case pg_query.SetOperation_SETOP_NONE, pg_query.SetOperation_SET_OPERATION_UNDEFINED:
 		l, err := v.selectLeaf(s)
 		if err != nil {
@@ -327,11 +338,26 @@ func (v *viewBuilder) finish(r *result, types []row.Type, names []string) (*data
 	if err != nil {
 		return nil, nil, err
 	}
-	n := v.g.Union([]*dataflow.Node{ln, rn}, schemaOf(names, r.common), "UNION ALL")
+	var n *dataflow.Node
 	var key []int
-	if !r.all {
-		n = v.g.Distinct(n, "UNION")
-		key = allColumns(len(names))
+	switch r.op {
+	case pg_query.SetOperation_SETOP_UNION:
+		n = v.g.Union([]*dataflow.Node{ln, rn}, schemaOf(names, r.common), "UNION ALL")
+		if !r.all {
+			n = v.g.Distinct(n, "UNION")
+			key = allColumns(len(names))
+		}
+	default:
+		kinds := map[[2]bool]dataflow.SetOpKind{
+			{false, false}: dataflow.Intersect, {false, true}: dataflow.IntersectAll,
+			{true, false}: dataflow.Except, {true, true}: dataflow.ExceptAll,
+		}
+		kind := kinds[[2]bool{r.op == pg_query.SetOperation_SETOP_EXCEPT, r.all}]
+		if !r.all {
+			key = allColumns(len(names))
+		}
+		// The left input's rows already carry the result's names and types.
+		n = v.g.SetOp(ln, rn, kind, kind.String())
 	}
 	if !slices.Equal(types, r.common) {
 		exprs := make([]expr.Expr, len(names))
@@ -468,7 +494,11 @@ func (v *viewBuilder) selectLeaf(s *pg_query.SelectStmt) (*leaf, error) {
 			}
 		}
 	}
-	node, pos, err := v.join(f)
+	join := v.join
+	if f.outer {
+		join = v.joinTree
+	}
+	node, pos, err := join(f)
 	if err != nil {
 		return nil, err
 	}
@@ -600,7 +630,9 @@ func (v *viewBuilder) selectList(f *fromClause, targets []target, in *dataflow.N
 		l.plain = append(l.plain, plain)
 		globals[i] = t.global
 	}
-	l.key = primaryKeyColumns(f, globals)
+	if !f.outer { // NULL-extended rows may repeat a key's NULLs
+		l.key = primaryKeyColumns(f, globals)
+	}
 	return l, nil
 }
 

@@ -202,7 +202,11 @@ func (v *viewBuilder) group(s *pg_query.SelectStmt, f *fromClause, targets []tar
 	}
 	l.in = node
 
-	// The grouping keys are a key of the result when all are selected.
+	// The grouping keys are a key of the result when all are selected;
+	// without GROUP BY there is exactly one row, so the empty key is unique.
+	if nUser == 0 {
+		l.key = []int{}
+	}
 	if nUser > 0 {
 		for g := range nUser {
 			i := slices.Index(groupOf, g)
@@ -318,6 +322,9 @@ func (v *viewBuilder) groupExpr(gs *grouping, n *pg_query.Node, gc, fc *expr.Com
 // dependent on the grouping keys: the primary key of its table is
 // grouped (PostgreSQL accepts such columns ungrouped).
 func (v *viewBuilder) addDependent(gs *grouping, f *fromClause, c expr.ScopeColumn, pos []int) bool {
+	if c.Index < 0 || c.Index >= len(f.owner) || f.owner[c.Index] < 0 {
+		return false
+	}
 	r := f.rels[f.owner[c.Index]]
 	if len(r.table.Key) == 0 {
 		return false
@@ -389,16 +396,13 @@ func (v *viewBuilder) groupRewrite(n *pg_query.Node, gs *grouping, f *fromClause
 func hasKey(m map[int]int, k int) bool { _, ok := m[k]; return ok }
 
 // aggregateFn compiles aggregate calls of a grouped select list: the
-// argument over the joined rows (argScope) becomes a column of the
-// Reduce's input, the aggregate a column of its output.
+// arguments, FILTER condition and ORDER BY keys over the joined rows
+// (argScope) become columns of the Reduce's input, the aggregate a column
+// of its output.
 func (v *viewBuilder) aggregateFn(gs *grouping, argScope []expr.ScopeColumn, resolve func(*pg_query.ColumnRef) (int, bool)) func(*pg_query.FuncCall, int) (expr.Expr, error) {
 	return func(call *pg_query.FuncCall, loc int) (expr.Expr, error) {
 		name, _ := funcName(call)
 		switch {
-		case len(call.GetAggOrder()) > 0:
-			return expr.Expr{}, v.errorf(loc, "ORDER BY in aggregate calls is not supported yet")
-		case call.GetAggFilter() != nil:
-			return expr.Expr{}, v.errorf(loc, "FILTER in aggregate calls is not supported yet")
 		case call.GetAggWithinGroup():
 			return expr.Expr{}, v.errorf(loc, "WITHIN GROUP is not supported yet")
 		case call.GetFuncVariadic():
@@ -410,35 +414,68 @@ func (v *viewBuilder) aggregateFn(gs *grouping, argScope []expr.ScopeColumn, res
 		if e, ok := gs.aggByFP[fp]; ok {
 			return e, nil
 		}
-		var arg expr.Expr
-		argCol := -1
-		if !call.GetAggStar() {
-			if len(call.GetArgs()) != 1 {
-				return expr.Expr{}, v.errorf(loc, "%s with %d arguments is not supported", name, len(call.GetArgs()))
-			}
-			nested := func(_ *pg_query.FuncCall, loc int) (expr.Expr, error) {
-				return expr.Expr{}, v.errorf(loc, "aggregate function calls cannot be nested")
-			}
-			ac := v.compiler(argScope, "aggregate argument", "", nested)
-			var err error
-			if arg, err = ac.Compile(call.GetArgs()[0]); err != nil {
-				return expr.Expr{}, err
-			}
-			if name == "min" || name == "max" {
-				if err := ac.CheckOrdering(arg, loc); err != nil {
-					return expr.Expr{}, err
-				}
-			}
-			argFP := fingerprint(call.GetArgs()[0], resolve)
+		nested := func(_ *pg_query.FuncCall, loc int) (expr.Expr, error) {
+			return expr.Expr{}, v.errorf(loc, "aggregate function calls cannot be nested")
+		}
+		ac := v.compiler(argScope, "aggregate argument", "", nested)
+		// column adds an expression over the joined rows to the Reduce's
+		// input (once per distinct expression) and returns its column.
+		column := func(n *pg_query.Node, e expr.Expr) int {
+			argFP := fingerprint(n, resolve) + "\x00" + e.Type.String()
 			k, seen := gs.argByFP[argFP]
 			if !seen {
 				k = len(gs.args)
 				gs.argByFP[argFP] = k
-				gs.args = append(gs.args, arg)
+				gs.args = append(gs.args, e)
 			}
-			argCol = len(gs.items) + k
+			return len(gs.items) + k
 		}
-		agg, typ, err := expr.NewAggregate(name, call.GetAggStar(), call.GetAggDistinct(), arg, argCol)
+		ac2 := expr.AggCall{Name: name, Star: call.GetAggStar(), Distinct: call.GetAggDistinct(), Filter: -1}
+		var argNodes []*pg_query.Node
+		if !call.GetAggStar() {
+			argNodes = call.GetArgs()
+			if len(argNodes) == 0 {
+				return expr.Expr{}, v.errorf(loc, "function %s() does not exist", name)
+			}
+			for _, n := range argNodes {
+				e, err := ac.Compile(n)
+				if err != nil {
+					return expr.Expr{}, err
+				}
+				ac2.Args = append(ac2.Args, e)
+			}
+			var err error
+			if ac2.Args, err = expr.CoerceAggArgs(name, ac2.Args); err != nil {
+				return expr.Expr{}, v.wrap(loc, err)
+			}
+			if name == "min" || name == "max" {
+				if err := ac.CheckOrdering(ac2.Args[0], loc); err != nil {
+					return expr.Expr{}, err
+				}
+			}
+			for i, n := range argNodes {
+				ac2.ArgCols = append(ac2.ArgCols, column(n, ac2.Args[i]))
+			}
+		}
+		if f := call.GetAggFilter(); f != nil {
+			fc := v.compiler(argScope, "FILTER", "FILTER", nested)
+			if err := v.checkRefs(fc, f, true); err != nil {
+				return expr.Expr{}, err
+			}
+			_, e, err := fc.Predicate(f)
+			if err != nil {
+				return expr.Expr{}, err
+			}
+			ac2.Filter, ac2.FilterText = column(f, e), e.Text
+		}
+		if order := call.GetAggOrder(); len(order) > 0 {
+			if err := v.aggOrder(&ac2, order, argNodes, ac, column, resolve, name, loc); err != nil {
+				return expr.Expr{}, err
+			}
+		} else if name == "string_agg" {
+			return expr.Expr{}, v.errorf(loc, "string_agg without ORDER BY is not supported: PostgreSQL concatenates in an unspecified order; write string_agg(x, sep ORDER BY x) (ORDER BY must include the aggregated value, so that ties cannot change the result)")
+		}
+		agg, typ, err := expr.NewAggregateCall(ac2)
 		if err != nil {
 			return expr.Expr{}, v.wrap(loc, err)
 		}
@@ -449,4 +486,68 @@ func (v *viewBuilder) aggregateFn(gs *grouping, argScope []expr.ScopeColumn, res
 		gs.aggByFP[fp] = e
 		return e, nil
 	}
+}
+
+// aggOrder compiles the ORDER BY of an aggregate call. Only string_agg's
+// result depends on the order of its inputs; for it the order must
+// include the aggregated value, so that inputs PostgreSQL may put in any
+// order (ties) are equal and the result is unique. Other aggregates
+// ignore the order.
+func (v *viewBuilder) aggOrder(call *expr.AggCall, order []*pg_query.Node, args []*pg_query.Node, ac *expr.Compiler,
+	column func(*pg_query.Node, expr.Expr) int, resolve func(*pg_query.ColumnRef) (int, bool), name string, loc int) error {
+	if name != "string_agg" {
+		for _, n := range order {
+			sb := n.GetSortBy()
+			if sb == nil {
+				return v.errorf(loc, "unexpected ORDER BY entry")
+			}
+			if _, err := ac.Compile(sb.GetNode()); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	valFP := fingerprint(args[0], resolve)
+	covered := false
+	for _, n := range order {
+		sb := n.GetSortBy()
+		if sb == nil {
+			return v.errorf(loc, "unexpected ORDER BY entry")
+		}
+		oloc := int(sb.GetLocation())
+		if oloc < 0 {
+			oloc = firstLocation(sb.GetNode())
+		}
+		if sb.GetSortbyDir() == pg_query.SortByDir_SORTBY_USING {
+			return v.errorf(oloc, "ORDER BY ... USING in an aggregate call is not supported")
+		}
+		e, err := ac.Compile(sb.GetNode())
+		if err != nil {
+			return err
+		}
+		if e.Type.OID == row.OIDUnknown {
+			if e, err = expr.Cast(e, row.Text, false); err != nil {
+				return v.wrap(oloc, err)
+			}
+		}
+		if err := ac.CheckOrdering(e, oloc); err != nil {
+			return err
+		}
+		desc := sb.GetSortbyDir() == pg_query.SortByDir_SORTBY_DESC
+		nullsFirst := desc
+		switch sb.GetSortbyNulls() {
+		case pg_query.SortByNulls_SORTBY_NULLS_FIRST:
+			nullsFirst = true
+		case pg_query.SortByNulls_SORTBY_NULLS_LAST:
+			nullsFirst = false
+		}
+		if fingerprint(sb.GetNode(), resolve) == valFP {
+			covered = true
+		}
+		call.Order = append(call.Order, expr.AggOrder{Expr: e, Col: column(sb.GetNode(), e), Desc: desc, NullsFirst: nullsFirst})
+	}
+	if !covered {
+		return v.errorf(loc, "string_agg ORDER BY must include the aggregated value (%s): PostgreSQL leaves the order of ties unspecified, so the result would not be unique", call.Args[0].Text)
+	}
+	return nil
 }

@@ -226,7 +226,7 @@ func (r *Redis) Open(ctx context.Context, pipeline string, views []View) (row.LS
 	}
 	var errs []error
 	for _, v := range views {
-		if len(v.Key) == 0 {
+		if v.Key == nil {
 			errs = append(errs, fmt.Errorf("sink %s: view %s has no unique key; the redis sink stores rows by key (add GROUP BY or DISTINCT, or select the primary key of every table)",
 				r.cfg.Name, v.Name))
 		}
