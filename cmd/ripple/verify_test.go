@@ -7,7 +7,9 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
+	"github.com/rippledb/ripple/internal/oracle"
 	"github.com/rippledb/ripple/internal/pgtest"
 )
 
@@ -30,7 +32,8 @@ func TestVerify(t *testing.T) {
 	wantLines(t, out.String(), "sink main: public.order_names: equal (300 rows", "3 views verified", "3 equal, 0 differ")
 
 	// The source keeps changing while verify runs: in-flight transactions
-	// must not be reported.
+	// must not be reported. (qty only grows, so that no aggregate returns
+	// to an earlier value and makes a changing bucket look settled.)
 	var wg sync.WaitGroup
 	stop := make(chan struct{})
 	wg.Add(1)
@@ -42,13 +45,13 @@ func TestVerify(t *testing.T) {
 				return
 			default:
 			}
-			if err := src.Exec(ctx, "app", "UPDATE orders SET qty = (qty + 1) % 7 WHERE id = $1", 1+i%300); err != nil {
+			if err := src.Exec(ctx, "app", "UPDATE orders SET qty = qty + 1 WHERE id = $1", 1+i%300); err != nil {
 				t.Errorf("workload: %v", err)
 				return
 			}
 		}
 	}()
-	for i := 0; i < 3; i++ {
+	for i := 0; i < 2; i++ {
 		out.Reset()
 		if err := runVerify(ctx, &out, cfg, verifyOptions{buckets: 64}); err != nil {
 			t.Errorf("verify under load: %v\n%s", err, out.String())
@@ -56,13 +59,21 @@ func TestVerify(t *testing.T) {
 	}
 	close(stop)
 	wg.Wait()
+	conn, err := oracle.Connect(ctx, src.DSN("app"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	if err := oracle.WaitCaughtUp(ctx, conn, "ripple", 30*time.Second); err != nil {
+		t.Fatal(err)
+	}
 
 	// Behind ripple's back: one row added, one deleted, one modified.
 	pgtest.Exec(t, src, "sinkdb", `INSERT INTO public.qtys VALUES (6, 'intruder')`)
 	pgtest.Exec(t, src, "sinkdb", `DELETE FROM public.order_names WHERE id = 7`)
 	pgtest.Exec(t, src, "sinkdb", `UPDATE public.by_country SET n = n + 1 WHERE country = 'FR'`)
 	out.Reset()
-	err := runVerify(ctx, &out, cfg, verifyOptions{})
+	err = runVerify(ctx, &out, cfg, verifyOptions{})
 	t.Log("\n" + out.String())
 	if !errors.Is(err, errViewsDiffer) {
 		t.Fatalf("verify returned %v, want errViewsDiffer", err)
@@ -71,7 +82,7 @@ func TestVerify(t *testing.T) {
 		"public.qtys: DIFFERS: 1 extra and 0 missing",
 		"    +(6,intruder)",
 		"public.order_names: DIFFERS: 0 extra and 1 missing",
-		`    -(7,"customer 8",0,"note, ""7""")`,
+		`    -(7,"customer 8",`,
 		"public.by_country: DIFFERS: 1 extra and 1 missing",
 		"    -(FR,", "    +(FR,",
 		"0 equal, 3 differ")

@@ -1,0 +1,109 @@
+package verify
+
+import (
+	"context"
+	"io"
+	"strings"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/rippledb/ripple/internal/oracle"
+	"github.com/rippledb/ripple/internal/pgtest"
+	"github.com/rippledb/ripple/internal/row"
+)
+
+// copyDumper is a sink.Dumper over a PostgreSQL table, to exercise the Go
+// computation of fingerprints (Dump) on the same data as the SQL one.
+type copyDumper struct{ conn *pgx.Conn }
+
+func (d copyDumper) Dump(ctx context.Context, view row.TableName, w io.Writer) error {
+	_, err := d.conn.PgConn().CopyTo(ctx, w, "COPY "+view.String()+" TO STDOUT")
+	return err
+}
+
+// TestVerifierFindsDifferences compares a view with a hand-made sink table
+// (no pipeline: the slot exists but is idle, so nothing is waited for),
+// through both the SQL and the dump side.
+func TestVerifierFindsDifferences(t *testing.T) {
+	c := pgtest.Source(t)
+	pgtest.CreateDB(t, c, "sinkdb")
+	ctx := context.Background()
+	pgtest.Exec(t, c, "app", `
+CREATE TABLE t (id int PRIMARY KEY, g text, v numeric);
+INSERT INTO t SELECT i, 'g' || (i % 5), i * 1.5 FROM generate_series(1, 2000) i;
+INSERT INTO t VALUES (2001, NULL, NULL), (2002, '', 0), (2003, 'a "b", (c)', -1);`)
+	pgtest.Exec(t, c, "app", `SELECT pg_create_logical_replication_slot('ripple', 'pgoutput')`)
+	pgtest.Exec(t, c, "sinkdb", `CREATE TABLE public.tv (id int, g text, v numeric); CREATE TABLE public.dup (g text)`)
+	src, err := oracle.Connect(ctx, c.DSN("app"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close(ctx)
+	snk, err := oracle.Connect(ctx, c.DSN("sinkdb"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer snk.Close(ctx)
+	// Fill the sink from the source, as ripple would.
+	fill := func(table, query string) {
+		t.Helper()
+		var buf strings.Builder
+		if _, err := src.PgConn().CopyTo(ctx, &buf, "COPY ("+query+") TO STDOUT"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := snk.PgConn().CopyFrom(ctx, strings.NewReader(buf.String()), "COPY "+table+" FROM STDIN"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fill("public.tv", "SELECT id, g, v FROM t")
+	fill("public.dup", "SELECT g FROM t WHERE id <= 100")
+	keyed := View{Name: row.TableName{Schema: "public", Name: "tv"}, Query: "SELECT id, g, v FROM t",
+		Columns: row.Schema{{Name: "id", Type: row.Int4}, {Name: "g", Type: row.Text}, {Name: "v", Type: row.Numeric}}, Key: []int{0}}
+	multiset := View{Name: row.TableName{Schema: "public", Name: "dup"}, Query: "SELECT g FROM t WHERE id <= 100",
+		Columns: row.Schema{{Name: "g", Type: row.Text}}}
+
+	vf, err := New(Config{Source: src, Buckets: 64, Retries: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sides := map[string]Side{"sql": PostgresSink(snk), "dump": Dump{Sink: copyDumper{snk}}}
+	check := func(when string, v View, extra, missing int64, samples ...string) {
+		t.Helper()
+		for name, side := range sides {
+			res, err := vf.View(ctx, side, v)
+			if err != nil {
+				t.Fatalf("%s, %s side: %v", when, name, err)
+			}
+			if res.Extra != extra || res.Missing != missing {
+				t.Errorf("%s, %s side: %s", when, name, res)
+			}
+			got := strings.Join(res.Samples, "\n")
+			for _, s := range samples {
+				if !strings.Contains(got, s) {
+					t.Errorf("%s, %s side: samples lack %q:\n%s", when, name, s, got)
+				}
+			}
+			if res.Waited {
+				t.Errorf("%s: waited for an idle slot", when)
+			}
+		}
+	}
+	check("clean", keyed, 0, 0)
+	check("clean multiset", multiset, 0, 0)
+
+	pgtest.Exec(t, c, "sinkdb", `UPDATE public.tv SET v = v + 1 WHERE id = 17; DELETE FROM public.tv WHERE id = 2003;
+		INSERT INTO public.tv VALUES (5000, 'x', 1)`)
+	check("modified", keyed, 2, 2, "-(17,g2,25.5)", "+(17,g2,26.5)", `-(2003,"a ""b"", (c)",-1)`, "+(5000,x,1)")
+	// A duplicate more or less is a difference of a multiset.
+	pgtest.Exec(t, c, "sinkdb", `INSERT INTO public.dup VALUES ('g1'); DELETE FROM public.dup WHERE ctid = (SELECT min(ctid) FROM public.dup WHERE g = 'g3')`)
+	check("duplicates", multiset, 1, 1, "+(g1)", "-(g3)")
+
+	fp, err := Source(src).Fingerprint(ctx, keyed, 64, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := total(fp); n != 2003 || len(fp) != 64 {
+		t.Errorf("source fingerprint: %d rows in %d buckets", n, len(fp))
+	}
+}
