@@ -90,3 +90,9 @@ type Forgetter interface {
 	// Open; it connects by itself.
 	Forget(ctx context.Context, pipeline string, dropTables bool) error
 }
+
+// Pinger is implemented by sinks that can check they are reachable without
+// creating or changing anything, for `ripple check`.
+type Pinger interface {
+	Ping(ctx context.Context) error
+}

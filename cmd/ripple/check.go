@@ -16,6 +16,7 @@ import (
 	"github.com/rippledb/ripple/internal/pipeline"
 	"github.com/rippledb/ripple/internal/row"
 	"github.com/rippledb/ripple/planner"
+	"github.com/rippledb/ripple/sink"
 )
 
 func newCheckCmd() *cobra.Command {
@@ -119,8 +120,7 @@ func checkAll(ctx context.Context, rep *checkReport, configPath string, flags *p
 	for _, sc := range cfg.Sinks {
 		check, ok := sinkChecks[sc.Type]
 		if !ok {
-			rep.add(cdc.Finding{Status: cdc.StatusFail, Subject: "sink " + sc.Name, Detail: fmt.Sprintf("no check for sink type %q", sc.Type)})
-			continue
+			check = checkPingSink
 		}
 		if len(bySink[sc.Name]) == 0 && viewsErr == nil {
 			rep.add(cdc.Finding{Status: cdc.StatusWarn, Subject: "sink " + sc.Name, Detail: "holds no views"})
@@ -186,6 +186,22 @@ type sinkCheck func(ctx context.Context, sc SinkConfig, pipeline string, views [
 var sinkChecks = map[string]sinkCheck{
 	"postgres":   checkPostgresSink,
 	"postgresql": checkPostgresSink,
+}
+
+// checkPingSink checks a sink that has no dedicated check through
+// sink.Pinger: reachable, nothing created.
+func checkPingSink(ctx context.Context, sc SinkConfig, _ string, _ []row.TableName) []cdc.Finding {
+	subject := "sink " + sc.Name
+	p, ok := newSink(sc).(sink.Pinger)
+	if !ok {
+		return []cdc.Finding{{Status: cdc.StatusWarn, Subject: subject, Detail: fmt.Sprintf("sink type %q cannot be checked without writing to it", sc.Type)}}
+	}
+	cctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	if err := p.Ping(cctx); err != nil {
+		return []cdc.Finding{{Status: cdc.StatusFail, Subject: subject, Detail: err.Error()}}
+	}
+	return []cdc.Finding{{Status: cdc.StatusOK, Subject: subject, Detail: sc.Type + " reachable"}}
 }
 
 func checkPostgresSink(ctx context.Context, sc SinkConfig, pipeline string, views []row.TableName) []cdc.Finding {
