@@ -20,6 +20,9 @@ var sinkTypes = map[string]sinkType{
 	"postgres": {needs: []string{"dsn"}, build: func(sc SinkConfig) sink.Sink {
 		return sink.NewPostgres(sink.PostgresConfig{Name: sc.Name, DSN: sc.DSN})
 	}},
+	"mysql": {needs: []string{"dsn"}, build: func(sc SinkConfig) sink.Sink {
+		return sink.NewMySQL(sink.MySQLConfig{Name: sc.Name, DSN: sc.DSN, Logger: slog.Default()})
+	}},
 	"redis": {needs: []string{"dsn"}, build: func(sc SinkConfig) sink.Sink {
 		return sink.NewRedis(sink.RedisConfig{Name: sc.Name, DSN: sc.DSN, Prefix: sc.Prefix, Logger: slog.Default()})
 	}},

@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/rippledb/ripple/cdc"
+	"github.com/rippledb/ripple/internal/mysqltest"
 	"github.com/rippledb/ripple/internal/natstest"
 	"github.com/rippledb/ripple/internal/oracle"
 	"github.com/rippledb/ripple/internal/pgcluster"
@@ -53,7 +54,7 @@ type sinkUnderTest struct {
 }
 
 // TestSinksCrash feeds every sink type from one pipeline (Postgres in
-// another cluster, Redis, the change stream to a file and to NATS
+// another cluster, Redis, MariaDB, the change stream to a file and to NATS
 // JetStream), kills ripple with SIGKILL at random points under a running
 // workload, restarts it, and then checks every view in every sink against
 // the view's SELECT on the source. The slot is acked only when every sink
@@ -71,6 +72,7 @@ func TestSinksCrash(t *testing.T) {
 	pgOther := pgtest.Start(t, pgcluster.Options{})
 	pgtest.CreateDB(t, pgOther, "warehouse")
 	redisAddr := redistest.Start(t)
+	mysqlDSN := mysqltest.Start(t)
 	natsURL := natstest.Start(t)
 	dir := t.TempDir()
 	streamPath := filepath.Join(dir, "changes.jsonl")
@@ -88,6 +90,8 @@ func TestSinksCrash(t *testing.T) {
 			open: func() sink.Sink {
 				return sink.NewRedis(sink.RedisConfig{Name: "cache", DSN: "redis://" + redisAddr + "/0", Prefix: "app:"})
 			}},
+		{name: "dw", files: "*.sql", yaml: fmt.Sprintf("type: mysql\n    dsn: %q", mysqlDSN),
+			open: func() sink.Sink { return sink.NewMySQL(sink.MySQLConfig{Name: "dw", DSN: mysqlDSN}) }},
 		{name: "events", files: "*.sql", yaml: fmt.Sprintf("type: stream\n    path: %s\n    nats: %s", streamPath, natsURL), atStop: true,
 			open: func() sink.Sink {
 				return sink.NewStream(sink.StreamConfig{Name: "events", Path: streamPath, NATSURL: natsURL})
