@@ -85,7 +85,9 @@ func TestSinksCrash(t *testing.T) {
 
 	sinks := []sinkUnderTest{
 		{name: "pg", files: "*.sql", yaml: fmt.Sprintf("type: postgres\n    dsn: %s", pgOther.DSN("warehouse")),
-			open: func() sink.Sink { return sink.NewPostgres(sink.PostgresConfig{Name: "pg", DSN: pgOther.DSN("warehouse")}) }},
+			open: func() sink.Sink {
+				return sink.NewPostgres(sink.PostgresConfig{Name: "pg", DSN: pgOther.DSN("warehouse")})
+			}},
 		{name: "cache", files: "keyed.sql", yaml: fmt.Sprintf("type: redis\n    dsn: redis://%s/0\n    prefix: \"app:\"", redisAddr),
 			open: func() sink.Sink {
 				return sink.NewRedis(sink.RedisConfig{Name: "cache", DSN: "redis://" + redisAddr + "/0", Prefix: "app:"})
@@ -255,5 +257,3 @@ func queryOf(t *testing.T, v sink.View) string {
 	}
 	return defs[0].Query
 }
-
-

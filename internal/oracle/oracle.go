@@ -137,20 +137,27 @@ func CompareDump(ctx context.Context, src *pgx.Conn, v View, dump io.Reader) (Di
 	return d, nil
 }
 
-// WaitCaughtUp waits until the replication slot is being streamed from
-// (ripple acquires it only after the initial load) and has confirmed
-// everything the source has written so far: every committed transaction is
-// then in every sink. It returns an error when timeout passes first.
+// WaitCaughtUp waits until ripple is streaming from the replication slot
+// (its walsender has started replication, which ripple does only after the
+// initial load) and the slot has confirmed everything the source has
+// inserted into WAL so far: every committed transaction is then in every
+// sink. It returns an error when timeout passes first.
 func WaitCaughtUp(ctx context.Context, src *pgx.Conn, slot string, timeout time.Duration) error {
+	// The insert position, not pg_current_wal_lsn(): with
+	// synchronous_commit=off the write position may still be before the
+	// last commit records.
 	var target string
-	if err := src.QueryRow(ctx, "SELECT pg_current_wal_lsn()::text").Scan(&target); err != nil {
+	if err := src.QueryRow(ctx, "SELECT pg_current_wal_insert_lsn()::text").Scan(&target); err != nil {
 		return err
 	}
 	deadline := time.Now().Add(timeout)
 	for {
 		var done bool
-		var flushed *string
-		err := src.QueryRow(ctx, "SELECT confirmed_flush_lsn::text, active AND confirmed_flush_lsn >= $1::pg_lsn FROM pg_replication_slots WHERE slot_name = $2", target, slot).Scan(&flushed, &done)
+		var flushed string
+		err := src.QueryRow(ctx, `SELECT coalesce(s.confirmed_flush_lsn::text, 'none'),
+			coalesce(s.active AND s.confirmed_flush_lsn >= $1::pg_lsn AND r.state IN ('streaming', 'catchup'), false)
+			FROM pg_replication_slots s LEFT JOIN pg_stat_replication r ON r.pid = s.active_pid
+			WHERE s.slot_name = $2`, target, slot).Scan(&flushed, &done)
 		if err != nil && err != pgx.ErrNoRows {
 			return err
 		}
@@ -158,11 +165,10 @@ func WaitCaughtUp(ctx context.Context, src *pgx.Conn, slot string, timeout time.
 			return nil
 		}
 		if time.Now().After(deadline) {
-			f := "none"
-			if flushed != nil {
-				f = *flushed
+			if flushed == "" {
+				flushed = "no slot"
 			}
-			return fmt.Errorf("oracle: slot %s did not catch up to %s within %s (confirmed %s)", slot, target, timeout, f)
+			return fmt.Errorf("oracle: slot %s did not catch up to %s within %s (confirmed %s)", slot, target, timeout, flushed)
 		}
 		select {
 		case <-ctx.Done():

@@ -10,4 +10,11 @@
 // replaces each sink's contents atomically (one sink transaction that also
 // records the snapshot's LSN). Sinks therefore never show a mix of old and
 // new, and nothing is applied twice (I2, I3).
+//
+// Observability sits beside the data path and never blocks it: Run keeps a
+// Status (phase, snapshot progress, per-view row counts and last LSN,
+// throughput, slot lag, state size, errors) that any goroutine may read,
+// feeds the Prometheus metrics of internal/metrics, shows the snapshot's
+// progress, and polls the slot's lag on the source's regular connection,
+// which nothing else uses once streaming.
 package pipeline

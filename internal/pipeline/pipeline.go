@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"sort"
 	"strings"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/rippledb/ripple/cdc"
 	"github.com/rippledb/ripple/dataflow"
+	"github.com/rippledb/ripple/internal/metrics"
 	"github.com/rippledb/ripple/internal/row"
 	"github.com/rippledb/ripple/planner"
 	"github.com/rippledb/ripple/sink"
@@ -38,6 +40,20 @@ type Config struct {
 	// OnStep, when set, is called after every source transaction is durable
 	// in every sink (and once after the initial load, with Initial set).
 	OnStep func(StepInfo)
+
+	// Status, when set, is kept up to date for /status and /readyz; Run
+	// uses a private one otherwise.
+	Status *Status
+	// Metrics, when set, receives the Prometheus metrics; nil records none.
+	Metrics *metrics.Metrics
+	// LagInterval is how often the slot lag is read from the source once
+	// streaming; default 5s.
+	LagInterval time.Duration
+	// ProgressBar, when set (a terminal), shows the initial snapshot's
+	// progress as a bar with rows/s and ETA. Otherwise the progress is
+	// logged every ProgressInterval (default 10s).
+	ProgressBar      io.Writer
+	ProgressInterval time.Duration
 }
 
 // StepInfo describes one applied step, for progress displays and metrics.
@@ -55,6 +71,15 @@ func (c *Config) setDefaults() {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
+	}
+	if c.Status == nil {
+		c.Status = NewStatus()
+	}
+	if c.LagInterval <= 0 {
+		c.LagInterval = 5 * time.Second
+	}
+	if c.ProgressInterval <= 0 {
+		c.ProgressInterval = 10 * time.Second
 	}
 }
 
@@ -120,6 +145,15 @@ func (c Catalog) Collation(ctx context.Context) (string, error) { return c.Src.C
 func Run(ctx context.Context, cfg Config) (err error) {
 	cfg.setDefaults()
 	log := cfg.Logger
+	st, m := cfg.Status, cfg.Metrics
+	st.begin(slotName(cfg.Source))
+	defer func() {
+		st.end(err)
+		m.Ready(false)
+		if err != nil {
+			m.Error(metrics.StagePipeline)
+		}
+	}()
 	src, err := cdc.Connect(ctx, cfg.Source)
 	if err != nil {
 		return err
@@ -134,6 +168,9 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	if err != nil {
 		return err
 	}
+	e.metrics = m
+	st.setViews(e.viewSinks())
+	m.Init(e.viewNames(), e.sinkNames())
 	cfg.Source.Tables = e.tableNames()
 	src.SetTables(cfg.Source.Tables)
 	if err := src.EnsurePublication(ctx); err != nil {
@@ -153,14 +190,37 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	}()
 
 	start := time.Now()
-	log.Info("taking initial snapshot", "tables", len(cfg.Source.Tables))
-	lsn, err := src.Snapshot(ctx, e.snapshotRow)
+	est, err := src.EstimateRows(ctx)
 	if err != nil {
+		log.Warn("cannot estimate the snapshot's size; progress is shown without an ETA", "err", err)
+		est = 0
+	}
+	log.Info("taking initial snapshot", "tables", len(cfg.Source.Tables), "estimated_rows", est)
+	prog := newSnapshotProgress(&cfg, est)
+	lsn, err := src.Snapshot(ctx, func(rel *cdc.Relation, r row.Row) error {
+		if err := e.snapshotRow(rel, r); err != nil {
+			return err
+		}
+		prog.add()
+		return nil
+	})
+	if err != nil {
+		prog.abort(cfg.ProgressBar)
 		return fmt.Errorf("initial snapshot: %w", err)
 	}
+	prog.read()
 	if err := e.load(ctx, lsn); err != nil {
 		return err
 	}
+	stateBytes, stateRows := e.stateSize()
+	st.loaded(lsn, e.viewRows, stateBytes, stateRows)
+	m.Snapshot(int64(e.snapshotRows), est, true)
+	m.State(stateBytes, stateRows)
+	m.AppliedLSN(uint64(lsn))
+	for name, n := range e.viewRows {
+		m.ViewRows(name, n)
+	}
+	m.Ready(true)
 	log.Info("initial load done", "lsn", lsn, "rows", e.snapshotRows, "elapsed", time.Since(start).Round(time.Millisecond))
 	if cfg.OnStep != nil {
 		cfg.OnStep(StepInfo{Initial: true, LSN: lsn, Changes: e.snapshotRows})
@@ -179,10 +239,15 @@ func Run(ctx context.Context, cfg Config) (err error) {
 				return err
 			}
 			src.Ack(txn.EndLSN)
+			e.record(st, info)
 			if cfg.OnStep != nil {
 				cfg.OnStep(info)
 			}
 		}
+		return nil
+	})
+	g.Go(func() error {
+		pollLag(gctx, src, st, m, cfg.LagInterval, log)
 		return nil
 	})
 	err = g.Wait()
@@ -202,14 +267,20 @@ type engine struct {
 	adapters map[*cdc.Relation]*adapter
 	views    map[row.TableName]planner.View
 	pending  map[row.TableName]dataflow.Batch // snapshot rows by table
+	metrics  *metrics.Metrics                 // may be nil
 
 	snapshotRows int
+	// viewRows is the sum of the weights of every view's output since the
+	// initial load: the number of rows the view holds. By view name as the
+	// graph names its outputs (row.TableName.String()).
+	viewRows map[string]int64
 }
 
 func newEngine(plan *planner.Plan, targets []Target) (*engine, error) {
 	e := &engine{plan: plan, targets: targets, tables: map[row.TableName]*tableState{},
 		schemas: map[row.TableName]row.Schema{}, adapters: map[*cdc.Relation]*adapter{},
-		views: map[row.TableName]planner.View{}, pending: map[row.TableName]dataflow.Batch{}}
+		views: map[row.TableName]planner.View{}, pending: map[row.TableName]dataflow.Batch{},
+		viewRows: map[string]int64{}}
 	for _, t := range plan.Tables {
 		e.tables[t.Name] = newTableState(t.Name, t.Key)
 		e.schemas[t.Name] = t.Columns
@@ -288,9 +359,18 @@ func (e *engine) load(ctx context.Context, lsn row.LSN) error {
 			}
 			rows[v] = b
 		}
+		start := time.Now()
 		if err := t.Sink.Load(ctx, lsn, rows); err != nil {
 			return fmt.Errorf("initial load into sink %s: %w", t.Sink.Name(), err)
 		}
+		e.metrics.SinkCommit(t.Sink.Name(), time.Since(start))
+	}
+	for name := range e.views {
+		var n int64
+		for _, u := range out[name.String()] {
+			n += int64(u.W)
+		}
+		e.viewRows[name.String()] = n
 	}
 	return nil
 }
@@ -328,12 +408,18 @@ func (e *engine) apply(ctx context.Context, txn cdc.Txn) (StepInfo, error) {
 		if len(step.Deltas) == 0 {
 			continue // nothing of this sink changed; its contents are already those at this LSN
 		}
+		start := time.Now()
 		if err := t.Sink.Apply(ctx, step); err != nil {
 			return info, fmt.Errorf("apply transaction at %s to sink %s: %w", txn.CommitLSN, t.Sink.Name(), err)
 		}
+		e.metrics.SinkCommit(t.Sink.Name(), time.Since(start))
 	}
 	for name, b := range out {
+		_, isView := e.viewRows[name]
 		for _, u := range b {
+			if isView {
+				e.viewRows[name] += int64(u.W)
+			}
 			w := int(u.W)
 			if w < 0 {
 				w = -w
@@ -342,6 +428,59 @@ func (e *engine) apply(ctx context.Context, txn cdc.Txn) (StepInfo, error) {
 		}
 	}
 	return info, nil
+}
+
+// record reports an applied step to the status and the metrics.
+func (e *engine) record(st *Status, info StepInfo) {
+	stateBytes, stateRows := e.stateSize()
+	st.applied(info, e.viewRows, stateBytes, stateRows)
+	m := e.metrics
+	if m == nil {
+		return
+	}
+	m.SourceStep(info.Changes, uint64(info.LSN))
+	m.State(stateBytes, stateRows)
+	for name, n := range info.ViewRows {
+		m.ViewStep(name, int64(n), e.viewRows[name])
+	}
+}
+
+// stateSize estimates the memory of the table arrangements and counts
+// their rows. The dataflow graph's own arrangements are not measured.
+func (e *engine) stateSize() (bytes, rows int64) {
+	for _, t := range e.tables {
+		bytes += t.bytes
+		rows += t.count
+	}
+	return bytes, rows
+}
+
+// viewSinks returns, for every view, the sinks that hold it.
+func (e *engine) viewSinks() map[string][]string {
+	out := make(map[string][]string, len(e.views))
+	for _, t := range e.targets {
+		for _, v := range t.Views {
+			out[v.String()] = append(out[v.String()], t.Sink.Name())
+		}
+	}
+	return out
+}
+
+func (e *engine) viewNames() []string {
+	out := make([]string, 0, len(e.views))
+	for name := range e.views {
+		out = append(out, name.String())
+	}
+	sort.Strings(out)
+	return out
+}
+
+func (e *engine) sinkNames() []string {
+	out := make([]string, 0, len(e.targets))
+	for _, t := range e.targets {
+		out = append(out, t.Sink.Name())
+	}
+	return out
 }
 
 // adapter maps the columns of a relation as the stream describes it onto

@@ -21,7 +21,17 @@ type tableState struct {
 	name row.TableName
 	key  []int // replica identity columns; nil = whole-row multiset
 	rows map[string]*entry
+
+	// count is the number of rows (multiplicities added up) and bytes an
+	// estimate of the memory rows holds, for the state-size metrics.
+	count, bytes int64
 }
+
+// entryOverhead estimates a map entry and its *entry beyond the row and
+// the key's bytes.
+const entryOverhead = 64
+
+func entrySize(k string, r row.Row) int64 { return int64(len(k) + r.Size() + entryOverhead) }
 
 type entry struct {
 	row row.Row
@@ -46,9 +56,12 @@ func (t *tableState) insert(r row.Row) error {
 			return fmt.Errorf("table %s: insert of a row whose replica identity key is already present: %v", t.name, r)
 		}
 		e.n++
+		t.count++
 		return nil
 	}
 	t.rows[k] = &entry{row: r, n: 1}
+	t.count++
+	t.bytes += entrySize(k, r)
 	return nil
 }
 
@@ -58,8 +71,10 @@ func (t *tableState) remove(k string) (row.Row, error) {
 		return nil, fmt.Errorf("table %s: row to update or delete is not in ripple's copy of the table (key %q); the table may have been changed while replication was not running", t.name, k)
 	}
 	e.n--
+	t.count--
 	if e.n == 0 {
 		delete(t.rows, k)
+		t.bytes -= entrySize(k, e.row)
 	}
 	return e.row, nil
 }
@@ -93,6 +108,7 @@ func (t *tableState) apply(c cdc.Change, out []row.Update) ([]row.Update, error)
 			out = append(out, row.Update{Row: e.row, W: -e.n})
 		}
 		t.rows = map[string]*entry{}
+		t.count, t.bytes = 0, 0
 		return out, nil
 	}
 	return out, fmt.Errorf("table %s: unknown change %v", t.name, c.Op)
