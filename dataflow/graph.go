@@ -25,7 +25,7 @@ type Node struct {
 	id     NodeID
 	inputs []*Node
 	schema row.Schema
-	kind   string // operator name: Input, Filter, Map, Join, Reduce, Distinct, Union
+	kind   string // operator name: Input, Filter, Map, Join, LEFT/RIGHT/FULL Join, Reduce, Distinct, Union, SetOp
 	label  string // what the operator computes, for explain
 	state  string // what state it keeps ("" when stateless)
 	op     operator

@@ -335,9 +335,7 @@ func checkConstructs(stmt *pg_query.SelectStmt, kwBefore func(loc int, kws ...pg
 		case *pg_query.ParamRef:
 			add(int(x.GetLocation()), "parameters ($n) are not allowed in a view")
 		case *pg_query.JoinExpr:
-			if name, ok := joinTypeNames[x.GetJointype()]; ok {
-				add(kwBefore(firstLocation(x.GetRarg()), pg_query.Token_LEFT, pg_query.Token_RIGHT, pg_query.Token_FULL), name+" is not supported yet")
-			} else if x.GetJointype() != pg_query.JoinType_JOIN_INNER {
+			if _, outer := joinTypeNames[x.GetJointype()]; !outer && x.GetJointype() != pg_query.JoinType_JOIN_INNER {
 				add(firstLocation(x.GetRarg()), "this join type is not supported")
 			}
 			if x.GetAlias() != nil || x.GetJoinUsingAlias() != nil {
@@ -389,11 +387,5 @@ func checkSelect(s *pg_query.SelectStmt, kwBefore func(int, ...pg_query.Token) i
 	}
 	if gc := s.GetGroupClause(); s.GetGroupDistinct() && len(gc) > 0 {
 		add(kwBefore(firstLocation(gc[0]), pg_query.Token_GROUP_P), "GROUP BY DISTINCT is not supported yet")
-	}
-	switch s.GetOp() {
-	case pg_query.SetOperation_SETOP_INTERSECT:
-		add(kwBefore(firstLocation(s.GetRarg()), pg_query.Token_INTERSECT), "INTERSECT is not supported yet")
-	case pg_query.SetOperation_SETOP_EXCEPT:
-		add(kwBefore(firstLocation(s.GetRarg()), pg_query.Token_EXCEPT), "EXCEPT is not supported yet")
 	}
 }

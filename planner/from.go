@@ -36,12 +36,16 @@ type conjunct struct {
 	scope  []expr.ScopeColumn // the scope it was resolved in (global indexes)
 	clause string             // "JOIN/ON" or "WHERE"
 	rels   []int              // relations it references
+	refs   []int              // global columns it references
 	// eq is set when the conjunct is column = column over two different
 	// relations: a candidate join key.
 	eq   bool
 	a, b expr.ScopeColumn
 	text string
 	done bool // applied as a join key or a filter
+	// join is the join whose ON or USING clause holds the conjunct, nil
+	// for WHERE. It matters only for FROM clauses with outer joins.
+	join *fromNode
 }
 
 // fromClause is a resolved FROM clause.
@@ -49,18 +53,47 @@ type fromClause struct {
 	rels  []*relation
 	scope []expr.ScopeColumn // every column entry (hidden ones too), global indexes
 	star  []expr.ScopeColumn // what * expands to, in PostgreSQL's order
-	owner []int              // global index → relation
+	owner []int              // global index → relation (-1 for a computed USING column)
 	conjs []*conjunct
+	// items are the FROM list entries as trees; outer is set when one of
+	// them holds an outer join, which makes the planner join in tree order
+	// (an outer join's conditions cannot move across it).
+	items []*fromNode
+	outer bool
+	// computedRels lists the relations a computed USING column reads.
+	computedRels map[int][]int
+}
+
+// fromNode is one table or join of a FROM item's tree.
+type fromNode struct {
+	rel         int // relation index for a table, -1 for a join
+	kind        pg_query.JoinType
+	left, right *fromNode
+	conjs       []*conjunct     // the join's ON and USING conditions
+	computed    []computedUsing // USING columns a RIGHT or FULL join computes
+	loc         int
+}
+
+// computedUsing is the merged column of USING (c) for an outer join that
+// does not simply show one side's column: FULL JOIN's COALESCE(l.c, r.c),
+// or RIGHT JOIN's r.c cast to the common type.
+type computedUsing struct {
+	global int
+	name   string
+	l, r   expr.ScopeColumn
+	typ    row.Type
+	full   bool
 }
 
 // fromItem is one FROM list entry (a table or a join tree).
 type fromItem struct {
 	cols []expr.ScopeColumn // every entry of the item
 	star []expr.ScopeColumn // the visible entries, in * order
+	node *fromNode
 }
 
 func (v *viewBuilder) from(items []*pg_query.Node) (*fromClause, error) {
-	f := &fromClause{}
+	f := &fromClause{computedRels: map[int][]int{}}
 	for _, n := range items {
 		it, err := v.fromItem(f, n)
 		if err != nil {
@@ -68,6 +101,7 @@ func (v *viewBuilder) from(items []*pg_query.Node) (*fromClause, error) {
 		}
 		f.scope = append(f.scope, it.cols...)
 		f.star = append(f.star, it.star...)
+		f.items = append(f.items, it.node)
 	}
 	return f, nil
 }
@@ -118,6 +152,7 @@ func (v *viewBuilder) rangeVar(f *fromClause, rv *pg_query.RangeVar) (fromItem, 
 		f.owner = append(f.owner, idx)
 	}
 	it.star = append([]expr.ScopeColumn(nil), it.cols...)
+	it.node = &fromNode{rel: idx, loc: loc}
 	return it, nil
 }
 
@@ -179,7 +214,12 @@ func (e *catalogError) As(target any) bool {
 
 func (v *viewBuilder) joinExpr(f *fromClause, j *pg_query.JoinExpr) (fromItem, error) {
 	rloc := firstLocation(j.GetRarg())
-	if j.GetJointype() != pg_query.JoinType_JOIN_INNER {
+	kind := j.GetJointype()
+	switch kind {
+	case pg_query.JoinType_JOIN_INNER:
+	case pg_query.JoinType_JOIN_LEFT, pg_query.JoinType_JOIN_RIGHT, pg_query.JoinType_JOIN_FULL:
+		f.outer = true
+	default:
 		return fromItem{}, v.errorf(rloc, "this join type is not supported yet")
 	}
 	l, err := v.fromItem(f, j.GetLarg())
@@ -191,7 +231,8 @@ func (v *viewBuilder) joinExpr(f *fromClause, j *pg_query.JoinExpr) (fromItem, e
 		return fromItem{}, err
 	}
 	cols := append(append([]expr.ScopeColumn(nil), l.cols...), r.cols...)
-	it := fromItem{cols: cols, star: append(append([]expr.ScopeColumn(nil), l.star...), r.star...)}
+	node := &fromNode{rel: -1, kind: kind, left: l.node, right: r.node, loc: rloc}
+	it := fromItem{cols: cols, star: append(append([]expr.ScopeColumn(nil), l.star...), r.star...), node: node}
 	var using []string
 	for _, u := range j.GetUsingClause() {
 		using = append(using, u.GetString_().GetSval())
@@ -207,7 +248,7 @@ func (v *viewBuilder) joinExpr(f *fromClause, j *pg_query.JoinExpr) (fromItem, e
 		}
 	}
 	if len(using) > 0 {
-		if it, err = v.using(f, it, len(l.cols), l.star, r.star, using, rloc); err != nil {
+		if it, err = v.using(f, it, node, len(l.cols), l.star, r.star, using, rloc); err != nil {
 			return fromItem{}, err
 		}
 	}
@@ -224,6 +265,9 @@ func (v *viewBuilder) joinExpr(f *fromClause, j *pg_query.JoinExpr) (fromItem, e
 			if err := v.addConjunct(f, n, snap, "JOIN/ON"); err != nil {
 				return fromItem{}, err
 			}
+			cj := f.conjs[len(f.conjs)-1]
+			cj.join = node
+			node.conjs = append(node.conjs, cj)
 		}
 	}
 	return it, nil
@@ -232,7 +276,7 @@ func (v *viewBuilder) joinExpr(f *fromClause, j *pg_query.JoinExpr) (fromItem, e
 // using merges the USING (or NATURAL) columns of a join: the left copy (or
 // a merged column of the common type) stays visible, the others become
 // reachable only qualified, and * lists the merged columns first.
-func (v *viewBuilder) using(f *fromClause, it fromItem, nl int, lstar, rstar []expr.ScopeColumn, using []string, loc int) (fromItem, error) {
+func (v *viewBuilder) using(f *fromClause, it fromItem, node *fromNode, nl int, lstar, rstar []expr.ScopeColumn, using []string, loc int) (fromItem, error) {
 	find := func(from, to int, name, side string) (int, error) {
 		found := -1
 		for i := from; i < to; i++ {
@@ -274,26 +318,46 @@ func (v *viewBuilder) using(f *fromClause, it fromItem, nl int, lstar, rstar []e
 		if _, _, _, ok := keyType(lc.Type, rc.Type); !ok {
 			return it, v.errorf(loc, "JOIN USING (%s) on types %s and %s is not supported yet", u, lc.Type, rc.Type)
 		}
-		m := lc
-		if lc.Type == rc.Type {
-			it.cols[ri].Hidden = true
-		} else {
+		t := lc.Type
+		if lc.Type != rc.Type {
 			if lc.Type.Kind() != rc.Type.Kind() {
 				return it, v.errorf(loc, "JOIN USING (%s) on types %s and %s is not supported yet", u, lc.Type, rc.Type)
 			}
-			t, err := expr.CommonType("JOIN/USING", []row.Type{lc.Type, rc.Type})
-			if err != nil {
+			var err error
+			if t, err = expr.CommonType("JOIN/USING", []row.Type{lc.Type, rc.Type}); err != nil {
 				return it, v.errorf(loc, "%v", err)
 			}
+		}
+		var m expr.ScopeColumn
+		switch {
+		case node.kind == pg_query.JoinType_JOIN_FULL || (node.kind == pg_query.JoinType_JOIN_RIGHT && rc.Type != t):
+			// A computed column: COALESCE(l, r), or the right column cast.
+			g := len(f.owner)
+			f.owner = append(f.owner, -1)
+			f.computedRels[g] = append(v.columnRels(f, lc), v.columnRels(f, rc)...)
+			m = expr.ScopeColumn{Name: u, Type: t, Index: g}
+			node.computed = append(node.computed, computedUsing{global: g, name: u, l: lc, r: rc, typ: t,
+				full: node.kind == pg_query.JoinType_JOIN_FULL})
+			it.cols[li].Hidden, it.cols[ri].Hidden = true, true
+			it.cols = append(it.cols, m)
+		case node.kind == pg_query.JoinType_JOIN_RIGHT:
+			m = rc
+			it.cols[li].Hidden = true
+		case lc.Type == rc.Type:
+			m = lc
+			it.cols[ri].Hidden = true
+		default:
 			m = expr.ScopeColumn{Name: u, Type: t, Index: lc.Index}
 			it.cols[li].Hidden, it.cols[ri].Hidden = true, true
 			it.cols = append(it.cols, m)
 		}
 		merged = append(merged, m)
-		f.conjs = append(f.conjs, &conjunct{
-			clause: "JOIN/USING", rels: []int{f.owner[lc.Index], f.owner[rc.Index]},
-			eq: true, a: lc, b: rc, text: qualified(lc) + " = " + qualified(rc),
-		})
+		cj := &conjunct{
+			clause: "JOIN/USING", rels: append(v.columnRels(f, lc), v.columnRels(f, rc)...),
+			eq: true, a: lc, b: rc, text: qualified(lc) + " = " + qualified(rc), join: node,
+		}
+		f.conjs = append(f.conjs, cj)
+		node.conjs = append(node.conjs, cj)
 	}
 	star := merged
 	for _, side := range [][]expr.ScopeColumn{lstar, rstar} {
@@ -305,6 +369,17 @@ func (v *viewBuilder) using(f *fromClause, it fromItem, nl int, lstar, rstar []e
 	}
 	it.star = star
 	return it, nil
+}
+
+// columnRels lists the relations column c reads.
+func (v *viewBuilder) columnRels(f *fromClause, c expr.ScopeColumn) []int {
+	if c.Index < 0 || c.Index >= len(f.owner) {
+		return nil
+	}
+	if o := f.owner[c.Index]; o >= 0 {
+		return []int{o}
+	}
+	return f.computedRels[c.Index]
 }
 
 // addConjunct records one condition operand with the relations it
@@ -327,9 +402,12 @@ func (v *viewBuilder) addConjunct(f *fromClause, n *pg_query.Node, scope []expr.
 			err = e
 			return false
 		}
-		if sc.Index >= 0 && sc.Index < len(f.owner) && !rels[f.owner[sc.Index]] {
-			rels[f.owner[sc.Index]] = true
-			cj.rels = append(cj.rels, f.owner[sc.Index])
+		cj.refs = append(cj.refs, sc.Index)
+		for _, r := range v.columnRels(f, sc) {
+			if !rels[r] {
+				rels[r] = true
+				cj.rels = append(cj.rels, r)
+			}
 		}
 		return false
 	})
@@ -341,7 +419,7 @@ func (v *viewBuilder) addConjunct(f *fromClause, n *pg_query.Node, scope []expr.
 		if lc != nil && rc != nil && !isStar(lc) && !isStar(rc) {
 			l, lerr := c.Column(lc)
 			r, rerr := c.Column(rc)
-			if lerr == nil && rerr == nil && f.owner[l.Index] != f.owner[r.Index] {
+			if lerr == nil && rerr == nil && l.Index != r.Index && (f.owner[l.Index] != f.owner[r.Index] || f.owner[l.Index] < 0) {
 				cj.eq, cj.a, cj.b = true, l, r
 				cj.text = qualified(l) + " = " + qualified(r)
 			}
@@ -511,25 +589,14 @@ func (v *viewBuilder) join(f *fromClause) (*dataflow.Node, []int, error) {
 			}
 		}
 		if next < 0 {
+			// No equality with the joined relations: a cross join (its
+			// conditions, if any, filter the product).
 			for i := range f.rels {
 				if !joined[i] {
 					next = i
 					break
 				}
 			}
-			r := f.rels[next]
-			for _, cj := range f.conjs {
-				if !cj.eq || cj.done {
-					continue
-				}
-				a, b := f.owner[cj.a.Index], f.owner[cj.b.Index]
-				if (a == next && joined[b]) || (b == next && joined[a]) {
-					return nil, nil, v.errorf(r.loc, "join of %s and %s: %s compares %s with %s, which cannot be a join key yet (and cross joins are not supported yet)",
-						strings.Join(order, ", "), row.QuoteIdent(r.name), cj.text, cj.a.Type, cj.b.Type)
-				}
-			}
-			return nil, nil, v.errorf(r.loc, "join of %s and %s has no equality condition; cross joins are not supported yet",
-				strings.Join(order, ", "), row.QuoteIdent(r.name))
 		}
 		left, right := cur, nodes[next]
 		var lkey, rkey []int
@@ -553,7 +620,11 @@ func (v *viewBuilder) join(f *fromClause) (*dataflow.Node, []int, error) {
 		}
 		left = v.appendColumns(left, sCasts)
 		right = v.appendColumns(right, rCasts)
-		cur = v.g.Join(left, right, lkey, rkey, strings.Join(labels, " AND "))
+		label := strings.Join(labels, " AND ")
+		if len(labels) == 0 {
+			label = "cross join"
+		}
+		cur = v.g.Join(left, right, lkey, rkey, label)
 		add(next, len(left.Schema()))
 		var ready []*conjunct
 		for _, cj := range f.conjs {
@@ -651,6 +722,19 @@ func (v *viewBuilder) appendColumns(in *dataflow.Node, es []expr.Expr) *dataflow
 
 // filter applies conditions (compiled for rows laid out by pos) to in.
 func (v *viewBuilder) filter(in *dataflow.Node, cjs []*conjunct, pos []int) (*dataflow.Node, error) {
+	fn, text, err := v.predicate(cjs, pos)
+	if err != nil {
+		return nil, err
+	}
+	return v.g.Filter(in, fn, text), nil
+}
+
+// predicate compiles the conjunction of cjs for rows laid out by pos and
+// marks them done.
+func (v *viewBuilder) predicate(cjs []*conjunct, pos []int) (func(row.Row) (bool, error), string, error) {
+	if len(cjs) == 0 {
+		return nil, "", nil
+	}
 	var preds []func(row.Row) (bool, error)
 	var texts []string
 	for _, cj := range cjs {
@@ -666,7 +750,7 @@ func (v *viewBuilder) filter(in *dataflow.Node, cjs []*conjunct, pos []int) (*da
 		c := v.compiler(remap(cj.scope, pos), cj.clause, cj.clause, nil)
 		pred, e, err := c.Predicate(cj.node)
 		if err != nil {
-			return nil, err
+			return nil, "", err
 		}
 		preds = append(preds, pred)
 		texts = append(texts, e.Text)
@@ -683,7 +767,7 @@ func (v *viewBuilder) filter(in *dataflow.Node, cjs []*conjunct, pos []int) (*da
 			return true, nil
 		}
 	}
-	return v.g.Filter(in, fn, strings.Join(texts, " AND ")), nil
+	return fn, strings.Join(texts, " AND "), nil
 }
 
 // columnExpr reads column c from position idx of the row. Its text is

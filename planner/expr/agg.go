@@ -28,10 +28,14 @@ import (
 // Text min/max order bytewise (the "C" collation): the caller must check
 // the collation with Compiler.CheckOrdering first.
 func NewAggregate(name string, star, distinct bool, arg Expr, argCol int) (dataflow.Aggregate, row.Type, error) {
-	name = strings.ToLower(name)
-	if distinct {
-		return nil, row.Type{}, fmt.Errorf("%s(DISTINCT ...) is not supported yet", name)
+	call := AggCall{Name: name, Star: star, Distinct: distinct, Filter: -1}
+	if !star {
+		call.Args, call.ArgCols = []Expr{arg}, []int{argCol}
 	}
+	return NewAggregateCall(call)
+}
+
+func newAggregate(name string, star bool, arg Expr, argCol int) (dataflow.Aggregate, row.Type, error) {
 	if star && name != "count" {
 		return nil, row.Type{}, fmt.Errorf("%s(*) must be used to call a parameterless aggregate function", name)
 	}
@@ -374,3 +378,381 @@ func (s *minMaxState) Result() (row.Datum, error) {
 	}
 	return it.d, nil
 }
+
+// AggOrder is one ORDER BY key inside an aggregate call.
+type AggOrder struct {
+	Expr       Expr
+	Col        int // its column in the Reduce's input rows
+	Desc       bool
+	NullsFirst bool
+}
+
+// AggCall describes an aggregate call for NewAggregateCall: the compiled
+// arguments, where the Reduce's input rows carry them, and the call's
+// DISTINCT, ORDER BY and FILTER (WHERE ...) clauses.
+type AggCall struct {
+	Name     string
+	Star     bool
+	Distinct bool
+	Args     []Expr
+	ArgCols  []int
+	// Filter is the column of the FILTER condition (a boolean; NULL and
+	// false drop the row), -1 when there is none; FilterText is its SQL.
+	Filter     int
+	FilterText string
+	Order      []AggOrder
+}
+
+// orderSensitive aggregates give results that depend on the order of their
+// inputs.
+var orderSensitive = map[string]bool{"string_agg": true, "array_agg": true, "json_agg": true, "jsonb_agg": true}
+
+// distinctInsensitive aggregates give the same result with DISTINCT.
+var distinctInsensitive = map[string]bool{"min": true, "max": true, "bool_and": true, "bool_or": true, "every": true}
+
+// varianceNames maps the standard-deviation and variance aggregates to
+// (stddev?, sample?).
+var varianceNames = map[string][2]bool{
+	"stddev": {true, true}, "stddev_samp": {true, true}, "stddev_pop": {true, false},
+	"variance": {false, true}, "var_samp": {false, true}, "var_pop": {false, false},
+}
+
+// CoerceAggArgs applies the implicit casts PostgreSQL's function
+// resolution applies to an aggregate's arguments (string_agg's value and
+// delimiter become text or bytea).
+func CoerceAggArgs(name string, args []Expr) ([]Expr, error) {
+	if strings.ToLower(name) != "string_agg" || len(args) != 2 {
+		return args, nil
+	}
+	target := row.Text
+	if args[0].Type.OID == row.OIDBytea || (args[0].Type.OID == row.OIDUnknown && args[1].Type.OID == row.OIDBytea) {
+		target = row.Type{OID: row.OIDBytea, Mod: -1}
+	}
+	out := make([]Expr, 2)
+	for i, a := range args {
+		if a.Type != target && !implicitCast(a.Type, target) {
+			return nil, fmt.Errorf("function string_agg(%s, %s) does not exist", typeName(args[0].Type), typeName(args[1].Type))
+		}
+		c, err := Cast(a, target, false)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = c
+	}
+	return out, nil
+}
+
+// NewAggregateCall builds the aggregate of call for a Reduce, with its
+// result type. See NewAggregate for what every aggregate guarantees.
+func NewAggregateCall(call AggCall) (dataflow.Aggregate, row.Type, error) {
+	name := strings.ToLower(call.Name)
+	var arg Expr
+	argCol := -1
+	if !call.Star && len(call.Args) > 0 {
+		arg, argCol = call.Args[0], call.ArgCols[0]
+	}
+	if call.Distinct {
+		switch {
+		case name == "count", distinctInsensitive[name]:
+		case (name == "sum" || name == "avg") && isIntType(arg.Type):
+		case name == "sum" || name == "avg":
+			// The display scale (numeric) or sign of zero (float) of the
+			// result would depend on which of several equal values
+			// PostgreSQL's sort keeps.
+			return nil, row.Type{}, fmt.Errorf("%s(DISTINCT ...) is supported for integer arguments only (with %s, equal values may differ in display and PostgreSQL keeps an unspecified one)", name, typeName(arg.Type))
+		default:
+			return nil, row.Type{}, fmt.Errorf("%s(DISTINCT ...) is not supported yet", name)
+		}
+		if arg.Type.OID == row.OIDJSON {
+			return nil, row.Type{}, fmt.Errorf("could not identify an equality operator for type json")
+		}
+	}
+	if len(call.Order) > 0 && !orderSensitive[name] && name != "count" && !IsAggregate(name) {
+		return nil, row.Type{}, fmt.Errorf("function %s is not an aggregate", name)
+	}
+	var agg dataflow.Aggregate
+	var typ row.Type
+	var err error
+	nargs := len(call.Args)
+	switch {
+	case name == "string_agg":
+		if nargs != 2 {
+			return nil, row.Type{}, fmt.Errorf("function string_agg with %d arguments does not exist", nargs)
+		}
+		agg, typ, err = newStringAgg(call)
+	case nargs > 1:
+		return nil, row.Type{}, fmt.Errorf("%s with %d arguments is not supported", name, nargs)
+	case name == "bool_and" || name == "bool_or" || name == "every":
+		if arg.Type.OID != row.OIDBool && arg.Type.OID != row.OIDUnknown {
+			return nil, row.Type{}, fmt.Errorf("function %s(%s) does not exist", name, typeName(arg.Type))
+		}
+		and := name != "bool_or"
+		agg = &aggregate{label: fmt.Sprintf("%s(%s)", name, arg.Text), mk: func() dataflow.AggState { return &boolState{col: argCol, and: and} }}
+		typ = row.Bool
+	case isVariance(name):
+		agg, typ, err = newVariance(name, arg, argCol)
+	default:
+		agg, typ, err = newAggregate(name, call.Star, arg, argCol)
+	}
+	if err != nil {
+		return nil, row.Type{}, err
+	}
+	if call.Distinct || call.Filter >= 0 {
+		a := agg.(*aggregate)
+		label := a.label
+		if call.Distinct {
+			label = strings.Replace(label, "(", "(DISTINCT ", 1)
+		}
+		if call.Filter >= 0 {
+			label += " FILTER (WHERE " + call.FilterText + ")"
+		}
+		inner, distinct, filter := a.mk, call.Distinct, call.Filter
+		agg = &aggregate{label: label, mk: func() dataflow.AggState {
+			s := inner()
+			if distinct {
+				s = &distinctState{inner: s, col: argCol, seen: map[string]*distinctValue{}}
+			}
+			if filter >= 0 {
+				s = &filterState{inner: s, col: filter}
+			}
+			return s
+		}}
+	}
+	return agg, typ, nil
+}
+
+// filterState passes on only the rows whose FILTER condition is true.
+type filterState struct {
+	inner dataflow.AggState
+	col   int
+}
+
+func (s *filterState) Add(r row.Row, w row.Weight) error {
+	if d := r[s.col]; d.IsNull() || !d.Bool() {
+		return nil
+	}
+	return s.inner.Add(r, w)
+}
+
+func (s *filterState) Result() (row.Datum, error) { return s.inner.Result() }
+
+type distinctValue struct {
+	row row.Row // the row that brought the value in, retracted with it
+	n   row.Weight
+}
+
+// distinctState passes on one row per distinct non-NULL value of col (SQL
+// equality), keeping every value's multiplicity.
+type distinctState struct {
+	inner dataflow.AggState
+	col   int
+	seen  map[string]*distinctValue
+}
+
+func (s *distinctState) Add(r row.Row, w row.Weight) error {
+	d := r[s.col]
+	if d.IsNull() {
+		return nil
+	}
+	k := string(row.AppendKey(nil, d))
+	v, ok := s.seen[k]
+	if !ok {
+		v = &distinctValue{row: r}
+		s.seen[k] = v
+	}
+	// Within a step a retraction may come before the insertion it
+	// cancels, so a multiplicity may pass through negative values.
+	before := v.n
+	v.n += w
+	var err error
+	switch {
+	case before <= 0 && v.n > 0:
+		v.row = r
+		err = s.inner.Add(r, 1)
+	case before > 0 && v.n <= 0:
+		err = s.inner.Add(v.row, -1)
+	}
+	if v.n == 0 {
+		delete(s.seen, k)
+	}
+	return err
+}
+
+func (s *distinctState) Result() (row.Datum, error) { return s.inner.Result() }
+
+// boolState is bool_and/every (and) or bool_or: counts of true and false
+// inputs; NULL over no non-NULL input.
+type boolState struct {
+	col         int
+	and         bool
+	trues, alls int64
+}
+
+func (s *boolState) Add(r row.Row, w row.Weight) error {
+	d := r[s.col]
+	if d.IsNull() {
+		return nil
+	}
+	s.alls += int64(w)
+	if d.Bool() {
+		s.trues += int64(w)
+	}
+	return nil
+}
+
+func (s *boolState) Result() (row.Datum, error) {
+	if s.alls == 0 {
+		return row.Null, nil
+	}
+	if s.and {
+		return row.NewBool(s.trues == s.alls), nil
+	}
+	return row.NewBool(s.trues > 0), nil
+}
+
+// orderable reports whether values of t sort in ripple exactly as in
+// PostgreSQL (row.Compare); text also needs a byte-order collation.
+func orderable(t row.Type) bool {
+	if t.OID == row.OIDBpchar { // compares without trailing blanks
+		return false
+	}
+	switch t.Kind() {
+	case row.KindInt, row.KindFloat, row.KindNumeric, row.KindBool, row.KindDate, row.KindTimestamp,
+		row.KindTimestampTZ, row.KindText, row.KindBytes, row.KindUUID:
+		return true
+	}
+	return t.OID == row.OIDUnknown
+}
+
+func newStringAgg(call AggCall) (dataflow.Aggregate, row.Type, error) {
+	val, sep := call.Args[0], call.Args[1]
+	res := row.Text
+	if val.Type.OID == row.OIDBytea {
+		res = val.Type
+	}
+	if !sep.Const {
+		return nil, row.Type{}, fmt.Errorf("string_agg with a delimiter that is not a constant is not supported yet")
+	}
+	sd, err := sep.Eval(nil)
+	if err != nil {
+		return nil, row.Type{}, err
+	}
+	var parts []string
+	for _, o := range call.Order {
+		if !orderable(o.Expr.Type) {
+			return nil, row.Type{}, fmt.Errorf("ORDER BY %s in string_agg: ordering values of type %s is not supported", o.Expr.Text, typeName(o.Expr.Type))
+		}
+		p := o.Expr.Text
+		if o.Desc {
+			p += " DESC"
+		}
+		if o.NullsFirst != o.Desc {
+			if o.NullsFirst {
+				p += " NULLS FIRST"
+			} else {
+				p += " NULLS LAST"
+			}
+		}
+		parts = append(parts, p)
+	}
+	label := fmt.Sprintf("string_agg(%s, %s ORDER BY %s)", val.Text, sep.Text, strings.Join(parts, ", "))
+	order := call.Order
+	valCol := call.ArgCols[0]
+	less := func(a, b *saItem) bool {
+		for i, o := range order {
+			x, y := a.keys[i], b.keys[i]
+			var c int
+			switch {
+			case x.IsNull() || y.IsNull():
+				c = row.Compare(x, y) // NULL last
+				if o.NullsFirst {
+					c = -c
+				}
+			default:
+				c = row.Compare(x, y)
+				if o.Desc {
+					c = -c
+				}
+			}
+			if c != 0 {
+				return c < 0
+			}
+		}
+		return a.repr < b.repr
+	}
+	return &aggregate{label: label, mk: func() dataflow.AggState {
+		return &stringAggState{order: order, col: valCol, sep: sd.Str(), tree: btree.NewG(16, less)}
+	}}, res, nil
+}
+
+type saItem struct {
+	keys []row.Datum
+	val  row.Datum
+	repr string
+	n    int64
+}
+
+// stringAggState keeps the inputs sorted by the call's ORDER BY in a
+// B-tree; Result concatenates them (its cost is the size of its result).
+type stringAggState struct {
+	order []AggOrder
+	col   int
+	sep   string
+	tree  *btree.BTreeG[*saItem]
+}
+
+func (s *stringAggState) Add(r row.Row, w row.Weight) error {
+	it := &saItem{val: r[s.col], keys: make([]row.Datum, len(s.order))}
+	key := make(row.Row, 0, len(s.order)+1)
+	for i, o := range s.order {
+		it.keys[i] = r[o.Col]
+		key = append(key, r[o.Col])
+	}
+	it.repr = append(key, it.val).EncodeExact()
+	if old, ok := s.tree.Get(it); ok {
+		it = old
+	} else {
+		s.tree.ReplaceOrInsert(it)
+	}
+	it.n += int64(w) // may pass through negative values within a step
+	if it.n == 0 {
+		s.tree.Delete(it)
+	}
+	return nil
+}
+
+func (s *stringAggState) Result() (row.Datum, error) {
+	var b strings.Builder
+	any, bytes := false, false
+	var neg error
+	s.tree.Ascend(func(it *saItem) bool {
+		if it.n < 0 {
+			neg = fmt.Errorf("string_agg: value %s retracted more often than added", row.FormatText(it.val))
+			return false
+		}
+		if it.val.IsNull() {
+			return true
+		}
+		bytes = it.val.Kind() == row.KindBytes
+		for range it.n {
+			if any {
+				b.WriteString(s.sep)
+			}
+			any = true
+			b.WriteString(it.val.Str())
+		}
+		return true
+	})
+	if neg != nil {
+		return row.Null, neg
+	}
+	if !any {
+		return row.Null, nil
+	}
+	if bytes {
+		return row.NewBytes([]byte(b.String())), nil
+	}
+	return row.NewText(b.String()), nil
+}
+
+func isVariance(name string) bool { _, ok := varianceNames[name]; return ok }

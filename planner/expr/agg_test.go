@@ -13,15 +13,19 @@ import (
 )
 
 type aggCase struct {
-	name string
-	star bool
-	col  string
-	typ  row.Type
+	name     string
+	star     bool
+	distinct bool
+	col      string
+	typ      row.Type
 }
 
 func (a aggCase) sql() string {
 	if a.star {
 		return "count(*)"
+	}
+	if a.distinct {
+		return a.name + "(DISTINCT " + a.col + ")"
 	}
 	return a.name + "(" + a.col + ")"
 }
@@ -53,6 +57,20 @@ func TestAggregatesAgainstPostgres(t *testing.T) {
 	for _, col := range []string{"i2", "i4", "i8", "n", "n2", "f4", "f8", "tx", "vc", "ch", "d", "ts", "tz"} {
 		cases = append(cases, aggCase{name: "min", col: col}, aggCase{name: "max", col: col})
 	}
+	for _, col := range []string{"i2", "i4", "n", "n2", "f8", "tx", "ch", "d", "jb", "u", "by"} {
+		cases = append(cases, aggCase{name: "count", col: col, distinct: true})
+	}
+	for _, col := range []string{"i2", "i4", "i8"} {
+		cases = append(cases, aggCase{name: "sum", col: col, distinct: true}, aggCase{name: "avg", col: col, distinct: true})
+	}
+	for _, name := range []string{"bool_and", "bool_or", "every"} {
+		cases = append(cases, aggCase{name: name, col: "b"}, aggCase{name: name, col: "b", distinct: true})
+	}
+	for name := range varianceNames {
+		for _, col := range []string{"i2", "i4", "i8", "n2"} {
+			cases = append(cases, aggCase{name: name, col: col})
+		}
+	}
 	rng := rand.New(rand.NewSource(1))
 	for _, tc := range cases {
 		t.Run(tc.sql(), func(t *testing.T) {
@@ -63,7 +81,7 @@ func TestAggregatesAgainstPostgres(t *testing.T) {
 				argCol = colIdx[tc.col]
 				arg = Expr{Type: scope.Columns[argCol].Type, Text: tc.col}
 			}
-			agg, typ, err := NewAggregate(tc.name, tc.star, false, arg, argCol)
+			agg, typ, err := NewAggregate(tc.name, tc.star, tc.distinct, arg, argCol)
 			if err != nil {
 				t.Fatalf("NewAggregate: %v", err)
 			}
@@ -162,9 +180,13 @@ func TestAggregateRefusals(t *testing.T) {
 		typ      row.Type
 		want     string
 	}{
-		{"count", true, row.Int4, "count(DISTINCT ...) is not supported yet"},
+		{"sum", true, row.Numeric, "sum(DISTINCT ...) is supported for integer arguments only (with numeric, equal values may differ in display and PostgreSQL keeps an unspecified one)"},
+		{"count", true, row.JSON, "could not identify an equality operator for type json"},
 		{"sum", false, row.Text, "function sum(text) does not exist"},
-		{"string_agg", false, row.Text, "aggregate function string_agg is not supported yet"},
+		{"string_agg", false, row.Text, "function string_agg with 1 arguments does not exist"},
+		{"array_agg", false, row.Text, "aggregate function array_agg is not supported yet"},
+		{"stddev", false, row.Float8, "stddev(double precision) is not supported: PostgreSQL's floating-point result depends on the order rows are scanned; use stddev(x::numeric) for an exact result"},
+		{"bool_and", false, row.Int4, "function bool_and(integer) does not exist"},
 		{"max", false, row.JSON, "function max(json) does not exist"},
 	} {
 		_, _, err := NewAggregate(tc.name, false, tc.distinct, Expr{Type: tc.typ, Text: "x"}, 0)
@@ -178,4 +200,82 @@ func TestAggregateRefusals(t *testing.T) {
 		}
 	}
 	_ = context.Background
+}
+
+// TestStringAggAgainstPostgres checks string_agg's ORDER BY handling (both
+// directions, NULLS FIRST/LAST, several keys, FILTER, duplicates) against
+// PostgreSQL, with every row added three times and one copy retracted.
+func TestStringAggAgainstPostgres(t *testing.T) {
+	conn := startPG(t)
+	scope, rows := loadTable(t, conn)
+	col := func(name string) (Expr, int) {
+		for _, c := range scope.Columns {
+			if c.Name == name {
+				return Expr{Type: c.Type, Text: name}, c.Index
+			}
+		}
+		t.Fatalf("no column %s", name)
+		return Expr{}, 0
+	}
+	sep := Expr{Type: row.Text, Text: "'/'", Const: true, Eval: func(row.Row) (row.Datum, error) { return row.NewText("/"), nil }}
+	type key struct {
+		col              string
+		desc, nullsFirst bool
+	}
+	for _, tc := range []struct {
+		sql    string
+		val    string
+		order  []key
+		filter string
+	}{
+		{"string_agg(tx, '/' ORDER BY tx)", "tx", []key{{"tx", false, false}}, ""},
+		{"string_agg(tx, '/' ORDER BY tx DESC)", "tx", []key{{"tx", true, true}}, ""},
+		{"string_agg(tx, '/' ORDER BY tx NULLS FIRST)", "tx", []key{{"tx", false, true}}, ""},
+		{"string_agg(tx, '/' ORDER BY i2 DESC NULLS LAST, tx)", "tx", []key{{"i2", true, false}, {"tx", false, false}}, ""},
+		{"string_agg(tx, '/' ORDER BY n, tx DESC) FILTER (WHERE b)", "tx", []key{{"n", false, false}, {"tx", true, true}}, "b"},
+	} {
+		t.Run(tc.sql, func(t *testing.T) {
+			want := queryPG(t, conn, "SELECT "+tc.sql+" FROM t")
+			if want.err != "" {
+				t.Fatalf("PostgreSQL: %s", want.err)
+			}
+			v, vc := col(tc.val)
+			call := AggCall{Name: "string_agg", Args: []Expr{v, sep}, ArgCols: []int{vc, -1}, Filter: -1}
+			for _, k := range tc.order {
+				e, c := col(k.col)
+				call.Order = append(call.Order, AggOrder{Expr: e, Col: c, Desc: k.desc, NullsFirst: k.nullsFirst})
+			}
+			if tc.filter != "" {
+				_, call.Filter = col(tc.filter)
+			}
+			agg, typ, err := NewAggregateCall(call)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if typ != want.typ {
+				t.Errorf("type = %s, want %s", typ, want.typ)
+			}
+			st := agg.New()
+			for _, w := range []row.Weight{-1, 3} { // a retraction first, then the insertions
+				for _, r := range rows {
+					if err := st.Add(r, w); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			got, err := st.Result()
+			if err != nil {
+				t.Fatal(err)
+			}
+			gotS := "NULL"
+			if !got.IsNull() {
+				gotS = fmt.Sprintf("%q", row.FormatText(got))
+			}
+			// PostgreSQL over two copies of every row.
+			want2 := queryPG(t, conn, "SELECT "+tc.sql+" FROM (SELECT * FROM t UNION ALL SELECT * FROM t) t")
+			if w := show(want2.values); "["+gotS+"]" != w {
+				t.Errorf("result = %s, want %s", gotS, w)
+			}
+		})
+	}
 }

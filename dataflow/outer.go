@@ -1,0 +1,353 @@
+package dataflow
+
+import (
+	"fmt"
+
+	"github.com/rippledb/ripple/internal/row"
+)
+
+// JoinKind says which sides of an OuterJoin are preserved: their rows
+// without a match appear once, extended with NULLs for the other side.
+type JoinKind int
+
+const (
+	// InnerJoin keeps matched pairs only.
+	InnerJoin JoinKind = iota
+	// LeftJoin also keeps unmatched left rows.
+	LeftJoin
+	// RightJoin also keeps unmatched right rows.
+	RightJoin
+	// FullJoin keeps unmatched rows of both sides.
+	FullJoin
+)
+
+func (k JoinKind) String() string {
+	return [...]string{"INNER", "LEFT", "RIGHT", "FULL"}[k]
+}
+
+func (k JoinKind) keepsLeft() bool  { return k == LeftJoin || k == FullJoin }
+func (k JoinKind) keepsRight() bool { return k == RightJoin || k == FullJoin }
+
+// OuterJoin is SQL's LEFT, RIGHT or FULL [OUTER] JOIN (or an inner join)
+// of left and right ON left[lkey[i]] = right[rkey[i]] for every i AND
+// pred(left row ++ right row). Both the keys and pred decide matching (they
+// are the ON condition, not a filter on the result): a left row matched by
+// no right row appears once per copy, extended with NULLs for the right
+// columns, when kind keeps the left side (likewise for the right side). A
+// row with a NULL key never matches. pred may be nil (true); an empty key
+// makes it a cross join whose state holds each whole side.
+//
+// State: both inputs arranged by join key; each distinct row carries its
+// number of matches on the other side. A step costs the size of the change
+// times the number of rows sharing its key on the other side: when a row's
+// first match appears its NULL-extended row is retracted, when its last
+// match disappears the NULL-extended row comes back.
+func (g *Graph) OuterJoin(left, right *Node, lkey, rkey []int, pred func(row.Row) (bool, error), kind JoinKind, label string) *Node {
+	if len(lkey) != len(rkey) {
+		panic("dataflow: join key arity mismatch")
+	}
+	schema := append(append(row.Schema{}, left.schema...), right.schema...)
+	op := &outerJoinOp{lkey: lkey, rkey: rkey, pred: pred, kind: kind,
+		lw: len(left.schema), rw: len(right.schema), left: newMatchArr(), right: newMatchArr()}
+	state := "both inputs arranged by join key, with per-row match counts"
+	return g.add(&Node{inputs: []*Node{left, right}, schema: schema, kind: kind.String() + " Join", label: label,
+		state: state, op: op})
+}
+
+// matchEntry is one distinct row of one side of an outer join.
+type matchEntry struct {
+	row     row.Row
+	w       row.Weight // multiplicity
+	matches row.Weight // weighted number of matching rows on the other side
+}
+
+// matchArr is an arrangement whose entries count their matches. Rows with
+// a NULL key live under nullKey, which no lookup ever reaches.
+type matchArr struct {
+	buckets map[string]map[string]*matchEntry
+}
+
+const nullKey = "\xff"
+
+func newMatchArr() *matchArr { return &matchArr{buckets: map[string]map[string]*matchEntry{}} }
+
+func (a *matchArr) get(key string, r row.Row) (*matchEntry, bool) {
+	b, ok := a.buckets[key]
+	if !ok {
+		b = map[string]*matchEntry{}
+		a.buckets[key] = b
+	}
+	rk := r.EncodeExact()
+	e, ok := b[rk]
+	if !ok {
+		e = &matchEntry{row: r}
+		b[rk] = e
+		return e, true
+	}
+	return e, false
+}
+
+// sweep drops entries of key whose multiplicity is zero and reports one
+// left negative.
+func (a *matchArr) sweep(key string) error {
+	b := a.buckets[key]
+	for rk, e := range b {
+		if e.w < 0 {
+			return fmt.Errorf("negative multiplicity %d for row %v", e.w, e.row)
+		}
+		if e.w == 0 {
+			delete(b, rk)
+		}
+	}
+	if len(b) == 0 {
+		delete(a.buckets, key)
+	}
+	return nil
+}
+
+type outerJoinOp struct {
+	lkey, rkey  []int
+	pred        func(row.Row) (bool, error)
+	kind        JoinKind
+	lw, rw      int
+	left, right *matchArr
+}
+
+// before is an entry's contribution to the NULL-extended output at the
+// start of the step.
+type before struct {
+	w, matches row.Weight
+}
+
+func unmatched(w, matches row.Weight) row.Weight {
+	if matches == 0 {
+		return w
+	}
+	return 0
+}
+
+func (o *outerJoinOp) key(r row.Row, cols []int) string {
+	if hasNull(r, cols) {
+		return nullKey
+	}
+	return r.Key(cols)
+}
+
+func (o *outerJoinOp) match(l, r row.Row) (row.Row, bool, error) {
+	c := concat(l, r)
+	if o.pred == nil {
+		return c, true, nil
+	}
+	ok, err := o.pred(c)
+	return c, ok, err
+}
+
+func (o *outerJoinOp) step(ins []Batch) (Batch, error) {
+	var out Batch
+	touchedL := map[*matchEntry]before{}
+	touchedR := map[*matchEntry]before{}
+	var orderL, orderR []*matchEntry
+	keysL, keysR := map[string]bool{}, map[string]bool{}
+	touch := func(m map[*matchEntry]before, order *[]*matchEntry, e *matchEntry) {
+		if _, ok := m[e]; !ok {
+			m[e] = before{e.w, e.matches}
+			*order = append(*order, e)
+		}
+	}
+	// ΔL ⋈ R, then L += ΔL.
+	for _, u := range ins[0] {
+		k := o.key(u.Row, o.lkey)
+		keysL[k] = true
+		e, fresh := o.left.get(k, u.Row)
+		touch(touchedL, &orderL, e)
+		if k != nullKey {
+			for _, r := range o.right.buckets[k] {
+				c, ok, err := o.match(u.Row, r.row)
+				if err != nil {
+					return nil, err
+				}
+				if !ok {
+					continue
+				}
+				if r.w != 0 {
+					out = append(out, row.Update{Row: c, W: u.W * r.w})
+				}
+				touch(touchedR, &orderR, r)
+				r.matches += u.W
+				if fresh {
+					e.matches += r.w
+				}
+			}
+		}
+		e.w += u.W
+	}
+	// (L+ΔL) ⋈ ΔR, then R += ΔR.
+	for _, u := range ins[1] {
+		k := o.key(u.Row, o.rkey)
+		keysR[k] = true
+		e, fresh := o.right.get(k, u.Row)
+		touch(touchedR, &orderR, e)
+		if k != nullKey {
+			for _, l := range o.left.buckets[k] {
+				c, ok, err := o.match(l.row, u.Row)
+				if err != nil {
+					return nil, err
+				}
+				if !ok {
+					continue
+				}
+				if l.w != 0 {
+					out = append(out, row.Update{Row: c, W: l.w * u.W})
+				}
+				touch(touchedL, &orderL, l)
+				l.matches += u.W
+				if fresh {
+					e.matches += l.w
+				}
+			}
+		}
+		e.w += u.W
+	}
+	if o.kind.keepsLeft() {
+		nulls := make(row.Row, o.rw)
+		for _, e := range orderL {
+			b := touchedL[e]
+			if d := unmatched(e.w, e.matches) - unmatched(b.w, b.matches); d != 0 {
+				out = append(out, row.Update{Row: concat(e.row, nulls), W: d})
+			}
+		}
+	}
+	if o.kind.keepsRight() {
+		nulls := make(row.Row, o.lw)
+		for _, e := range orderR {
+			b := touchedR[e]
+			if d := unmatched(e.w, e.matches) - unmatched(b.w, b.matches); d != 0 {
+				out = append(out, row.Update{Row: concat(nulls, e.row), W: d})
+			}
+		}
+	}
+	for k := range keysL {
+		if err := o.left.sweep(k); err != nil {
+			return nil, err
+		}
+	}
+	for k := range keysR {
+		if err := o.right.sweep(k); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// SetOpKind is a set operation with PostgreSQL's multiplicity rules.
+type SetOpKind int
+
+const (
+	// Intersect: a row is in the result once when it is in both inputs.
+	Intersect SetOpKind = iota
+	// IntersectAll: min(m, n) copies.
+	IntersectAll
+	// Except: once when it is in the left input and not in the right.
+	Except
+	// ExceptAll: max(m - n, 0) copies.
+	ExceptAll
+)
+
+func (k SetOpKind) String() string {
+	return [...]string{"INTERSECT", "INTERSECT ALL", "EXCEPT", "EXCEPT ALL"}[k]
+}
+
+func (k SetOpKind) count(m, n row.Weight) row.Weight {
+	switch k {
+	case Intersect:
+		if m > 0 && n > 0 {
+			return 1
+		}
+	case IntersectAll:
+		return min(m, n)
+	case Except:
+		if m > 0 && n == 0 {
+			return 1
+		}
+	case ExceptAll:
+		return max(m-n, 0)
+	}
+	return 0
+}
+
+// SetOp is INTERSECT [ALL] or EXCEPT [ALL] of left and right, which must
+// have the same number of columns. Rows are compared as set operations do
+// (NULL equals NULL, 1.0 equals 1.00); the output row of a group of equal
+// rows is the first left row seen while the group had none.
+//
+// State: per distinct row, its multiplicity in each input. A step costs
+// the number of changed rows.
+func (g *Graph) SetOp(left, right *Node, kind SetOpKind, label string) *Node {
+	return g.add(&Node{inputs: []*Node{left, right}, schema: left.schema, kind: "SetOp", label: label,
+		state: "multiplicity of each distinct row in each input",
+		op:    &setOp{kind: kind, counts: map[string]*setCount{}}})
+}
+
+type setCount struct {
+	row  row.Row
+	m, n row.Weight
+}
+
+type setOp struct {
+	kind   SetOpKind
+	counts map[string]*setCount
+}
+
+func (o *setOp) step(ins []Batch) (Batch, error) {
+	type change struct {
+		key     string
+		prev    row.Weight
+		prevRow row.Row
+	}
+	var touched []change
+	seen := map[string]bool{}
+	for side, b := range ins {
+		for _, u := range b {
+			k := u.Row.Encode()
+			c, ok := o.counts[k]
+			if !ok {
+				c = &setCount{}
+				o.counts[k] = c
+			}
+			if !seen[k] {
+				seen[k] = true
+				touched = append(touched, change{k, o.kind.count(c.m, c.n), c.row})
+			}
+			if side == 0 {
+				// The output shows a left row (as PostgreSQL's does); it
+				// is chosen when the first left copy arrives.
+				if c.m <= 0 && u.W > 0 {
+					c.row = u.Row
+				}
+				c.m += u.W
+			} else {
+				c.n += u.W
+			}
+		}
+	}
+	var out Batch
+	for _, t := range touched {
+		c := o.counts[t.key]
+		if c.m < 0 || c.n < 0 {
+			return nil, fmt.Errorf("negative multiplicity for row %v", c.row)
+		}
+		next := o.kind.count(c.m, c.n)
+		switch {
+		case t.prev > 0 && next > 0 && !row.RowsIdentical(t.prevRow, c.row):
+			out = append(out, row.Update{Row: t.prevRow, W: -t.prev}, row.Update{Row: c.row, W: next})
+		case next != t.prev && t.prev > 0 && next == 0:
+			out = append(out, row.Update{Row: t.prevRow, W: -t.prev})
+		case next != t.prev:
+			out = append(out, row.Update{Row: c.row, W: next - t.prev})
+		}
+		if c.m == 0 && c.n == 0 {
+			delete(o.counts, t.key)
+		}
+	}
+	return out, nil
+}
