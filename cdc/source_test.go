@@ -461,10 +461,26 @@ func TestBackpressure(t *testing.T) {
 	out := make(chan Txn) // unbuffered: nobody reads until later
 	done := make(chan error, 1)
 	go func() { done <- s.Stream(ctx, lsn, out) }()
+	time.Sleep(300 * time.Millisecond) // idle: the slot may advance to the WAL end
+	conn := pgtest.Connect(t, c, "app")
+	var before string
+	if err := conn.QueryRow(ctx, "SELECT pg_current_wal_insert_lsn()::text").Scan(&before); err != nil {
+		t.Fatal(err)
+	}
 	for i := range 20 {
 		exec(t, c, fmt.Sprintf("INSERT INTO bp VALUES (%d)", i))
 	}
 	time.Sleep(time.Second) // several status intervals while blocked
+	// Nothing was taken from out, so nothing may be reported flushed past
+	// the first transaction: the one waiting on the channel is in flight.
+	var flushedPast bool
+	if err := conn.QueryRow(ctx, "SELECT confirmed_flush_lsn > $1::pg_lsn FROM pg_replication_slots WHERE slot_name = $2",
+		before, s.cfg.Slot).Scan(&flushedPast); err != nil {
+		t.Fatal(err)
+	}
+	if flushedPast {
+		t.Fatalf("slot confirmed past %s while the first transaction was still waiting to be delivered (I4)", before)
+	}
 	for i := range 20 {
 		select {
 		case txn := <-out:

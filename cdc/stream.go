@@ -212,12 +212,15 @@ func (st *streamer) handleWAL(ctx context.Context, b []byte) error {
 // deliver sends txn on out, keeping the status updates going while the
 // consumer applies backpressure.
 func (st *streamer) deliver(ctx context.Context, txn *Txn) error {
+	// The transaction counts as delivered (so un-acked) from now on: a
+	// status update sent while the consumer is slow to take it must not
+	// report the server's WAL end, which is past this transaction (I4).
+	st.lastDelivered = txn.CommitLSN
 	for {
 		timer := time.NewTimer(time.Until(st.nextStatus))
 		select {
 		case st.out <- *txn:
 			timer.Stop()
-			st.lastDelivered = txn.CommitLSN
 			return nil
 		case <-ctx.Done():
 			timer.Stop()
