@@ -21,6 +21,8 @@ import (
 	"time"
 
 	"github.com/go-sql-driver/mysql"
+
+	"github.com/rippledb/ripple/internal/pgcluster"
 )
 
 // runUser is the account the server runs as when the tests run as root:
@@ -107,7 +109,7 @@ func start(ctx context.Context) (*server, error) {
 
 // run starts the server on a free port and waits until it answers.
 func (s *server) run(ctx context.Context, mariadbd, data string, userArgs []string) error {
-	port, err := freePort()
+	port, err := pgcluster.FreePort()
 	if err != nil {
 		return err
 	}
@@ -188,15 +190,6 @@ func (s *server) remove() { _ = os.RemoveAll(s.dir) }
 func (s *server) stop() {
 	s.kill()
 	s.remove()
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 func chownTo(dir, name string) error {

@@ -9,7 +9,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,6 +19,8 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/rippledb/ripple/internal/pgcluster"
 )
 
 // binaryPaths are tried in order after $PATH.
@@ -89,7 +90,7 @@ func (b *logBuffer) String() string {
 }
 
 func start(t testing.TB, bin, storeDir string) (string, error) {
-	port, err := freePort()
+	port, err := pgcluster.FreePort()
 	if err != nil {
 		return "", err
 	}
@@ -147,13 +148,4 @@ func ping(ctx context.Context, url string) error {
 	defer cancel()
 	_, err = js.AccountInfo(ctx)
 	return err
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("find a free port: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }

@@ -16,6 +16,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/rippledb/ripple/internal/pgcluster"
 )
 
 // startTimeout bounds how long Start waits for the server to answer PING.
@@ -49,7 +51,7 @@ func Start(t testing.TB) string {
 
 // start runs one server; on success it has registered its cleanup.
 func start(t testing.TB, bin string) (string, error) {
-	port, err := freePort()
+	port, err := pgcluster.FreePort()
 	if err != nil {
 		return "", err
 	}
@@ -108,16 +110,6 @@ func ping(addr string) error {
 		return fmt.Errorf("PING answered %q", strings.TrimSpace(line))
 	}
 	return nil
-}
-
-// freePort asks the kernel for a free loopback TCP port.
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("find a free port: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 // syncBuffer collects the server's output for error messages.
