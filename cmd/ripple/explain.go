@@ -6,7 +6,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/rippledb/ripple/planner"
 )
 
 func newExplainCmd() *cobra.Command {
@@ -26,17 +25,9 @@ The tables come from --schema (a file of CREATE TABLE statements) or from the
 live source (--config or --source-dsn / RIPPLE_SOURCE_DSN).`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var defs []planner.ViewDef
-			for _, f := range args {
-				text, err := os.ReadFile(f)
-				if err != nil {
-					return err
-				}
-				ds, err := planner.ParseViews(f, string(text))
-				if err != nil {
-					return err
-				}
-				defs = append(defs, ds...)
+			defs, err := readViewFiles(args)
+			if err != nil {
+				return err
 			}
 			plan, err := planFor(cmd.Context(), defs, schemaPath, configPath, dsn)
 			if err != nil {

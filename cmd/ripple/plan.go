@@ -23,17 +23,9 @@ The tables come from --schema (a file of CREATE TABLE statements) or from the
 live source (--config or --source-dsn / RIPPLE_SOURCE_DSN).`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var defs []planner.ViewDef
-			for _, f := range args {
-				text, err := os.ReadFile(f)
-				if err != nil {
-					return err
-				}
-				ds, err := planner.ParseViews(f, string(text))
-				if err != nil {
-					return err
-				}
-				defs = append(defs, ds...)
+			defs, err := readViewFiles(args)
+			if err != nil {
+				return err
 			}
 			plan, err := planFor(cmd.Context(), defs, schemaPath, configPath, dsn)
 			if err != nil {
@@ -77,4 +69,21 @@ func planFor(ctx context.Context, defs []planner.ViewDef, schemaPath, configPath
 	}
 	defer src.Close(context.Background())
 	return pipeline.Prepare(ctx, src, defs)
+}
+
+// readViewFiles parses the view definitions in files, in order.
+func readViewFiles(files []string) ([]planner.ViewDef, error) {
+	var defs []planner.ViewDef
+	for _, f := range files {
+		text, err := os.ReadFile(f)
+		if err != nil {
+			return nil, err
+		}
+		ds, err := planner.ParseViews(f, string(text))
+		if err != nil {
+			return nil, err
+		}
+		defs = append(defs, ds...)
+	}
+	return defs, nil
 }
