@@ -5,7 +5,6 @@ import (
 	"os"
 
 	"github.com/spf13/cobra"
-
 )
 
 func newExplainCmd() *cobra.Command {
