@@ -85,6 +85,9 @@ func (c *Compiler) funcCall(fc *pg_query.FuncCall) (Expr, error) {
 	case fc.FuncVariadic:
 		return Expr{}, c.errorf(loc, "VARIADIC is not supported yet")
 	}
+	if name == "age" && len(fc.Args) == 2 {
+		return Expr{}, c.errorf(loc, "age() is not supported: it returns interval, and type interval is not supported yet")
+	}
 	if volatileFuncs[name] {
 		return Expr{}, c.errorf(loc, "%s() is not supported: its value changes over time, so a view using it cannot be maintained incrementally", name)
 	}
@@ -104,7 +107,11 @@ func (c *Compiler) funcCall(fc *pg_query.FuncCall) (Expr, error) {
 		for _, a := range args {
 			ts = append(ts, typeName(a.Type))
 		}
-		return c.errorf(loc, "function %s(%s) does not exist", name, strings.Join(ts, ", "))
+		shown := name
+		if len(fc.Funcname) == 2 {
+			shown = "pg_catalog." + name // as written, or added by the parser for SQL syntax (POSITION, TRIM, ...)
+		}
+		return c.errorf(loc, "function %s(%s) does not exist", shown, strings.Join(ts, ", "))
 	}
 	text := func() string {
 		var ts []string
@@ -231,6 +238,9 @@ func (c *Compiler) funcCall(fc *pg_query.FuncCall) (Expr, error) {
 			}
 		}
 		return Expr{}, notExist()
+	}
+	if f, ok := moreFuncs[name]; ok {
+		return f(c, &funcCtx{name: name, args: args, text: text, loc: loc, nodes: fc.Args, notExist: notExist})
 	}
 	return Expr{}, notExist()
 }

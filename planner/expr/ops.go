@@ -111,7 +111,7 @@ func (c *Compiler) aExpr(a *pg_query.A_Expr) (Expr, error) {
 		pg_query.A_Expr_Kind_AEXPR_BETWEEN_SYM, pg_query.A_Expr_Kind_AEXPR_NOT_BETWEEN_SYM:
 		return c.between(a)
 	case pg_query.A_Expr_Kind_AEXPR_OP_ANY, pg_query.A_Expr_Kind_AEXPR_OP_ALL:
-		return Expr{}, c.errorf(loc, "ANY/ALL (array) is not supported yet")
+		return c.anyAll(a, a.Kind == pg_query.A_Expr_Kind_AEXPR_OP_ALL)
 	}
 	return Expr{}, c.errorf(loc, "operator expression %s is not supported yet", a.Kind)
 }
@@ -313,7 +313,14 @@ func (c *Compiler) binary(op string, l, r Expr, loc int) (Expr, error) {
 		return c.concat(l, r, loc)
 	case "~~", "!~~", "~~*", "!~~*":
 		return c.likeExprs(op, l, r, Expr{}, false, loc)
-	case "^", "|/", "||/", "&", "|", "#", "<<", ">>", "~", "~*", "!~", "!~*", "@>", "<@", "->", "->>", "#>", "#>>", "?", "?|", "?&", "@@", "&&":
+	case "~", "~*", "!~", "!~*":
+		return c.regexMatch(op, l, r, loc)
+	case "->", "->>", "#>>", "@>", "?":
+		if l.Type.OID == row.OIDJSONB {
+			return c.jsonbOp(op, l, r, loc)
+		}
+		return Expr{}, c.errorf(loc, "operator %s is not supported yet", op)
+	case "^", "|/", "||/", "&", "|", "#", "<<", ">>", "<@", "#>", "?|", "?&", "@@", "&&":
 		if l.Type.OID != row.OIDUnknown && r.Type.OID != row.OIDUnknown {
 			return Expr{}, c.errorf(loc, "operator %s is not supported yet", op)
 		}

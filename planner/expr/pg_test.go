@@ -44,6 +44,9 @@ type pgCase struct {
 	// msgDiffers marks a case where both error but the messages are known
 	// to differ (the reason is in the comment next to it).
 	msgDiffers bool
+	// refused marks a construct ripple refuses at registration although
+	// PostgreSQL may evaluate it: ripple must fail to compile it.
+	refused bool
 }
 
 var pgCases = []pgCase{
@@ -151,6 +154,8 @@ type pgResult struct {
 	typ    row.Type
 	values []*string // nil = NULL
 	err    string
+	// compileErr is set when ripple refused the expression at compile time.
+	compileErr bool
 }
 
 func queryPG(t *testing.T, conn *pgx.Conn, sql string) pgResult {
@@ -238,7 +243,7 @@ func evalRipple(scope *Scope, rows []row.Row, sql string) pgResult {
 	c := &Compiler{Scope: scope, Src: Source{Text: sql}, View: "", Collation: "C", Where: "select list"}
 	e, err := c.Compile(rt.Val)
 	if err != nil {
-		return pgResult{err: msgOf(err)}
+		return pgResult{err: msgOf(err), compileErr: true}
 	}
 	res := pgResult{name: e.Name, typ: e.Type}
 	for _, r := range rows {
@@ -302,6 +307,12 @@ func TestExpressionsAgainstPostgres(t *testing.T) {
 			sql := "SELECT " + tc.expr + " FROM t ORDER BY id"
 			want := queryPG(t, conn, sql)
 			got := evalRipple(scope, rows, "SELECT "+tc.expr+" FROM t")
+			if tc.refused {
+				if !got.compileErr {
+					t.Fatalf("ripple accepts a construct it should refuse: %s %s %s (error %q)", got.name, got.typ, show(got.values), got.err)
+				}
+				return
+			}
 			if want.err != "" || got.err != "" {
 				switch {
 				case want.err == "":
