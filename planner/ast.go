@@ -307,13 +307,19 @@ func checkConstructs(stmt *pg_query.SelectStmt, kwBefore func(loc int, kws ...pg
 	inspectNode(stmt, func(m protoreflect.Message) bool {
 		switch x := m.Interface().(type) {
 		case *pg_query.SelectStmt:
-			checkSelect(x, kwBefore, add)
+			checkSelect(x, x == stmt, kwBefore, add)
 		case *pg_query.SubLink:
-			add(int(x.GetLocation()), "subqueries are not supported yet")
-			return false
+			// The planner decides by placement (planner/sublink.go); the
+			// subquery's own constructs are checked here.
+			if r := checkSubLink(x); r != nil {
+				add(r.loc, r.msg)
+				return false
+			}
 		case *pg_query.RangeSubselect:
-			add(kwBefore(firstLocation(x), pg_query.Token_ASCII_40), "subqueries in FROM are not supported yet")
-			return false
+			if x.GetLateral() {
+				add(kwBefore(firstLocation(x), pg_query.Token_LATERAL_P), "LATERAL subqueries are not supported yet")
+				return false
+			}
 		case *pg_query.RangeFunction:
 			add(firstLocation(x), "functions in FROM are not supported yet")
 			return false
@@ -323,10 +329,6 @@ func checkConstructs(stmt *pg_query.SelectStmt, kwBefore func(loc int, kws ...pg
 		case *pg_query.RangeTableSample:
 			add(int(x.GetLocation()), "TABLESAMPLE is not supported (a sample cannot be maintained incrementally)")
 			return false
-		case *pg_query.FuncCall:
-			if x.GetOver() != nil {
-				add(int(x.GetLocation()), "window functions are not supported yet")
-			}
 		case *pg_query.GroupingSet:
 			add(int(x.GetLocation()), "GROUPING SETS, ROLLUP and CUBE are not supported yet")
 			return false
@@ -360,9 +362,11 @@ func checkConstructs(stmt *pg_query.SelectStmt, kwBefore func(loc int, kws ...pg
 	return &best
 }
 
-func checkSelect(s *pg_query.SelectStmt, kwBefore func(int, ...pg_query.Token) int, add func(int, string)) {
+// top is set for the view's own (outermost) SELECT, whose ORDER BY ...
+// LIMIT/OFFSET the planner maintains as a top-k (planner/order.go).
+func checkSelect(s *pg_query.SelectStmt, top bool, kwBefore func(int, ...pg_query.Token) int, add func(int, string)) {
 	if w := s.GetWithClause(); w != nil {
-		add(int(w.GetLocation()), "WITH queries (CTEs) are not supported yet")
+		checkWith(w, add)
 	}
 	if s.GetIntoClause() != nil {
 		add(firstLocation(s.GetIntoClause()), "SELECT INTO is not allowed in a view")
@@ -370,17 +374,25 @@ func checkSelect(s *pg_query.SelectStmt, kwBefore func(int, ...pg_query.Token) i
 	if len(s.GetValuesLists()) > 0 {
 		add(firstLocation(s), "VALUES lists are not supported yet")
 	}
-	if n := s.GetLimitCount(); n != nil {
-		add(kwBefore(firstLocation(n), pg_query.Token_LIMIT, pg_query.Token_FETCH), "LIMIT is not supported in views (ripple maintains whole results)")
+	if n := s.GetLimitCount(); n != nil && !top {
+		add(kwBefore(firstLocation(n), pg_query.Token_LIMIT, pg_query.Token_FETCH), "LIMIT is supported only on the outermost SELECT of a view")
 	}
-	if n := s.GetLimitOffset(); n != nil {
-		add(kwBefore(firstLocation(n), pg_query.Token_OFFSET), "OFFSET is not supported in views (ripple maintains whole results)")
+	if n := s.GetLimitOffset(); n != nil && !top {
+		add(kwBefore(firstLocation(n), pg_query.Token_OFFSET), "OFFSET is supported only on the outermost SELECT of a view")
 	}
 	if lc := s.GetLockingClause(); len(lc) > 0 {
 		add(kwBefore(firstLocation(lc[0]), pg_query.Token_FOR), "FOR UPDATE/SHARE is not allowed in a view")
 	}
+	for _, c := range []struct {
+		clause string
+		nodes  []*pg_query.Node
+	}{{"WHERE", []*pg_query.Node{s.GetWhereClause()}}, {"GROUP BY", s.GetGroupClause()}, {"HAVING", []*pg_query.Node{s.GetHavingClause()}}} {
+		if w := windowCalls(c.nodes...); len(w) > 0 {
+			add(int(w[0].GetLocation()), "window functions are not allowed in "+c.clause)
+		}
+	}
 	if wc := s.GetWindowClause(); len(wc) > 0 {
-		add(firstLocation(wc[0]), "window functions are not supported yet")
+		add(firstLocation(wc[0]), "named windows (WINDOW clause) are not supported yet; write the window inline in OVER (...)")
 	}
 	if dc := s.GetDistinctClause(); len(dc) > 0 && dc[0].GetNode() != nil {
 		add(kwBefore(firstLocation(dc[0]), pg_query.Token_DISTINCT), "DISTINCT ON is not supported yet")

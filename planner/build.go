@@ -29,6 +29,11 @@ type View struct {
 	// key is known (the result may hold duplicate rows). Key columns may be
 	// NULL (one NULL group).
 	Key []int
+	// SourceQuery is the view's SELECT runnable on the source: Def.Query,
+	// with every other view of the set it reads inlined as a subquery in
+	// FROM (the source does not have those views). The type cross-check
+	// and the oracle evaluate it.
+	SourceQuery string
 }
 
 // Plan is the dataflow graph that maintains a set of views, with what it
@@ -55,6 +60,10 @@ type builder struct {
 	seen      map[row.TableName]bool
 	tables    []*Table
 	viewNames map[row.TableName]bool
+	// defs and built serve views that read other views of the set
+	// (planner/views.go).
+	defs  map[row.TableName]ViewDef
+	built map[row.TableName]*builtView
 }
 
 // viewBuilder plans one view.
@@ -66,6 +75,11 @@ type viewBuilder struct {
 	sql     string      // the statement text that was parsed
 	tokens  []*pg_query.ScanToken
 	scanned bool
+	// env is the WITH queries visible where planning is; derived caches
+	// the node of every subquery planned (planner/subquery.go).
+	env     *cteEnv
+	derived map[*pg_query.SelectStmt]*dataflow.Node
+	chain   []string // views waiting for this one (planner/views.go)
 }
 
 // Build plans every view of defs into one dataflow graph. Names are
@@ -90,15 +104,17 @@ func Build(ctx context.Context, defs []ViewDef, cat Catalog) (*Plan, error) {
 		first[d.Name] = d
 		b.viewNames[d.Name] = true
 	}
+	b.defs, b.built = first, map[row.TableName]*builtView{}
 	p := &Plan{Graph: b.g}
 	for _, d := range defs {
-		v := &viewBuilder{builder: b, def: d, name: d.Name.String()}
-		node, key, err := v.build()
+		bv, err := b.view(d, nil)
 		if err != nil {
 			return nil, err
 		}
-		b.g.Output(v.name, node)
-		p.Views = append(p.Views, View{Def: d, Columns: append(row.Schema(nil), node.Schema()...), Key: key})
+		node, key := bv.node, bv.key
+		b.g.Output(d.Name.String(), node)
+		p.Views = append(p.Views, View{Def: d, Columns: append(row.Schema(nil), node.Schema()...), Key: key,
+			SourceQuery: b.sourceQuery(d)})
 	}
 	p.Tables = b.tables
 	return p, nil
@@ -238,7 +254,12 @@ func (v *viewBuilder) build() (*dataflow.Node, []int, error) {
 			return nil, nil, v.errorf(viewLoc, "column %q specified more than once", n)
 		}
 	}
-	return v.finish(res, types, names)
+	selNames := slices.Clone(res.names())
+	n, key, err := v.finish(res, types, names)
+	if err != nil {
+		return nil, nil, err
+	}
+	return v.topK(stmt, n, key, selNames, res.leaf)
 }
 
 // result is a planned query expression: a SELECT whose projection is not
@@ -279,6 +300,10 @@ type leaf struct {
 	plain    []int // position in in's rows when the expression just reads a column, else -1
 	distinct bool
 	key      []int
+	// scope is the input's columns at their positions in in's rows, for
+	// ORDER BY entries that name input columns (planner/order.go); nil
+	// after grouping.
+	scope []expr.ScopeColumn
 }
 
 // setOpNames name the set operations for messages.
@@ -289,6 +314,13 @@ var setOpNames = map[pg_query.SetOperation]string{
 }
 
 func (v *viewBuilder) query(s *pg_query.SelectStmt) (*result, error) {
+	if w := s.GetWithClause(); w != nil {
+		saved := v.env
+		defer func() { v.env = saved }()
+		if err := v.with(w); err != nil {
+			return nil, err
+		}
+	}
 	switch s.GetOp() {
 	case pg_query.SetOperation_SETOP_UNION, pg_query.SetOperation_SETOP_INTERSECT, pg_query.SetOperation_SETOP_EXCEPT:
 		l, err := v.query(s.GetLarg())
@@ -475,12 +507,16 @@ func (v *viewBuilder) selectLeaf(s *pg_query.SelectStmt) (*leaf, error) {
 	if err != nil {
 		return nil, err
 	}
+	where, semis, err := v.subLinks(s, f) // planner/sublink.go
+	if err != nil {
+		return nil, err
+	}
 	gc := v.compiler(f.scope, "select list", "", nil)
 	targets, err := v.targets(s.GetTargetList(), f, gc)
 	if err != nil {
 		return nil, err
 	}
-	if w := s.GetWhereClause(); w != nil {
+	if w := where; w != nil {
 		wc := v.compiler(f.scope, "WHERE", "WHERE", nil)
 		if err := v.checkRefs(wc, w, true); err != nil {
 			return nil, err
@@ -502,15 +538,23 @@ func (v *viewBuilder) selectLeaf(s *pg_query.SelectStmt) (*leaf, error) {
 	if err != nil {
 		return nil, err
 	}
+	if node, err = v.semiJoins(f, node, pos, semis); err != nil {
+		return nil, err
+	}
 	var nodes []*pg_query.Node
 	for _, t := range targets {
 		nodes = append(nodes, t.node)
 	}
 	grouped := len(s.GetGroupClause()) > 0 || s.GetHavingClause() != nil || hasAggregates(append(nodes, s.GetHavingClause())...)
 	var l *leaf
-	if grouped {
+	switch wins := windowCalls(nodes...); {
+	case grouped && len(wins) > 0:
+		return nil, v.errorf(int(wins[0].GetLocation()), "window functions in a query with GROUP BY or aggregates are not supported yet")
+	case grouped:
 		l, err = v.group(s, f, targets, node, pos)
-	} else {
+	case len(wins) > 0:
+		l, err = v.windowSelect(f, targets, node, pos) // planner/window.go
+	default:
 		l, err = v.selectList(f, targets, node, pos)
 	}
 	if err != nil {
@@ -601,7 +645,7 @@ func (v *viewBuilder) expandStar(f *fromClause, cr *pg_query.ColumnRef) ([]expr.
 // rows.
 func (v *viewBuilder) selectList(f *fromClause, targets []target, in *dataflow.Node, pos []int) (*leaf, error) {
 	c := v.compiler(remap(f.scope, pos), "select list", "", nil)
-	l := &leaf{in: in}
+	l := &leaf{in: in, scope: remap(f.scope, pos)}
 	globals := make([]int, len(targets))
 	for i, t := range targets {
 		var e expr.Expr

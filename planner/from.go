@@ -27,6 +27,11 @@ type relation struct {
 	offset  int    // global index of its first column
 	loc     int
 	filters []*conjunct // conditions on this relation alone, applied before any join
+	// node computes a derived relation (a subquery in FROM, a CTE, another
+	// view of the set); nil for a source table, read through its input.
+	node *dataflow.Node
+	// oneRow marks the relation of a scalar subquery: exactly one row.
+	oneRow bool
 }
 
 // conjunct is one AND-operand of an ON or WHERE condition, or the equality
@@ -62,6 +67,11 @@ type fromClause struct {
 	outer bool
 	// computedRels lists the relations a computed USING column reads.
 	computedRels map[int][]int
+	// correlated are the correlated scalar subqueries, joined in after
+	// the rest of WHERE, and lateWhere the WHERE conjuncts that use them
+	// (planner/sublink.go).
+	correlated []*correlatedScalar
+	lateWhere  []*pg_query.Node
 }
 
 // fromNode is one table or join of a FROM item's tree.
@@ -112,6 +122,8 @@ func (v *viewBuilder) fromItem(f *fromClause, n *pg_query.Node) (fromItem, error
 		return v.rangeVar(f, x.RangeVar)
 	case *pg_query.Node_JoinExpr:
 		return v.joinExpr(f, x.JoinExpr)
+	case *pg_query.Node_RangeSubselect:
+		return v.rangeSubselect(f, x.RangeSubselect)
 	}
 	return fromItem{}, v.errorf(firstLocation(n), "this kind of FROM item is not supported")
 }
@@ -121,6 +133,9 @@ func (v *viewBuilder) rangeVar(f *fromClause, rv *pg_query.RangeVar) (fromItem, 
 	if rv.GetCatalogname() != "" {
 		return fromItem{}, v.errorf(loc, "cross-database references are not implemented: %s.%s.%s",
 			rv.GetCatalogname(), rv.GetSchemaname(), rv.GetRelname())
+	}
+	if it, ok, err := v.derivedRangeVar(f, rv); ok || err != nil {
+		return it, err
 	}
 	t, err := v.lookup(rv)
 	if err != nil {
@@ -543,7 +558,7 @@ func (v *viewBuilder) join(f *fromClause) (*dataflow.Node, []int, error) {
 	}
 	nodes := make([]*dataflow.Node, len(f.rels))
 	for i, r := range f.rels {
-		n := v.g.Input(r.table.Name, r.table.Columns)
+		n := v.relInput(r)
 		if len(r.filters) > 0 {
 			pos := make([]int, len(f.owner))
 			for g := range pos {

@@ -326,7 +326,15 @@ func (v *viewBuilder) addDependent(gs *grouping, f *fromClause, c expr.ScopeColu
 		return false
 	}
 	r := f.rels[f.owner[c.Index]]
-	if len(r.table.Key) == 0 {
+	switch {
+	case r.oneRow:
+		// The one row of a scalar subquery (planner/sublink.go): grouping
+		// by its column splits no group. Without GROUP BY it would lose
+		// the one group of an empty input.
+		if !slices.ContainsFunc(gs.items, func(it *groupItem) bool { return it.user }) {
+			return false
+		}
+	case len(r.table.Key) == 0:
 		return false
 	}
 	for _, k := range r.table.Key {

@@ -66,7 +66,7 @@ func (v *viewBuilder) lowerFromNode(f *fromClause, n *fromNode) (*dataflow.Node,
 				pos[g] = g - r.offset
 			}
 		}
-		return v.g.Input(r.table.Name, r.table.Columns), pos, nil
+		return v.relInput(r), pos, nil
 	}
 	left, lpos, err := v.lowerFromNode(f, n.left)
 	if err != nil {

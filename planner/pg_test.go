@@ -218,9 +218,9 @@ func dmlFor(p *Plan, name row.TableName, u row.Update) string {
 
 func compareView(t *testing.T, conn *pgx.Conn, what string, v View, acc collector) {
 	t.Helper()
-	rows, err := conn.Query(context.Background(), v.Def.Query, pgx.QueryResultFormats{pgx.TextFormatCode})
+	rows, err := conn.Query(context.Background(), v.SourceQuery, pgx.QueryResultFormats{pgx.TextFormatCode})
 	if err != nil {
-		t.Fatalf("view %s: %s: %v", v.Def.Name, v.Def.Query, err)
+		t.Fatalf("view %s: %s: %v", v.Def.Name, v.SourceQuery, err)
 	}
 	defer rows.Close()
 	fds := rows.FieldDescriptions()

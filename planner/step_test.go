@@ -25,7 +25,7 @@ func (c collector) apply(t *testing.T, out map[string]dataflow.Batch) {
 			c[view] = map[string]*accRow{}
 		}
 		for _, u := range b {
-			k := u.Row.Encode()
+			k := u.Row.EncodeExact() // 8 and 8.00 are different rows of a view
 			a := c[view][k]
 			if a == nil {
 				a = &accRow{row: u.Row}

@@ -1062,4 +1062,5 @@ func (m *MySQL) Close() error {
 	}
 	return nil
 }
+
 var _ Pinger = (*MySQL)(nil)

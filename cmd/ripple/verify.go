@@ -107,7 +107,7 @@ func runVerify(ctx context.Context, out io.Writer, cfg *Config, opts verifyOptio
 	}
 	views := map[row.TableName]verify.View{}
 	for _, v := range plan.Views {
-		views[v.Def.Name] = verify.View{Name: v.Def.Name, Query: v.Def.Query, Columns: v.Columns, Key: v.Key}
+		views[v.Def.Name] = verify.View{Name: v.Def.Name, Query: v.SourceQuery, Columns: v.Columns, Key: v.Key}
 	}
 	conn, err := oracle.Connect(ctx, cfg.Source.DSN)
 	if err != nil {

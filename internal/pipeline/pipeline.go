@@ -92,7 +92,9 @@ func Prepare(ctx context.Context, src *cdc.Source, defs []planner.ViewDef) (*pla
 		return nil, err
 	}
 	for _, v := range plan.Views {
-		pg, err := src.Describe(ctx, v.Def.Query)
+		// SourceQuery inlines the other views of the set a view reads:
+		// the source does not have them.
+		pg, err := src.Describe(ctx, v.SourceQuery)
 		if err != nil {
 			return nil, fmt.Errorf("view %s: PostgreSQL rejects its SELECT: %w", v.Def.Name, err)
 		}

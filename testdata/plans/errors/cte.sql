@@ -2,4 +2,4 @@ CREATE TABLE orders (id bigint PRIMARY KEY, customer_id integer, amount numeric(
 CREATE TABLE customers (id integer PRIMARY KEY, name text);
 
 CREATE VIEW v AS
-WITH big AS (SELECT * FROM orders WHERE amount > 100) SELECT id FROM big;
+WITH RECURSIVE big AS (SELECT id FROM orders WHERE amount > 100) SELECT id FROM big;

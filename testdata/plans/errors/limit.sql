@@ -2,5 +2,5 @@ CREATE TABLE orders (id bigint PRIMARY KEY, customer_id integer, amount numeric(
 CREATE TABLE customers (id integer PRIMARY KEY, name text);
 
 CREATE VIEW v AS
-SELECT id FROM orders ORDER BY amount DESC
+SELECT id, amount FROM orders
 LIMIT 10;

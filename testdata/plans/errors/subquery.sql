@@ -2,4 +2,4 @@ CREATE TABLE orders (id bigint PRIMARY KEY, customer_id integer, amount numeric(
 CREATE TABLE customers (id integer PRIMARY KEY, name text);
 
 CREATE VIEW v AS
-SELECT id FROM orders WHERE customer_id IN (SELECT id FROM customers);
+SELECT id FROM orders WHERE amount > 5 OR customer_id IN (SELECT id FROM customers);

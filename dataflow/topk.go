@@ -1,0 +1,281 @@
+package dataflow
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/google/btree"
+
+	"github.com/rippledb/ripple/internal/row"
+)
+
+// SortKey is one key of an ORDER BY over input column Col: descending when
+// Desc, NULLs before every value when NullsFirst (PostgreSQL's defaults
+// are NullsFirst == Desc). Values compare with row.Compare, so text keys
+// order bytewise: the planner admits them only under the C collation.
+type SortKey struct {
+	Col        int
+	Desc       bool
+	NullsFirst bool
+}
+
+func (k SortKey) String() string {
+	s := fmt.Sprintf("$%d", k.Col)
+	if k.Desc {
+		s += " DESC"
+	}
+	if k.NullsFirst != k.Desc {
+		if k.NullsFirst {
+			s += " NULLS FIRST"
+		} else {
+			s += " NULLS LAST"
+		}
+	}
+	return s
+}
+
+func sortKeysString(keys []SortKey) string {
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = k.String()
+	}
+	return strings.Join(parts, ", ")
+}
+
+// compareSortKeys orders rows a and b by keys; 0 means they are peers.
+func compareSortKeys(keys []SortKey, a, b row.Row) int {
+	for _, k := range keys {
+		x, y := a[k.Col], b[k.Col]
+		xn, yn := x.IsNull(), y.IsNull()
+		switch {
+		case xn && yn:
+			continue
+		case xn:
+			if k.NullsFirst {
+				return -1
+			}
+			return 1
+		case yn:
+			if k.NullsFirst {
+				return 1
+			}
+			return -1
+		}
+		c := row.Compare(x, y)
+		if k.Desc {
+			c = -c
+		}
+		if c != 0 {
+			return c
+		}
+	}
+	return 0
+}
+
+// sortedEntry is one distinct row of a sortedRows with its multiplicity.
+type sortedEntry struct {
+	row   row.Row
+	exact string // row.EncodeExact(): the tie-break among peers and the row's identity
+	w     row.Weight
+}
+
+// sortedRows is an ordered multiset of rows: by the sort keys, then by the
+// rows' exact encoding, so that peers have a fixed (if arbitrary) order and
+// every step sees the same order for the same contents.
+type sortedRows struct {
+	keys []SortKey
+	tree *btree.BTreeG[*sortedEntry]
+	size row.Weight // total multiplicity
+	neg  []*sortedEntry
+}
+
+func newSortedRows(keys []SortKey) *sortedRows {
+	less := func(a, b *sortedEntry) bool {
+		if c := compareSortKeys(keys, a.row, b.row); c != 0 {
+			return c < 0
+		}
+		return a.exact < b.exact
+	}
+	return &sortedRows{keys: keys, tree: btree.NewG(16, less)}
+}
+
+// add adds w copies of r (w < 0 retracts). Within a step an entry may dip
+// below zero; settle reports one that stays there.
+func (s *sortedRows) add(r row.Row, w row.Weight) {
+	probe := &sortedEntry{row: r, exact: r.EncodeExact()}
+	s.size += w
+	if e, ok := s.tree.Get(probe); ok {
+		e.w += w
+		if e.w < 0 {
+			s.neg = append(s.neg, e)
+		}
+		if e.w == 0 {
+			s.tree.Delete(e)
+		}
+		return
+	}
+	probe.w = w
+	if w < 0 {
+		s.neg = append(s.neg, probe)
+	}
+	s.tree.ReplaceOrInsert(probe)
+}
+
+func (s *sortedRows) settle() error {
+	neg := s.neg
+	s.neg = nil
+	for _, e := range neg {
+		if e.w < 0 {
+			return fmt.Errorf("negative multiplicity %d for row %v", e.w, e.row)
+		}
+	}
+	return nil
+}
+
+// window returns the rows at positions [offset, offset+limit) of the
+// ordered multiset (limit < 0: to the end), with their multiplicities.
+// It costs the number of distinct rows up to the window's end.
+func (s *sortedRows) window(offset, limit int64) []row.Update {
+	var out []row.Update
+	if limit == 0 {
+		return nil
+	}
+	skip, take := offset, limit
+	s.tree.Ascend(func(e *sortedEntry) bool {
+		n := int64(e.w)
+		if skip >= n {
+			skip -= n
+			return true
+		}
+		n -= skip
+		skip = 0
+		if take >= 0 && n > take {
+			n = take
+		}
+		out = append(out, row.Update{Row: e.row, W: row.Weight(n)})
+		if take >= 0 {
+			take -= n
+			return take > 0
+		}
+		return true
+	})
+	return out
+}
+
+// expand lists the rows in order, each repeated by its multiplicity.
+func (s *sortedRows) expand() []row.Row {
+	out := make([]row.Row, 0, int(s.size))
+	s.tree.Ascend(func(e *sortedEntry) bool {
+		for range int(e.w) {
+			out = append(out, e.row)
+		}
+		return true
+	})
+	return out
+}
+
+// diffUpdates returns the change from the multiset old to the multiset
+// new: retractions of old rows that are gone, insertions of new ones.
+func diffUpdates(old, new []row.Update) Batch {
+	if len(old) == 0 && len(new) == 0 {
+		return nil
+	}
+	w := make(map[string]row.Weight, len(old)+len(new))
+	type keyed struct {
+		k string
+		r row.Row
+	}
+	var order []keyed
+	note := func(u row.Update, sign row.Weight) {
+		k := u.Row.EncodeExact()
+		if _, ok := w[k]; !ok {
+			order = append(order, keyed{k, u.Row})
+		}
+		w[k] += sign * u.W
+	}
+	for _, u := range old {
+		note(u, -1)
+	}
+	for _, u := range new {
+		note(u, 1)
+	}
+	var out Batch
+	for _, o := range order {
+		if d := w[o.k]; d != 0 {
+			out = append(out, row.Update{Row: o.r, W: d})
+		}
+	}
+	return out
+}
+
+// TopK keeps, per group of rows equal on the columns group (SQL equality,
+// NULLs together; no columns: one group), the rows at positions
+// [offset, offset+limit) of the group ordered by order (SQL ORDER BY ...
+// LIMIT limit OFFSET offset; limit < 0: no limit). Among peers under order
+// the operator picks by the rows' encoding: the planner only builds a TopK
+// whose order includes a unique key, where there are no peers.
+//
+// State: per group, its rows in an ordered tree. A step costs, per touched
+// group, log(group size) per changed row plus offset+limit.
+func (g *Graph) TopK(in *Node, group []int, order []SortKey, offset, limit int64, label string) *Node {
+	if label == "" {
+		label = fmt.Sprintf("ORDER BY %s", sortKeysString(order))
+		if limit >= 0 {
+			label += fmt.Sprintf(" LIMIT %d", limit)
+		}
+		if offset > 0 {
+			label += fmt.Sprintf(" OFFSET %d", offset)
+		}
+	}
+	state := "rows in ORDER BY order"
+	if len(group) > 0 {
+		state = "per group: rows in ORDER BY order"
+	}
+	return g.add(&Node{inputs: []*Node{in}, schema: in.schema, kind: "TopK", label: label, state: state,
+		op: &topKOp{group: group, order: order, offset: offset, limit: limit, groups: map[string]*sortedRows{}}})
+}
+
+type topKOp struct {
+	group         []int
+	order         []SortKey
+	offset, limit int64
+	groups        map[string]*sortedRows
+}
+
+// groupDeltas splits a batch by the key of cols, keeping first-seen order.
+func groupDeltas(b Batch, cols []int) ([]string, map[string]Batch) {
+	var keys []string
+	by := map[string]Batch{}
+	for _, u := range b {
+		k := u.Row.Key(cols)
+		if _, ok := by[k]; !ok {
+			keys = append(keys, k)
+		}
+		by[k] = append(by[k], u)
+	}
+	return keys, by
+}
+
+func (o *topKOp) step(ins []Batch) (Batch, error) {
+	keys, by := groupDeltas(ins[0], o.group)
+	var out Batch
+	for _, k := range keys {
+		s, ok := o.groups[k]
+		if !ok {
+			s = newSortedRows(o.order)
+			o.groups[k] = s
+		}
+		old := s.window(o.offset, o.limit)
+		for _, u := range by[k] {
+			s.add(u.Row, u.W)
+		}
+		if err := s.settle(); err != nil {
+			return nil, err
+		}
+		out = append(out, diffUpdates(old, s.window(o.offset, o.limit))...)
+		if s.tree.Len() == 0 {
+			delete(o.groups, k)
+		}
+	}
+	return out, nil
+}

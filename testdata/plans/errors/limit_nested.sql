@@ -1,0 +1,4 @@
+CREATE TABLE orders (id bigint PRIMARY KEY, customer_id integer, amount numeric(12,2), note interval);
+
+CREATE VIEW v AS
+(SELECT id FROM orders ORDER BY id LIMIT 3) UNION ALL SELECT customer_id FROM orders;

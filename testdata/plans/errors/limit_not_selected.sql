@@ -1,0 +1,5 @@
+CREATE TABLE orders (id bigint PRIMARY KEY, customer_id integer, amount numeric(12,2), note interval);
+
+CREATE VIEW v AS
+SELECT id FROM orders ORDER BY amount DESC, id
+LIMIT 10;

@@ -1,0 +1,5 @@
+CREATE TABLE orders (id bigint PRIMARY KEY, customer_id integer, amount numeric(12,2), qty integer, note text);
+CREATE TABLE events (kind text, n int);
+
+CREATE VIEW v AS
+SELECT id, rank() OVER w FROM orders WINDOW w AS (ORDER BY qty);
