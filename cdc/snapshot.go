@@ -37,37 +37,28 @@ func (s *Source) Snapshot(ctx context.Context, fn func(rel *Relation, r row.Row)
 	if err != nil {
 		return 0, err
 	}
-	if err := s.dropSlotWhenIdle(ctx); err != nil {
-		return 0, err
-	}
-	rconn, err := s.replicationConn(ctx)
-	if err != nil {
-		return 0, err
-	}
-	defer rconn.Close(context.Background())
-	start := time.Now()
-	res, err := pglogrepl.CreateReplicationSlot(ctx, rconn, s.cfg.Slot, "pgoutput",
-		pglogrepl.CreateReplicationSlotOptions{Mode: pglogrepl.LogicalReplication, SnapshotAction: "EXPORT_SNAPSHOT"})
-	if err != nil {
-		return 0, fmt.Errorf("create replication slot %s: %w", s.cfg.Slot, err)
-	}
-	lsn, err := row.ParseLSN(res.ConsistentPoint)
-	if err != nil {
-		return 0, fmt.Errorf("create replication slot %s: consistent point: %w", s.cfg.Slot, err)
-	}
-	s.log.Info("replication slot created", "slot", s.cfg.Slot, "consistent_point", lsn.String(),
-		"snapshot", res.SnapshotName, "took", time.Since(start))
-
-	conn, err := connectRegular(ctx, s.cfg.DSN)
-	if err != nil {
-		return 0, err
+	var (
+		conn *pgx.Conn
+		lsn  row.LSN
+	)
+	for attempt := 1; ; attempt++ {
+		var changed []string
+		conn, lsn, changed, err = s.consistentSnapshot(ctx, rels)
+		if err != nil {
+			return 0, err
+		}
+		if len(changed) == 0 {
+			break
+		}
+		conn.Close(context.Background())
+		if attempt == maxSnapshotAttempts {
+			return 0, fmt.Errorf("initial snapshot: %s were truncated or rewritten while %d snapshots were taken; retry when no TRUNCATE or table-rewriting ALTER runs on them",
+				strings.Join(changed, ", "), attempt)
+		}
+		s.log.Warn("tables were truncated or rewritten right after the slot was created; taking the snapshot again",
+			"tables", strings.Join(changed, ", "), "attempt", attempt)
 	}
 	defer conn.Close(context.Background())
-	if err := importSnapshot(ctx, conn, res.SnapshotName); err != nil {
-		return 0, err
-	}
-	// The snapshot is imported; the exporting connection is no longer needed.
-	rconn.Close(ctx)
 	for _, t := range rels {
 		if err := copyTable(ctx, conn.PgConn(), t, fn); err != nil {
 			return 0, err
@@ -77,6 +68,99 @@ func (s *Source) Snapshot(ctx context.Context, fn func(rel *Relation, r row.Row)
 		return 0, fmt.Errorf("finish snapshot: %w", err)
 	}
 	return lsn, nil
+}
+
+// testHookSlotCreated, when set by a test, runs right after the slot is
+// created and before the snapshot transaction locks the tables.
+var testHookSlotCreated func()
+
+// maxSnapshotAttempts bounds how often Snapshot starts over because a table
+// was truncated between the slot's consistent point and the table lock.
+const maxSnapshotAttempts = 5
+
+// consistentSnapshot (re)creates the slot and returns a connection inside a
+// REPEATABLE READ transaction that has imported the slot's exported
+// snapshot and holds ACCESS SHARE locks on every table, with the slot's
+// consistent point. changed lists tables whose storage was replaced after
+// the consistent point and before the lock: TRUNCATE (and table-rewriting
+// ALTERs) are not MVCC-safe, so the old snapshot would read such a table as
+// it is now rather than as it was
+// (https://www.postgresql.org/docs/15/mvcc-caveats.html). The caller
+// starts over then; once the locks are held no such change can commit
+// until the snapshot transaction ends.
+func (s *Source) consistentSnapshot(ctx context.Context, rels []tableInfo) (conn *pgx.Conn, lsn row.LSN, changed []string, err error) {
+	if err := s.dropSlotWhenIdle(ctx); err != nil {
+		return nil, 0, nil, err
+	}
+	rconn, err := s.replicationConn(ctx)
+	if err != nil {
+		return nil, 0, nil, err
+	}
+	defer rconn.Close(context.Background())
+	start := time.Now()
+	res, err := pglogrepl.CreateReplicationSlot(ctx, rconn, s.cfg.Slot, "pgoutput",
+		pglogrepl.CreateReplicationSlotOptions{Mode: pglogrepl.LogicalReplication, SnapshotAction: "EXPORT_SNAPSHOT"})
+	if err != nil {
+		return nil, 0, nil, fmt.Errorf("create replication slot %s: %w", s.cfg.Slot, err)
+	}
+	lsn, err = row.ParseLSN(res.ConsistentPoint)
+	if err != nil {
+		return nil, 0, nil, fmt.Errorf("create replication slot %s: consistent point: %w", s.cfg.Slot, err)
+	}
+	s.log.Info("replication slot created", "slot", s.cfg.Slot, "consistent_point", lsn.String(),
+		"snapshot", res.SnapshotName, "took", time.Since(start))
+	if testHookSlotCreated != nil {
+		testHookSlotCreated()
+	}
+
+	conn, err = connectRegular(ctx, s.cfg.DSN)
+	if err != nil {
+		return nil, 0, nil, err
+	}
+	if err := importSnapshot(ctx, conn, res.SnapshotName); err != nil {
+		conn.Close(context.Background())
+		return nil, 0, nil, err
+	}
+	changed, err = lockUnchanged(ctx, conn, rels)
+	if err != nil {
+		conn.Close(context.Background())
+		return nil, 0, nil, err
+	}
+	return conn, lsn, changed, nil
+}
+
+// lockUnchanged takes ACCESS SHARE locks on every table (partitions
+// included) in the snapshot transaction and returns the tables whose
+// storage differs from what the snapshot's catalog says: pg_class as the
+// snapshot sees it against the relation the server reads now.
+func lockUnchanged(ctx context.Context, conn *pgx.Conn, rels []tableInfo) ([]string, error) {
+	names := make([]string, len(rels))
+	oids := make([]uint32, len(rels))
+	for i, t := range rels {
+		names[i] = qualified(t.rel.Name.Schema, t.rel.Name.Name)
+		oids[i] = uint32(t.rel.ID)
+	}
+	if len(rels) == 0 {
+		return nil, nil
+	}
+	if _, err := conn.Exec(ctx, "LOCK TABLE "+strings.Join(names, ", ")+" IN ACCESS SHARE MODE"); err != nil {
+		return nil, fmt.Errorf("lock snapshot tables: %w", err)
+	}
+	// pg_partition_tree lists the partitions of a partitioned table and
+	// nothing for a plain one; only relations with storage are compared.
+	rows, err := conn.Query(ctx, `SELECT c.oid::regclass::text FROM pg_class c
+		WHERE (c.oid = ANY($1::oid[])
+		       OR c.oid IN (SELECT p.relid FROM unnest($1::oid[]) AS t(oid), pg_partition_tree(t.oid) AS p WHERE p.isleaf))
+		  AND c.relkind IN ('r', 'm', 't')
+		  AND c.relfilenode IS DISTINCT FROM pg_relation_filenode(c.oid)`, oids)
+	if err != nil {
+		return nil, fmt.Errorf("check snapshot tables: %w", err)
+	}
+	changed, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("check snapshot tables: %w", err)
+	}
+	return changed, nil
 }
 
 func importSnapshot(ctx context.Context, conn *pgx.Conn, name string) error {

@@ -1,23 +1,7 @@
 package e2e
 
 import (
-	"context"
-	"fmt"
-	"math/rand"
-	"os"
-	"strconv"
 	"testing"
-	"time"
-
-	"github.com/jackc/pgx/v5"
-
-	"github.com/rippledb/ripple/cdc"
-	"github.com/rippledb/ripple/internal/pgcluster"
-	"github.com/rippledb/ripple/internal/pgtest"
-	"github.com/rippledb/ripple/internal/pipeline"
-	"github.com/rippledb/ripple/internal/row"
-	"github.com/rippledb/ripple/planner"
-	"github.com/rippledb/ripple/sink"
 )
 
 // sqlOrderViewSQL covers ordering over the oracle schema: top-k (ORDER BY
@@ -79,78 +63,5 @@ CREATE VIEW public.o_top_rank AS
 
 // TestSQLOrder is the oracle test for sqlOrderViewSQL, run like TestSQL.
 func TestSQLOrder(t *testing.T) {
-	txns := 600
-	if testing.Short() {
-		txns = 150
-	}
-	if s := os.Getenv("RIPPLE_ORACLE_TXNS"); s != "" {
-		txns, _ = strconv.Atoi(s)
-	}
-	sd := seed(t)
-	t.Logf("seed %d (replay with RIPPLE_SEED=%d), %d transactions", sd, sd, txns)
-	rng := rand.New(rand.NewSource(sd))
-
-	src := pgtest.Source(t)
-	other := pgtest.Start(t, pgcluster.Options{})
-	pgtest.CreateDB(t, other, "warehouse")
-	pgtest.Exec(t, src, "app", oracleSchema)
-	srcConn := connect(t, src, "app")
-	w := newWorkload(rng, srcConn)
-	for i := 0; i < 60; i++ {
-		w.txn(t)
-	}
-
-	defs, err := planner.ParseViews("sql_order_views.sql", sqlOrderViewSQL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	names := make([]row.TableName, len(defs))
-	for i, d := range defs {
-		names[i] = d.Name
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- pipeline.Run(ctx, pipeline.Config{
-			Source: cdc.Config{DSN: src.DSN("app"), Slot: "ripple", Publication: "ripple"},
-			Views:  defs,
-			Targets: []pipeline.Target{
-				{Sink: sink.NewPostgres(sink.PostgresConfig{Name: "pg", DSN: other.DSN("warehouse")}), Views: names},
-			},
-			QueueSize: 16,
-		})
-	}()
-	t.Cleanup(func() {
-		cancel()
-		select { // waitLoaded may have taken the pipeline's result already
-		case err := <-done:
-			if err != nil {
-				t.Errorf("pipeline: %v", err)
-			}
-		case <-time.After(30 * time.Second):
-		}
-	})
-
-	views := oracleViews(t, srcConn, sqlOrderViewSQL)
-	sinks := map[string]*pgx.Conn{"pg": connect(t, other, "warehouse")}
-	waitLoaded(t, sinks["pg"], done)
-	if !checkAll(t, srcConn, "ripple", sinks, views, "after initial load") {
-		t.Fatalf("seed %d: sink differs after the initial load", sd)
-	}
-	quiet := max(txns/10, 1)
-	for i := 1; i <= txns; i++ {
-		w.txn(t)
-		if i%quiet == 0 || i == txns {
-			select {
-			case err := <-done:
-				t.Fatalf("seed %d: pipeline stopped: %v", sd, err)
-			default:
-			}
-			if !checkAll(t, srcConn, "ripple", sinks, views, fmt.Sprintf("after %d transactions", i)) {
-				t.Fatalf("seed %d: sink differs from views after %d transactions", sd, i)
-			}
-		}
-	}
-	t.Logf("%d views equal after %d transactions (%d committed, %d rolled back, %d truncates)",
-		len(views), txns, w.commits, w.rollbacks, w.truncates)
+	sqlOracle{file: "order_views.sql", views: sqlOrderViewSQL, txns: 600, shortTxns: 150, minViews: 12}.run(t)
 }

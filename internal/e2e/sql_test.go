@@ -1,23 +1,7 @@
 package e2e
 
 import (
-	"context"
-	"fmt"
-	"math/rand"
-	"os"
-	"strconv"
 	"testing"
-	"time"
-
-	"github.com/jackc/pgx/v5"
-
-	"github.com/rippledb/ripple/cdc"
-	"github.com/rippledb/ripple/internal/pgcluster"
-	"github.com/rippledb/ripple/internal/pgtest"
-	"github.com/rippledb/ripple/internal/pipeline"
-	"github.com/rippledb/ripple/internal/row"
-	"github.com/rippledb/ripple/planner"
-	"github.com/rippledb/ripple/sink"
 )
 
 // sqlViewSQL covers the SQL of the first slice of the coverage issue over
@@ -111,79 +95,5 @@ CREATE VIEW public.s_left_filter_agg AS
 // view compared with its
 // SELECT on the source after every quiet point.
 func TestSQL(t *testing.T) {
-	txns := 1200
-	if testing.Short() {
-		txns = 200
-	}
-	if s := os.Getenv("RIPPLE_ORACLE_TXNS"); s != "" {
-		txns, _ = strconv.Atoi(s)
-	}
-	sd := seed(t)
-	t.Logf("seed %d (replay with RIPPLE_SEED=%d), %d transactions", sd, sd, txns)
-	rng := rand.New(rand.NewSource(sd))
-
-	src := pgtest.Source(t)
-	other := pgtest.Start(t, pgcluster.Options{})
-	pgtest.CreateDB(t, other, "warehouse")
-	pgtest.Exec(t, src, "app", oracleSchema)
-	srcConn := connect(t, src, "app")
-	w := newWorkload(rng, srcConn)
-	for i := 0; i < 60; i++ { // initial contents, taken by the snapshot
-		w.txn(t)
-	}
-
-	defs, err := planner.ParseViews("sql_views.sql", sqlViewSQL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(defs) < 20 {
-		t.Fatalf("only %d views", len(defs))
-	}
-	names := make([]row.TableName, len(defs))
-	for i, d := range defs {
-		names[i] = d.Name
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- pipeline.Run(ctx, pipeline.Config{
-			Source: cdc.Config{DSN: src.DSN("app"), Slot: "ripple", Publication: "ripple"},
-			Views:  defs,
-			Targets: []pipeline.Target{
-				{Sink: sink.NewPostgres(sink.PostgresConfig{Name: "pg", DSN: other.DSN("warehouse")}), Views: names},
-			},
-			QueueSize: 16,
-		})
-	}()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("pipeline: %v", err)
-		}
-	})
-
-	views := oracleViews(t, srcConn, sqlViewSQL)
-	sinks := map[string]*pgx.Conn{"pg": connect(t, other, "warehouse")}
-	waitLoaded(t, sinks["pg"], done)
-	if !checkAll(t, srcConn, "ripple", sinks, views, "after initial load") {
-		t.Fatalf("seed %d: sink differs after the initial load", sd)
-	}
-	quiet := max(txns/10, 1)
-	for i := 1; i <= txns; i++ {
-		w.txn(t)
-		if i%quiet == 0 || i == txns {
-			select {
-			case err := <-done:
-				t.Fatalf("seed %d: pipeline stopped: %v", sd, err)
-			default:
-			}
-			if !checkAll(t, srcConn, "ripple", sinks, views, fmt.Sprintf("after %d transactions", i)) {
-				time.Sleep(5 * time.Second)
-				t.Logf("DEBUG recheck after 5s: %v", checkAll(t, srcConn, "ripple", sinks, views, "DEBUG recheck"))
-				t.Fatalf("seed %d: sink differs from views after %d transactions", sd, i)
-			}
-		}
-	}
-	t.Logf("%d views equal after %d transactions (%d committed, %d rolled back, %d truncates)",
-		len(views), txns, w.commits, w.rollbacks, w.truncates)
+	sqlOracle{file: "sql_views.sql", views: sqlViewSQL, txns: 1200, shortTxns: 200, minViews: 20}.run(t)
 }

@@ -2,22 +2,12 @@ package e2e
 
 import (
 	"context"
-	"fmt"
-	"math/rand"
-	"os"
-	"strconv"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/rippledb/ripple/cdc"
 	"github.com/rippledb/ripple/internal/oracle"
-	"github.com/rippledb/ripple/internal/pgcluster"
-	"github.com/rippledb/ripple/internal/pgtest"
-	"github.com/rippledb/ripple/internal/pipeline"
-	"github.com/rippledb/ripple/internal/row"
 	"github.com/rippledb/ripple/planner"
-	"github.com/rippledb/ripple/sink"
 )
 
 // subqueryViewSQL covers subqueries over the oracle schema: subqueries in
@@ -138,84 +128,5 @@ func oracleViewsInlined(t *testing.T, src *pgx.Conn, viewSQL string) []oracle.Vi
 // TestSQLSubqueries is the oracle test for subqueryViewSQL, run like
 // TestSQL.
 func TestSQLSubqueries(t *testing.T) {
-	txns := 1200
-	if testing.Short() {
-		txns = 200
-	}
-	if s := os.Getenv("RIPPLE_ORACLE_TXNS"); s != "" {
-		txns, _ = strconv.Atoi(s)
-	}
-	sd := seed(t)
-	t.Logf("seed %d (replay with RIPPLE_SEED=%d), %d transactions", sd, sd, txns)
-	rng := rand.New(rand.NewSource(sd))
-
-	src := pgtest.Source(t)
-	other := pgtest.Start(t, pgcluster.Options{})
-	pgtest.CreateDB(t, other, "warehouse")
-	pgtest.Exec(t, src, "app", oracleSchema)
-	srcConn := connect(t, src, "app")
-	w := newWorkload(rng, srcConn)
-	for i := 0; i < 60; i++ { // initial contents, taken by the snapshot
-		w.txn(t)
-	}
-
-	defs, err := planner.ParseViews("subquery_views.sql", subqueryViewSQL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	names := make([]row.TableName, len(defs))
-	for i, d := range defs {
-		names[i] = d.Name
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- pipeline.Run(ctx, pipeline.Config{
-			Source: cdc.Config{DSN: src.DSN("app"), Slot: "ripple", Publication: "ripple"},
-			Views:  defs,
-			Targets: []pipeline.Target{
-				{Sink: sink.NewPostgres(sink.PostgresConfig{Name: "pg", DSN: other.DSN("warehouse")}), Views: names},
-			},
-			QueueSize: 16,
-		})
-	}()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("pipeline: %v", err)
-		}
-	})
-
-	views := oracleViewsInlined(t, srcConn, subqueryViewSQL)
-	sinks := map[string]*pgx.Conn{"pg": connect(t, other, "warehouse")}
-	waitLoaded(t, sinks["pg"], done)
-	if !checkAll(t, srcConn, "ripple", sinks, views, "after initial load") {
-		t.Fatalf("seed %d: sink differs after the initial load", sd)
-	}
-	quiet := max(txns/10, 1)
-	most := make([]int64, len(views))
-	for i := 1; i <= txns; i++ {
-		w.txn(t)
-		if i%quiet == 0 || i == txns {
-			select {
-			case err := <-done:
-				t.Fatalf("seed %d: pipeline stopped: %v", sd, err)
-			default:
-			}
-			if !checkAll(t, srcConn, "ripple", sinks, views, fmt.Sprintf("after %d transactions", i)) {
-				t.Fatalf("seed %d: sink differs from views after %d transactions", sd, i)
-			}
-			for j, v := range views { // how much each view holds, to see the test bites
-				var n int64
-				if err := srcConn.QueryRow(context.Background(), "SELECT count(*) FROM ("+v.Query+") q").Scan(&n); err == nil {
-					most[j] = max(most[j], n)
-				}
-			}
-		}
-	}
-	t.Logf("%d views equal after %d transactions (%d committed, %d rolled back, %d truncates)",
-		len(views), txns, w.commits, w.rollbacks, w.truncates)
-	for i, v := range views {
-		t.Logf("%s: at most %d rows at a quiet point", v.Name, most[i])
-	}
+	sqlOracle{file: "subquery_views.sql", views: subqueryViewSQL, txns: 1200, shortTxns: 200, minViews: 30}.run(t)
 }
