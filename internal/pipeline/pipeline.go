@@ -490,7 +490,8 @@ func (e *engine) sinkNames() []string {
 // ripple started is dropped, a column that views read and that was dropped
 // or changed type is a terminal error.
 type adapter struct {
-	idx []int // for each planned column, its position in the stream's row
+	idx  []int // for each planned column, its position in the stream's row
+	same bool  // idx is the identity: stream rows are used as they are
 }
 
 func (e *engine) adapter(rel *cdc.Relation) (*adapter, error) {
@@ -514,21 +515,16 @@ func (e *engine) adapter(rel *cdc.Relation) (*adapter, error) {
 		sort.Strings(problems)
 		return nil, fmt.Errorf("table %s changed while ripple was running (%s); restart ripple to re-plan and re-snapshot", rel.Name, strings.Join(problems, "; "))
 	}
+	a.same = true
+	for i, j := range a.idx {
+		a.same = a.same && i == j
+	}
 	e.adapters[rel] = a
 	return a, nil
 }
 
-func (a *adapter) identity() bool {
-	for i, j := range a.idx {
-		if i != j {
-			return false
-		}
-	}
-	return true
-}
-
 func (a *adapter) adapt(r row.Row, unchanged []bool) (row.Row, []bool) {
-	if r == nil || (a.identity() && len(r) == len(a.idx)) {
+	if r == nil || (a.same && len(r) == len(a.idx)) {
 		return r, unchanged
 	}
 	out := make(row.Row, len(a.idx))

@@ -87,7 +87,7 @@ func Compare(a, b Datum) int {
 	case KindBool, KindInt, KindDate, KindTimestamp, KindTimestampTZ:
 		return cmp.Compare(a.i, b.i)
 	case KindFloat:
-		return compareFloat(a.f, b.f)
+		return CompareFloat(a.f, b.f)
 	case KindNumeric:
 		return CompareNumeric(a.s, b.s)
 	default:
@@ -95,7 +95,9 @@ func Compare(a, b Datum) int {
 	}
 }
 
-func compareFloat(x, y float64) int {
+// CompareFloat orders floats as PostgreSQL does: NaN above every number
+// and equal to itself, -0 equal to 0.
+func CompareFloat(x, y float64) int {
 	xn, yn := math.IsNaN(x), math.IsNaN(y)
 	switch {
 	case xn && yn:

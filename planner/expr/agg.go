@@ -86,7 +86,7 @@ func newAggregate(name string, star bool, arg Expr, argCol int) (dataflow.Aggreg
 			case isIntType(t):
 				cmpf = func(a, b row.Datum) int { return cmpInt(a.Int(), b.Int()) }
 			case isFloatType(t):
-				cmpf = func(a, b row.Datum) int { return compareFloat(a.Float(), b.Float()) }
+				cmpf = func(a, b row.Datum) int { return row.CompareFloat(a.Float(), b.Float()) }
 			default:
 				cmpf = func(a, b row.Datum) int { return row.CompareNumeric(a.Str(), b.Str()) }
 			}

@@ -184,19 +184,6 @@ func datumNum(d row.Datum) *apd.Decimal {
 	return n
 }
 
-func compareFloat(x, y float64) int {
-	xn, yn := math.IsNaN(x), math.IsNaN(y)
-	switch {
-	case xn && yn:
-		return 0
-	case xn:
-		return 1
-	case yn:
-		return -1
-	}
-	return cmp.Compare(x, y)
-}
-
 func timeMicros(d row.Datum) int64 {
 	v := d.Int()
 	if d.Kind() == row.KindDate && v != row.PosInfinity && v != row.NegInfinity {
@@ -254,7 +241,7 @@ func (c *Compiler) comparable(l, r Expr, op string, loc int, ordering bool) (Exp
 			if rt.OID != row.OIDFloat4 {
 				r, _ = Cast(r, row.Float8, false)
 			}
-			return l, r, func(a, b row.Datum) int { return compareFloat(datumFloat(a), datumFloat(b)) }, nil
+			return l, r, func(a, b row.Datum) int { return row.CompareFloat(datumFloat(a), datumFloat(b)) }, nil
 		case lt.OID == row.OIDNumeric || rt.OID == row.OIDNumeric:
 			l, _ = Cast(l, row.Numeric, false)
 			r, _ = Cast(r, row.Numeric, false)
