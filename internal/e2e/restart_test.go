@@ -43,6 +43,16 @@ func startRipple(t *testing.T, args ...string) *proc {
 		t.Fatal(err)
 	}
 	go func() { p.done <- p.cmd.Wait() }()
+	t.Cleanup(func() {
+		if t.Failed() {
+			_ = p.cmd.Process.Kill()
+			out := p.stderr.String()
+			if len(out) > 8000 {
+				out = "...\n" + out[len(out)-8000:]
+			}
+			t.Logf("output of ripple %v:\n%s", args, out)
+		}
+	})
 	return p
 }
 

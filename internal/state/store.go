@@ -85,6 +85,13 @@ func Open(dir string, log *slog.Logger) (*Store, error) {
 		return nil, err
 	}
 	if cp != nil {
+		// What the write-ahead log replay recovered may still be only in
+		// the page cache (a NoSync write before a crash of the process):
+		// flush it before it counts as durable.
+		if err := db.Flush(); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("flush recovered state in %s: %w", path, err)
+		}
 		s.written, s.synced = cp.EndLSN, cp.EndLSN
 	}
 	return s, nil
@@ -258,6 +265,12 @@ func (w *Writer) Put(table, key string, r row.Row, n int64) error {
 // Delete removes key from table.
 func (w *Writer) Delete(table, key string) error {
 	return w.b.Delete(rowKey(w.prefix(table), key), nil)
+}
+
+// DeleteTable removes every row of table (TRUNCATE).
+func (w *Writer) DeleteTable(table string) error {
+	p := w.prefix(table)
+	return w.b.DeleteRange(p, prefixEnd(p), nil)
 }
 
 // Size is the batch's size in bytes.
