@@ -56,6 +56,7 @@ type Store struct {
 	mu      sync.Mutex
 	written row.LSN // EndLSN of the last committed checkpoint
 	synced  row.LSN // EndLSN of the last checkpoint known durable
+	failed  error   // set after pebble failed fatally; the store is unusable
 }
 
 // Open opens (creating if needed) the store in dir/engine.
@@ -110,7 +111,13 @@ func writable(path string) error {
 }
 
 // Close closes the store.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() (err error) {
+	defer s.recoverFatal(&err)
+	if s.usable() != nil {
+		return nil // pebble cannot be closed cleanly after a fatal error; the process ends
+	}
+	return s.db.Close()
+}
 
 // Dir is the state directory.
 func (s *Store) Dir() string { return s.dir }
@@ -134,7 +141,11 @@ func (s *Store) Checkpoint() (*Checkpoint, error) {
 }
 
 // Reset forgets the checkpoint (durably, first) and every stored row.
-func (s *Store) Reset() error {
+func (s *Store) Reset() (err error) {
+	defer s.recoverFatal(&err)
+	if err := s.usable(); err != nil {
+		return err
+	}
 	if err := s.db.Delete(checkpointKey, pebble.Sync); err != nil {
 		return fmt.Errorf("reset state in %s: %w", s.dir, err)
 	}
@@ -154,7 +165,11 @@ func (s *Store) Reset() error {
 
 // Sync makes every committed checkpoint durable and returns the EndLSN of
 // the last one.
-func (s *Store) Sync() (row.LSN, error) {
+func (s *Store) Sync() (_ row.LSN, err error) {
+	defer s.recoverFatal(&err)
+	if err := s.usable(); err != nil {
+		return 0, err
+	}
 	s.mu.Lock()
 	w := s.written
 	s.mu.Unlock()
@@ -279,7 +294,11 @@ func (w *Writer) Size() int { return w.b.Len() }
 // Flush commits the rows collected so far without a checkpoint (for the
 // initial load, which is written in chunks and becomes valid only with the
 // checkpoint its last Commit writes).
-func (w *Writer) Flush() error {
+func (w *Writer) Flush() (err error) {
+	defer w.s.recoverFatal(&err)
+	if err := w.s.usable(); err != nil {
+		return err
+	}
 	if w.b.Empty() {
 		return nil
 	}
@@ -294,8 +313,12 @@ func (w *Writer) Flush() error {
 // Commit writes the collected rows and cp in one atomic batch; with sync
 // the write-ahead log is synced before Commit returns. The writer is
 // finished afterwards.
-func (w *Writer) Commit(cp *Checkpoint, sync bool) error {
+func (w *Writer) Commit(cp *Checkpoint, sync bool) (err error) {
 	defer w.b.Close()
+	defer w.s.recoverFatal(&err)
+	if err := w.s.usable(); err != nil {
+		return err
+	}
 	cp.Version = FormatVersion
 	cp.Time = time.Now().UTC()
 	v, err := json.Marshal(cp)
@@ -337,5 +360,33 @@ func (l pebbleLogger) Errorf(format string, args ...any) {
 func (l pebbleLogger) Fatalf(format string, args ...any) {
 	msg := fmt.Sprintf(format, args...)
 	l.log.Error("state store: fatal: " + msg)
-	panic("state store: " + msg)
+	panic(fatalError{msg})
+}
+
+// fatalError is what pebble's Fatalf panics with. A commit that fails (the
+// disk is full, the directory became read-only) calls Fatalf in the
+// committing goroutine: the Store methods recover it into an error, and
+// the store refuses every later use. What was committed before is intact
+// (the write-ahead log is replayed as a prefix on the next open).
+type fatalError struct{ msg string }
+
+// recoverFatal turns a fatalError panic into *err and marks s failed.
+func (s *Store) recoverFatal(err *error) {
+	if r := recover(); r != nil {
+		f, ok := r.(fatalError)
+		if !ok {
+			panic(r)
+		}
+		s.mu.Lock()
+		s.failed = fmt.Errorf("state in %s: %s", s.dir, f.msg)
+		*err = s.failed
+		s.mu.Unlock()
+	}
+}
+
+// usable returns the error that made the store unusable, if any.
+func (s *Store) usable() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.failed
 }
