@@ -13,6 +13,10 @@ import (
 	"github.com/rippledb/ripple/internal/row"
 )
 
+// ErrStreamEnded is returned by Stream when the server ended the
+// replication stream (it is shutting down): reconnecting is the remedy.
+var ErrStreamEnded = errors.New("the server ended the replication stream")
+
 // Ack tells the source that every transaction with an EndLSN (or
 // CommitLSN) at or below lsn is durable in every sink and in the engine's
 // state, so the slot may release the WAL before it. Lower values than one
@@ -161,8 +165,9 @@ func (st *streamer) handle(ctx context.Context, msg pgproto3.BackendMessage) err
 		return st.handleCopyData(ctx, msg.Data)
 	case *pgproto3.ErrorResponse:
 		return fmt.Errorf("replication from slot %s: %w", st.src.cfg.Slot, pgconn.ErrorResponseToPgError(msg))
-	case *pgproto3.CopyDone:
-		return fmt.Errorf("replication from slot %s: server ended the stream", st.src.cfg.Slot)
+	case *pgproto3.CopyDone, *pgproto3.CommandComplete, *pgproto3.ReadyForQuery:
+		// The walsender ends the stream when the server shuts down.
+		return fmt.Errorf("replication from slot %s: %w", st.src.cfg.Slot, ErrStreamEnded)
 	case *pgproto3.NoticeResponse, *pgproto3.ParameterStatus:
 		return nil
 	}

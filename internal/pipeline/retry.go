@@ -26,6 +26,9 @@ func Transient(err error) bool {
 			return false
 		}
 	}
+	if errors.Is(err, cdc.ErrStreamEnded) {
+		return true
+	}
 	// PostgreSQL (source or sink) and MySQL errors with an SQLSTATE.
 	var coded interface{ SQLState() string }
 	if errors.As(err, &coded) {

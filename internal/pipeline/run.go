@@ -29,10 +29,12 @@ var ErrResyncNeeded = errors.New("resync needed")
 // sink transaction and acknowledges to the source only what every sink and
 // the state hold (I4).
 //
-// Lost connections to the source or a sink (a restart, a network failure,
-// pg_terminate_backend) are not terminal: Run waits with exponential
-// backoff and starts over from the durable state (or, without a
-// StateDir, from a fresh snapshot). Everything else is.
+// Connections to the source or a sink lost once the pipeline ran (a
+// restart, a network failure, pg_terminate_backend) are not terminal: Run
+// waits with exponential backoff and starts over from the durable state
+// (or, without a StateDir, from a fresh snapshot), for as long as it takes.
+// Everything else is, including a source or sink unreachable at the first
+// start (most often a wrong address).
 func Run(ctx context.Context, cfg Config) (err error) {
 	cfg.setDefaults()
 	log := cfg.Logger
@@ -59,6 +61,7 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	}
 	wait := cfg.RetryInitial
 	resync := cfg.Resync
+	everLoaded := false
 	for attempt := 1; ; attempt++ {
 		r := &run{cfg: &cfg, store: store, resync: resync}
 		err = r.run(ctx)
@@ -69,7 +72,10 @@ func Run(ctx context.Context, cfg Config) (err error) {
 		if err == nil || cfg.StopAfterLoad && r.loadedOK {
 			return err
 		}
-		if !Transient(err) {
+		everLoaded = everLoaded || r.loadedOK
+		// A connection that never worked is a configuration problem, and
+		// says so at once; one lost after the pipeline ran is retried.
+		if !Transient(err) || !everLoaded {
 			return err
 		}
 		if r.loadedOK {
