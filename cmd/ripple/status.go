@@ -133,6 +133,17 @@ func printStatus(w io.Writer, r pipeline.StatusReport) {
 	}
 	fmt.Fprintf(tw, "snapshot\t%s\n", snap)
 	fmt.Fprintf(tw, "state\t%s in %d rows (%s)\n", bytesText(r.StateBytes), r.StateRows, r.StateNote)
+	if r.State.Dir != "" {
+		how := "loaded from a fresh snapshot"
+		if r.State.Resumed {
+			how = "resumed from its checkpoint"
+		}
+		fmt.Fprintf(tw, "checkpoint\t%s, synced %s ago; %s on disk in %s (%s)\n", dash(r.State.CheckpointLSN),
+			since(now, r.State.SyncedAt), bytesText(r.State.DiskBytes), r.State.Dir, how)
+	}
+	if r.Reconnects > 0 {
+		fmt.Fprintf(tw, "reconnects\t%d\n", r.Reconnects)
+	}
 	lastErr := "none"
 	if r.LastError != "" {
 		lastErr = fmt.Sprintf("%s (%s ago)", r.LastError, since(now, r.LastErrorAt))

@@ -189,6 +189,10 @@ func (r *run) run(ctx context.Context) (err error) {
 		}
 	}
 	r.loadedOK = true
+	if r.store != nil {
+		st.stateOpened(r.store.Dir(), resumed)
+		st.synced(r.store.Synced(), r.store.DiskSize())
+	}
 	for name, n := range e.viewRows {
 		m.ViewRows(name, n)
 	}
@@ -404,6 +408,7 @@ func (r *run) syncLoop(ctx context.Context, src *cdc.Source, pending <-chan stru
 		}
 		crashPoint("synced")
 		src.Ack(lsn)
+		r.cfg.Status.synced(lsn, r.store.DiskSize())
 		select {
 		case <-ctx.Done():
 		case <-time.After(r.cfg.SyncInterval):

@@ -54,6 +54,9 @@ type StatusReport struct {
 
 	Snapshot SnapshotStatus `json:"snapshot"`
 	Slot     SlotStatus     `json:"slot"`
+	State    StateStatus    `json:"state"`
+	// Reconnects counts the times a lost connection was retried.
+	Reconnects int64 `json:"reconnects"`
 
 	// LastLSN is the commit LSN of the last source transaction durable in
 	// every sink (after the initial load: the snapshot's consistent point).
@@ -83,6 +86,18 @@ type SnapshotStatus struct {
 	StartedAt     time.Time `json:"started_at"`
 	DoneAt        time.Time `json:"done_at"` // loaded into every sink; zero while running
 	Done          bool      `json:"done"`
+}
+
+// StateStatus is the durable engine state (empty without a state_dir).
+type StateStatus struct {
+	Dir string `json:"dir,omitempty"`
+	// Resumed says the run resumed from the state rather than a snapshot.
+	Resumed bool `json:"resumed"`
+	// CheckpointLSN is the last checkpoint known durable: the slot is
+	// acknowledged up to it.
+	CheckpointLSN string    `json:"checkpoint_lsn,omitempty"`
+	SyncedAt      time.Time `json:"synced_at"`
+	DiskBytes     int64     `json:"disk_bytes"`
 }
 
 // SlotStatus is the replication slot's lag as last polled.
@@ -273,11 +288,27 @@ func (s *Status) lagError(err error) {
 	s.mu.r.LastError, s.mu.r.LastErrorAt, s.mu.r.LastErrorIsTerminal = "slot lag: "+err.Error(), now, false
 }
 
+// stateOpened records the state directory and whether the run resumed.
+func (s *Status) stateOpened(dir string, resumed bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.mu.r.State.Dir, s.mu.r.State.Resumed = dir, resumed
+}
+
+// synced records a durable checkpoint.
+func (s *Status) synced(lsn row.LSN, diskBytes int64) {
+	now := time.Now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.mu.r.State.CheckpointLSN, s.mu.r.State.SyncedAt, s.mu.r.State.DiskBytes = lsn.String(), now, diskBytes
+}
+
 // retrying records a lost connection that Run reconnects after.
 func (s *Status) retrying(err error) {
 	now := time.Now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.mu.r.Reconnects++
 	s.mu.r.Phase = PhaseReconnecting
 	s.mu.r.Errors++
 	s.mu.r.LastError, s.mu.r.LastErrorAt, s.mu.r.LastErrorIsTerminal = err.Error(), now, false
