@@ -249,8 +249,7 @@ func Run(ctx context.Context, cfg Config) (err error) {
 		return nil
 	})
 	g.Go(func() error {
-		pollLag(gctx, src, st, m, cfg.LagInterval, log)
-		return nil
+		return pollLag(gctx, src, st, m, cfg.LagInterval, log)
 	})
 	err = g.Wait()
 	if ctx.Err() != nil && (errors.Is(err, context.Canceled) || err == nil) {
