@@ -88,10 +88,10 @@ func IsTransient(err error) bool {
 func transientCode(code string) bool {
 	switch code {
 	case "57P01", // admin_shutdown: fast shutdown or pg_terminate_backend
-		"57P02", // crash_shutdown: another backend crashed, or immediate shutdown
-		"57P03", // cannot_connect_now: starting up or shutting down
-		"57P05", // idle_session_timeout
-		"55P03", // lock_not_available
+		"57P02",          // crash_shutdown: another backend crashed, or immediate shutdown
+		"57P03",          // cannot_connect_now: starting up or shutting down
+		"57P05",          // idle_session_timeout
+		"55P03",          // lock_not_available
 		"40001", "40P01": // serialization failure, deadlock
 		return true
 	}

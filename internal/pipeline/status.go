@@ -87,18 +87,18 @@ type SnapshotStatus struct {
 
 // SlotStatus is the replication slot's lag as last polled.
 type SlotStatus struct {
-	Name          string    `json:"name"`
-	LagBytes      int64     `json:"lag_bytes"`       // current WAL − confirmed_flush_lsn
-	LagSeconds    float64   `json:"lag_seconds"`     // 0 without pending WAL, else now − the later of the last applied commit and the last caught-up poll
-	RetainedBytes int64     `json:"retained_bytes"`  // current WAL − restart_lsn
+	Name          string  `json:"name"`
+	LagBytes      int64   `json:"lag_bytes"`      // current WAL − confirmed_flush_lsn
+	LagSeconds    float64 `json:"lag_seconds"`    // 0 without pending WAL, else now − the later of the last applied commit and the last caught-up poll
+	RetainedBytes int64   `json:"retained_bytes"` // current WAL − restart_lsn
 	// MaxRetainedBytes is source.max_retained_wal (0: no limit) and
 	// RetainedOverLimit whether the slot retains more (or PostgreSQL
 	// reports its WAL "unreserved": the next checkpoint may invalidate it).
-	MaxRetainedBytes  int64  `json:"max_retained_bytes"`
-	RetainedOverLimit bool   `json:"retained_over_limit"`
-	WALStatus         string `json:"wal_status,omitempty"` // pg_replication_slots.wal_status
-	CheckedAt     time.Time `json:"checked_at"`      // zero before the first poll
-	Error         string    `json:"error,omitempty"` // the last poll's error, if it failed
+	MaxRetainedBytes  int64     `json:"max_retained_bytes"`
+	RetainedOverLimit bool      `json:"retained_over_limit"`
+	WALStatus         string    `json:"wal_status,omitempty"` // pg_replication_slots.wal_status
+	CheckedAt         time.Time `json:"checked_at"`           // zero before the first poll
+	Error             string    `json:"error,omitempty"`      // the last poll's error, if it failed
 }
 
 // ViewStatus is one view.
