@@ -1,0 +1,192 @@
+package cdc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/rippledb/ripple/internal/pgtest"
+)
+
+func TestIsTransient(t *testing.T) {
+	pg := func(code string) error {
+		return fmt.Errorf("receive from source (slot s): %w", &pgconn.PgError{Severity: "FATAL", Code: code, Message: "m"})
+	}
+	dial := &net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)}
+	for _, tc := range []struct {
+		name string
+		err  error
+		want bool
+	}{
+		{"nil", nil, false},
+		{"connection refused", fmt.Errorf("open replication connection to source: %w", dial), true},
+		{"connection reset", fmt.Errorf("receive: %w", &net.OpError{Op: "read", Net: "tcp", Err: os.NewSyscallError("read", syscall.ECONNRESET)}), true},
+		{"broken pipe", fmt.Errorf("send: %w", syscall.EPIPE), true},
+		{"EOF", fmt.Errorf("receive: %w", io.EOF), true},
+		{"unexpected EOF", fmt.Errorf("receive: %w", io.ErrUnexpectedEOF), true},
+		{"timeout", fmt.Errorf("query: %w", context.DeadlineExceeded), true},
+		{"net timeout", os.ErrDeadlineExceeded, true},
+		{"closed connection", fmt.Errorf("x: %w", net.ErrClosed), true},
+		{"pgconn conn closed", errors.New("conn closed"), true},
+		{"stream ended", fmt.Errorf("replication from slot s: %w", ErrStreamEnded), true},
+		{"admin shutdown 57P01 (pg_terminate_backend, fast shutdown)", pg("57P01"), true},
+		{"crash shutdown 57P02", pg("57P02"), true},
+		{"cannot connect now 57P03", pg("57P03"), true},
+		{"connection failure 08006", pg("08006"), true},
+		{"too many connections 53300", pg("53300"), true},
+		{"auth failed 28P01", pg("28P01"), false},
+		{"insufficient privilege 42501", pg("42501"), false},
+		{"undefined table 42P01", pg("42P01"), false},
+		{"undefined object 42704", pg("42704"), false},
+		{"database does not exist 3D000", pg("3D000"), false},
+		{"internal error XX000", pg("XX000"), false},
+		{"slot missing", slotMissing("s", ""), false},
+		{"slot invalidated", slotInvalidated("s", ""), false},
+		{"slot invalidated wrapping a shutdown", fmt.Errorf("%w after %w", ErrSlotInvalidated, pg("57P01")), false},
+		{"slot in use", errorOf(ErrSlotInUse, "in use"), false},
+		{"malformed stream", fmt.Errorf("decode pgoutput message: %w: short", ErrMalformed), false},
+		{"malformed after EOF", fmt.Errorf("%w: %w", ErrMalformed, io.ErrUnexpectedEOF), false},
+		{"no such table", errorOf(ErrNoSuchTable, "t"), false},
+		{"wal_level", errorOf(ErrWalLevel, "replica"), false},
+		{"no replication privilege", errorOf(ErrNoReplicationPrivilege, "r"), false},
+		{"canceled", context.Canceled, false},
+		{"unknown logic error", errors.New("view v: column x has type text, want int4"), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := IsTransient(tc.err); got != tc.want {
+				t.Errorf("IsTransient(%v) = %v, want %v", tc.err, got, tc.want)
+			}
+		})
+	}
+}
+
+// slotPos reads the slot's confirmed_flush_lsn and restart_lsn and the
+// current WAL insert position, as byte positions.
+func slotPos(t *testing.T, conn *pgx.Conn, slot string) (confirmed, restart, current int64) {
+	t.Helper()
+	err := conn.QueryRow(context.Background(), `
+		SELECT pg_wal_lsn_diff(confirmed_flush_lsn, '0/0')::int8, pg_wal_lsn_diff(restart_lsn, '0/0')::int8,
+		       pg_wal_lsn_diff(pg_current_wal_insert_lsn(), '0/0')::int8
+		FROM pg_replication_slots WHERE slot_name = $1`, slot).Scan(&confirmed, &restart, &current)
+	if err != nil {
+		t.Fatalf("read slot %s: %v", slot, err)
+	}
+	return confirmed, restart, current
+}
+
+// TestHeartbeatKeepsFilteredSourceSlotMoving writes heavy WAL that the
+// slot's publication does not cover — to a table outside it and to
+// another database of the same cluster — and checks that the slot keeps
+// up: after every round its confirmed_flush_lsn passes the end of the
+// round's WAL and its restart_lsn the start, so the WAL the slot retains
+// stays bounded by about one round while the cluster writes many.
+func TestHeartbeatKeepsFilteredSourceSlotMoving(t *testing.T) {
+	c := pgtest.Source(t)
+	pgtest.CreateDB(t, c, "other")
+	exec(t, c, "CREATE TABLE pub (id int PRIMARY KEY); CREATE TABLE noise (id bigserial PRIMARY KEY, pad text)")
+	pgtest.Exec(t, c, "other", "CREATE TABLE noise (id bigserial PRIMARY KEY, pad text)")
+	s := testSourceWith(t, c, func(cfg *Config) { cfg.HeartbeatInterval = 100 * time.Millisecond }, "pub")
+	_, lsn := prepare(t, s)
+	conn := pgtest.Connect(t, c, "app")
+	probe := probeSlot(t, conn)
+	st := startStream(t, s, lsn)
+	const rounds = 6
+	var written, maxRetained int64
+	for i := 0; i < rounds; i++ {
+		_, _, from := slotPos(t, conn, s.cfg.Slot)
+		exec(t, c, "INSERT INTO noise (pad) SELECT repeat(md5(g::text), 30) FROM generate_series(1, 3000) g")
+		pgtest.Exec(t, c, "other", "INSERT INTO noise (pad) SELECT repeat(md5(g::text), 30) FROM generate_series(1, 3000) g")
+		_, _, to := slotPos(t, conn, s.cfg.Slot)
+		written += to - from
+		// A checkpoint logs the running transactions; decoding them is what
+		// lets PostgreSQL move restart_lsn (the bgwriter also does it every
+		// 15s on a busy cluster).
+		exec(t, c, "CHECKPOINT")
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			confirmed, restart, cur := slotPos(t, conn, s.cfg.Slot)
+			maxRetained = max(maxRetained, cur-restart)
+			if confirmed >= to && restart >= from {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("round %d: slot did not follow filtered-out WAL %d..%d: confirmed_flush %d, restart %d (retains %d bytes)",
+					i, from, to, confirmed, restart, cur-restart)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	st.none(t, 100*time.Millisecond) // nothing of the publication changed
+	if n := heartbeats(t, conn, probe, s.cfg.Publication); n < 3 {
+		t.Errorf("%d heartbeat messages in the source's WAL, want at least 3 (one per 100ms)", n)
+	}
+	t.Logf("%d rounds wrote %d bytes of WAL outside the publication; the slot retained at most %d bytes", rounds, written, maxRetained)
+	if maxRetained*2 > written {
+		t.Errorf("slot retained up to %d bytes of the %d written; want it bounded by about one round", maxRetained, written)
+	}
+}
+
+// probeSlot creates a pgoutput slot that only the test reads (with
+// pg_logical_slot_peek_binary_changes), dropped at cleanup.
+func probeSlot(t *testing.T, conn *pgx.Conn) string {
+	t.Helper()
+	name := fmt.Sprintf("probe_%d", nameSeq.Add(1))
+	if _, err := conn.Exec(context.Background(), "SELECT pg_create_logical_replication_slot($1, 'pgoutput')", name); err != nil {
+		t.Fatalf("create probe slot: %v", err)
+	}
+	t.Cleanup(func() { _, _ = conn.Exec(context.Background(), "SELECT pg_drop_replication_slot($1)", name) })
+	return name
+}
+
+// heartbeats counts the heartbeat messages (non-transactional logical
+// decoding messages with HeartbeatPrefix) the probe slot decodes, asking
+// pgoutput for messages, which ripple's own stream does not.
+func heartbeats(t *testing.T, conn *pgx.Conn, probe, pub string) int {
+	t.Helper()
+	rows, err := conn.Query(context.Background(), `SELECT data FROM pg_logical_slot_peek_binary_changes($1, NULL, NULL,
+		'proto_version', '1', 'publication_names', $2, 'messages', 'true')`, probe, pub)
+	if err != nil {
+		t.Fatalf("peek probe slot: %v", err)
+	}
+	datas, err := pgx.CollectRows(rows, pgx.RowTo[[]byte])
+	if err != nil {
+		t.Fatalf("peek probe slot: %v", err)
+	}
+	n := 0
+	for _, d := range datas {
+		m, err := decodeMessage(d)
+		if err != nil {
+			t.Fatalf("decode probe message: %v", err)
+		}
+		if lm, ok := m.(msgLogical); ok && lm.Prefix == HeartbeatPrefix && !lm.Transactional {
+			n++
+		}
+	}
+	return n
+}
+
+// Without heartbeats, Stream writes nothing into the source's WAL.
+func TestHeartbeatDisabled(t *testing.T) {
+	c := pgtest.Source(t)
+	exec(t, c, "CREATE TABLE pub (id int PRIMARY KEY)")
+	s := testSourceWith(t, c, func(cfg *Config) { cfg.HeartbeatInterval = -1 }, "pub")
+	_, lsn := prepare(t, s)
+	conn := pgtest.Connect(t, c, "app")
+	probe := probeSlot(t, conn)
+	st := startStream(t, s, lsn)
+	exec(t, c, "INSERT INTO pub VALUES (1)")
+	s.Ack(st.next(t).EndLSN)
+	time.Sleep(time.Second)
+	if n := heartbeats(t, conn, probe, s.cfg.Publication); n != 0 {
+		t.Errorf("%d heartbeat messages with heartbeats disabled, want 0", n)
+	}
+}
