@@ -7,6 +7,8 @@ import (
 	"io"
 	"net"
 	"os"
+	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -14,7 +16,9 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/rippledb/ripple/internal/pgcluster"
 	"github.com/rippledb/ripple/internal/pgtest"
+	"github.com/rippledb/ripple/internal/row"
 )
 
 func TestIsTransient(t *testing.T) {
@@ -189,4 +193,178 @@ func TestHeartbeatDisabled(t *testing.T) {
 	if n := heartbeats(t, conn, probe, s.cfg.Publication); n != 0 {
 		t.Errorf("%d heartbeat messages with heartbeats disabled, want 0", n)
 	}
+}
+
+// lossyCluster starts a source whose slots PostgreSQL invalidates once they
+// retain more than one WAL segment, with tables pub (published) and noise.
+func lossyCluster(t *testing.T) *pgcluster.Cluster {
+	t.Helper()
+	c := pgtest.Start(t, pgcluster.Options{Settings: map[string]string{"max_slot_wal_keep_size": "'16MB'"}})
+	pgtest.CreateDB(t, c, "app")
+	exec(t, c, "CREATE TABLE pub (id int PRIMARY KEY); CREATE TABLE noise (id bigserial PRIMARY KEY, pad text)")
+	return c
+}
+
+// switchWAL moves the source past n WAL segments (a small write and
+// pg_switch_wal each) and checkpoints, which removes the old segments and
+// invalidates slots that retain more than max_slot_wal_keep_size.
+func switchWAL(t *testing.T, c *pgcluster.Cluster, n int) {
+	t.Helper()
+	for i := 0; i < n; i++ {
+		exec(t, c, "INSERT INTO noise (pad) VALUES ('x'); SELECT pg_switch_wal()")
+	}
+	exec(t, c, "CHECKPOINT")
+}
+
+func walStatus(t *testing.T, conn *pgx.Conn, slot string) string {
+	t.Helper()
+	var st *string
+	if err := conn.QueryRow(context.Background(), "SELECT wal_status FROM pg_replication_slots WHERE slot_name = $1", slot).Scan(&st); err != nil {
+		t.Fatalf("read wal_status of %s: %v", slot, err)
+	}
+	if st == nil {
+		return ""
+	}
+	return *st
+}
+
+func checkTerminal(t *testing.T, err, kind error) {
+	t.Helper()
+	if !errors.Is(err, kind) || IsTransient(err) || !strings.Contains(err.Error(), "ripple resync") {
+		t.Errorf("error %v (transient %v); want %v, terminal, naming `ripple resync`", err, IsTransient(err), kind)
+	}
+}
+
+// A slot invalidated while nobody streams from it: Stream and SlotLag say
+// so, terminally, at once.
+func TestSlotInvalidatedBeforeStreaming(t *testing.T) {
+	c := lossyCluster(t)
+	s := testSource(t, c, "pub")
+	_, lsn := prepare(t, s)
+	conn := pgtest.Connect(t, c, "app")
+	for i := 0; walStatus(t, conn, s.cfg.Slot) != "lost"; i++ {
+		if i == 10 {
+			t.Fatalf("slot not invalidated after %d segments (wal_status %q)", i*4, walStatus(t, conn, s.cfg.Slot))
+		}
+		switchWAL(t, c, 4)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	err := s.Stream(ctx, lsn, make(chan Txn, 1))
+	checkTerminal(t, err, ErrSlotInvalidated)
+	t.Logf("Stream: %v", err)
+	_, err = s.SlotLag(ctx)
+	checkTerminal(t, err, ErrSlotInvalidated)
+}
+
+// runStream runs s.Stream from start in a goroutine; the returned channel
+// receives its error. The stream is stopped at cleanup.
+func runStream(t *testing.T, s *Source, start row.LSN, out chan Txn) <-chan error {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		done <- s.Stream(ctx, start, out)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		wg.Wait()
+	})
+	return done
+}
+
+func waitErr(t *testing.T, done <-chan error, what string) error {
+	t.Helper()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Fatalf("%s: Stream returned nil", what)
+		}
+		return err
+	case <-time.After(60 * time.Second):
+		t.Fatalf("%s: Stream still running after 60s", what)
+	}
+	return nil
+}
+
+// A slot invalidated while Stream runs and the pipeline holds an unacked
+// transaction (a stalled sink): PostgreSQL terminates the walsender, and
+// Stream reports the invalidation, terminally, instead of a connection
+// error a reconnect loop would retry for ever.
+func TestSlotInvalidatedWhileStreaming(t *testing.T) {
+	c := lossyCluster(t)
+	s := testSource(t, c, "pub")
+	_, lsn := prepare(t, s)
+	conn := pgtest.Connect(t, c, "app")
+	out := make(chan Txn, 4)
+	done := runStream(t, s, lsn, out)
+	exec(t, c, "INSERT INTO pub VALUES (1)")
+	select {
+	case <-out: // received, never acked: the slot must keep its WAL
+	case err := <-done:
+		t.Fatalf("stream ended: %v", err)
+	case <-time.After(15 * time.Second):
+		t.Fatal("no transaction within 15s")
+	}
+	for i := 0; walStatus(t, conn, s.cfg.Slot) != "lost"; i++ {
+		if i == 10 {
+			t.Fatalf("slot not invalidated after %d segments (wal_status %q)", i*4, walStatus(t, conn, s.cfg.Slot))
+		}
+		switchWAL(t, c, 4)
+	}
+	err := waitErr(t, done, "after invalidation")
+	t.Logf("Stream: %v", err)
+	checkTerminal(t, err, ErrSlotInvalidated)
+}
+
+// A slot dropped by someone (after terminating ripple's walsender, since
+// an active slot cannot be dropped): the next Stream fails with
+// ErrSlotMissing, terminally; the one that was running fails with either
+// that or a transient error (the termination may be seen before the drop).
+func TestSlotDropped(t *testing.T) {
+	c := pgtest.Source(t)
+	exec(t, c, "CREATE TABLE pub (id int PRIMARY KEY)")
+	s := testSource(t, c, "pub")
+	_, lsn := prepare(t, s)
+	conn := pgtest.Connect(t, c, "app")
+	out := make(chan Txn, 4)
+	done := runStream(t, s, lsn, out)
+	exec(t, c, "INSERT INTO pub VALUES (1)")
+	select {
+	case txn := <-out:
+		s.Ack(txn.EndLSN)
+	case err := <-done:
+		t.Fatalf("stream ended: %v", err)
+	case <-time.After(15 * time.Second):
+		t.Fatal("no transaction within 15s")
+	}
+	ctx := context.Background()
+	for i := 0; ; i++ {
+		_, err := conn.Exec(ctx, "SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = $1 AND active_pid IS NOT NULL", s.cfg.Slot)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err = conn.Exec(ctx, "SELECT pg_drop_replication_slot($1)", s.cfg.Slot); err == nil {
+			break
+		}
+		if i == 100 {
+			t.Fatalf("drop slot: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond) // the terminated walsender still holds it
+	}
+	err := waitErr(t, done, "after the drop")
+	t.Logf("running Stream: %v", err)
+	if !IsTransient(err) {
+		checkTerminal(t, err, ErrSlotMissing)
+	}
+	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	err = s.Stream(sctx, lsn, out)
+	t.Logf("next Stream: %v", err)
+	checkTerminal(t, err, ErrSlotMissing)
+	_, err = s.SlotLag(ctx)
+	checkTerminal(t, err, ErrSlotMissing)
 }

@@ -111,9 +111,10 @@ func (s *Source) startError(ctx context.Context, err error) error {
 		case "42704": // undefined_object
 			return slotMissing(s.cfg.Slot, pgErr.Message)
 		case "55000": // object_not_in_prerequisite_state
-			// "can no longer get changes from replication slot": it was
-			// invalidated (PostgreSQL 13+: max_slot_wal_keep_size).
-			if strings.Contains(pgErr.Message, "can no longer get changes") || strings.Contains(pgErr.Detail, "invalidated") {
+			// "cannot read from logical replication slot" in 15, "can no
+			// longer get changes from replication slot" in 16 and later;
+			// the detail says it was invalidated.
+			if strings.Contains(pgErr.Detail, "invalidated") || strings.Contains(pgErr.Message, "can no longer get changes") {
 				return slotInvalidated(s.cfg.Slot, strings.TrimSpace(pgErr.Message+" "+pgErr.Detail))
 			}
 		case "55006": // object_in_use
