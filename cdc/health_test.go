@@ -368,3 +368,73 @@ func TestSlotDropped(t *testing.T) {
 	_, err = s.SlotLag(ctx)
 	checkTerminal(t, err, ErrSlotMissing)
 }
+
+// TestStreamFaultsAreTransient breaks a running Stream the ways a source
+// does — pg_terminate_backend on the walsender, a fast and an immediate
+// restart, and a Stream started while the server is down — and checks that
+// each error classifies as transient and that streaming again from the
+// last acked LSN delivers the next transaction.
+func TestStreamFaultsAreTransient(t *testing.T) {
+	c := pgtest.Source(t)
+	exec(t, c, "CREATE TABLE pub (id int PRIMARY KEY)")
+	s := testSource(t, c, "pub")
+	_, acked := prepare(t, s)
+	ctx := context.Background()
+	id := 0
+	// streamOne starts Stream, commits a new row and waits for it (acking
+	// it; transactions at or below the acked LSN may come again after a
+	// reconnect and are skipped), and returns the running stream.
+	streamOne := func(what string) <-chan error {
+		t.Helper()
+		out := make(chan Txn, 4)
+		done := runStream(t, s, acked, out)
+		id++
+		exec(t, c, fmt.Sprintf("SET synchronous_commit = on; INSERT INTO pub VALUES (%d)", id))
+		for {
+			select {
+			case txn := <-out:
+				if txn.CommitLSN <= acked {
+					continue
+				}
+				if len(txn.Changes) != 1 || row.FormatText(txn.Changes[0].New[0]) != fmt.Sprint(id) {
+					t.Fatalf("%s: got %+v, want the insert of %d", what, txn.Changes, id)
+				}
+				acked = txn.EndLSN
+				s.Ack(acked)
+				return done
+			case err := <-done:
+				t.Fatalf("%s: stream ended: %v", what, err)
+			case <-time.After(30 * time.Second):
+				t.Fatalf("%s: row %d not streamed within 30s", what, id)
+			}
+		}
+	}
+	checkTransient := func(what string, err error) {
+		t.Helper()
+		t.Logf("%s: %v", what, err)
+		if !IsTransient(err) || errors.Is(err, ErrSlotMissing) || errors.Is(err, ErrSlotInvalidated) {
+			t.Errorf("%s: error %v is not transient", what, err)
+		}
+	}
+	admin := pgtest.Connect(t, c, "postgres")
+
+	done := streamOne("first stream")
+	var n int
+	if err := admin.QueryRow(ctx, "SELECT count(pg_terminate_backend(active_pid)) FROM pg_replication_slots WHERE slot_name = $1 AND active_pid IS NOT NULL",
+		s.cfg.Slot).Scan(&n); err != nil || n != 1 {
+		t.Fatalf("terminate walsender: %d terminated, %v", n, err)
+	}
+	checkTransient("walsender terminated", waitErr(t, done, "walsender terminated"))
+
+	for _, mode := range []string{"fast", "immediate"} {
+		done = streamOne("before " + mode + " restart")
+		pgtest.Stop(t, c, mode)
+		checkTransient(mode+" shutdown", waitErr(t, done, mode+" shutdown"))
+		sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		err := s.Stream(sctx, acked, make(chan Txn, 1))
+		cancel()
+		checkTransient("Stream while the source is down", err)
+		pgtest.Restart(t, c, mode)
+	}
+	streamOne("after the restarts")
+}
