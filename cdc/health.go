@@ -121,27 +121,42 @@ func (s *Source) diagnose(ctx context.Context, err error) error {
 		return err
 	}
 	defer conn.Close(context.Background())
-	if serr := slotUsable(dctx, conn, s.cfg.Slot); serr != nil && (errors.Is(serr, ErrSlotMissing) || errors.Is(serr, ErrSlotInvalidated)) {
-		return serr
+	for {
+		walStatus, serr := slotWALStatus(dctx, conn, s.cfg.Slot)
+		switch {
+		case errors.Is(serr, ErrSlotMissing):
+			return serr
+		case serr != nil:
+			return err
+		case walStatus == "lost":
+			return slotInvalidated(s.cfg.Slot, "")
+		case walStatus != "unreserved":
+			return err
+		}
+		// PostgreSQL terminates the walsender first and marks the slot
+		// invalidated once it is released: an "unreserved" slot may be
+		// about to become "lost". Should it not within the timeout, the
+		// next start of streaming reports the invalidation.
+		select {
+		case <-dctx.Done():
+			return err
+		case <-time.After(100 * time.Millisecond):
+		}
 	}
-	return err
 }
 
-// slotUsable returns an error matching ErrSlotMissing or ErrSlotInvalidated
-// when the slot cannot be streamed from any more.
-func slotUsable(ctx context.Context, conn *pgx.Conn, slot string) error {
+// slotWALStatus returns the slot's pg_replication_slots.wal_status ("" when
+// NULL), or an error matching ErrSlotMissing when there is no such slot.
+func slotWALStatus(ctx context.Context, conn *pgx.Conn, slot string) (string, error) {
 	var walStatus *string
 	err := conn.QueryRow(ctx, "SELECT wal_status FROM pg_replication_slots WHERE slot_name = $1", slot).Scan(&walStatus)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return slotMissing(slot, "")
+		return "", slotMissing(slot, "")
 	}
-	if err != nil {
-		return err
+	if err != nil || walStatus == nil {
+		return "", err
 	}
-	if walStatus != nil && *walStatus == "lost" {
-		return slotInvalidated(slot, "")
-	}
-	return nil
+	return *walStatus, nil
 }
 
 func slotMissing(slot, detail string) error {
