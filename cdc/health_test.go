@@ -239,9 +239,17 @@ func checkTerminal(t *testing.T, err, kind error) {
 // so, terminally, at once.
 func TestSlotInvalidatedBeforeStreaming(t *testing.T) {
 	c := lossyCluster(t)
-	s := testSource(t, c, "pub")
+	s := testSourceWith(t, c, func(cfg *Config) { cfg.MaxRetainedWAL = 64 << 10 }, "pub")
 	_, lsn := prepare(t, s)
 	conn := pgtest.Connect(t, c, "app")
+	exec(t, c, "INSERT INTO noise (pad) SELECT repeat('x', 200) FROM generate_series(1, 2000)")
+	warned := false
+	for _, f := range CheckSource(context.Background(), s.cfg) {
+		warned = warned || f.Status == StatusWarn && strings.Contains(f.Detail, "more than source.max_retained_wal (65536)")
+	}
+	if !warned {
+		t.Error("CheckSource does not warn about a slot retaining more than MaxRetainedWAL")
+	}
 	for i := 0; walStatus(t, conn, s.cfg.Slot) != "lost"; i++ {
 		if i == 10 {
 			t.Fatalf("slot not invalidated after %d segments (wal_status %q)", i*4, walStatus(t, conn, s.cfg.Slot))
@@ -255,6 +263,16 @@ func TestSlotInvalidatedBeforeStreaming(t *testing.T) {
 	t.Logf("Stream: %v", err)
 	_, err = s.SlotLag(ctx)
 	checkTerminal(t, err, ErrSlotInvalidated)
+	found := false
+	for _, f := range CheckSource(ctx, s.cfg) {
+		if f.Subject == "slot "+s.cfg.Slot {
+			found = found || f.Status == StatusFail && strings.Contains(f.Detail, "ripple resync")
+			t.Logf("check: %s", f)
+		}
+	}
+	if !found {
+		t.Error("CheckSource does not fail the invalidated slot naming `ripple resync`")
+	}
 }
 
 // runStream runs s.Stream from start in a goroutine; the returned channel
