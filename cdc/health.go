@@ -42,7 +42,11 @@ const heartbeatWarnInterval = time.Minute
 // Everything else is terminal, because retrying cannot fix it: bad
 // credentials or missing privileges, missing tables, a missing or
 // invalidated slot (ErrSlotMissing, ErrSlotInvalidated: `ripple resync`
-// repairs those), the slot held by another process (ErrSlotInUse), a
+// repairs those), the slot held by another process (ErrSlotInUse: another
+// ripple runs with this slot; but right after a lost connection the server
+// may still hold ripple's own old walsender — for a moment after a
+// pg_terminate_backend, up to wal_sender_timeout when the network broke —
+// so a reconnect loop may retry it for that long before giving up), a
 // malformed stream (ErrMalformed), context.Canceled (the caller stopped),
 // and any error IsTransient does not know. A nil error is not transient.
 func IsTransient(err error) bool {

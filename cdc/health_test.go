@@ -406,6 +406,22 @@ func TestStreamFaultsAreTransient(t *testing.T) {
 		t.Helper()
 		out := make(chan Txn, 4)
 		done := runStream(t, s, acked, out)
+		// The server releases the slot as the terminated walsender exits,
+		// a moment after the client saw the connection end: a reconnect
+		// may find it still in use, and retries that for a bounded time.
+		for i := 0; i < 50; i++ {
+			select {
+			case err := <-done:
+				if !errors.Is(err, ErrSlotInUse) {
+					t.Fatalf("%s: stream ended: %v", what, err)
+				}
+				time.Sleep(100 * time.Millisecond)
+				done = runStream(t, s, acked, out)
+				continue
+			case <-time.After(100 * time.Millisecond):
+			}
+			break
+		}
 		id++
 		exec(t, c, fmt.Sprintf("SET synchronous_commit = on; INSERT INTO pub VALUES (%d)", id))
 		for {
