@@ -20,13 +20,13 @@ func Transient(err error) bool {
 	if err == nil || errors.Is(err, context.Canceled) {
 		return false
 	}
-	for _, permanent := range []error{ErrResyncNeeded, cdc.ErrSlotMissing, cdc.ErrSlotInUse, cdc.ErrNoSuchTable,
+	for _, permanent := range []error{ErrResyncNeeded, cdc.ErrSlotMissing, cdc.ErrSlotInvalidated, cdc.ErrSlotInUse, cdc.ErrNoSuchTable,
 		cdc.ErrWalLevel, cdc.ErrNoReplicationPrivilege, cdc.ErrMalformed, cdc.ErrNotATable} {
 		if errors.Is(err, permanent) {
 			return false
 		}
 	}
-	if errors.Is(err, cdc.ErrStreamEnded) {
+	if cdc.IsTransient(err) {
 		return true
 	}
 	// PostgreSQL (source or sink) and MySQL errors with an SQLSTATE.

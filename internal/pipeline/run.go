@@ -62,6 +62,7 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	wait := cfg.RetryInitial
 	resync := cfg.Resync
 	everLoaded := false
+	slotBusy := 0
 	for attempt := 1; ; attempt++ {
 		r := &run{cfg: &cfg, store: store, resync: resync}
 		err = r.run(ctx)
@@ -73,9 +74,18 @@ func Run(ctx context.Context, cfg Config) (err error) {
 			return err
 		}
 		everLoaded = everLoaded || r.loadedOK
+		// Right after a lost connection the source may still hold the old
+		// walsender on the slot for a moment: a few retries, not forever
+		// (another ripple on the same slot is refused, not waited for).
+		busy := everLoaded && errors.Is(err, cdc.ErrSlotInUse) && slotBusy < maxSlotBusyRetries
+		if busy {
+			slotBusy++
+		} else if r.progressed {
+			slotBusy = 0
+		}
 		// A connection that never worked is a configuration problem, and
 		// says so at once; one lost after the pipeline ran is retried.
-		if !Transient(err) || !everLoaded {
+		if !busy && (!Transient(err) || !everLoaded) {
 			return err
 		}
 		if r.loadedOK {
@@ -96,6 +106,10 @@ func Run(ctx context.Context, cfg Config) (err error) {
 		wait = min(wait*2, cfg.RetryMax)
 	}
 }
+
+// maxSlotBusyRetries bounds the retries of a slot found in use after a
+// lost connection.
+const maxSlotBusyRetries = 5
 
 // run is one attempt of Run: from connecting to the first error.
 type run struct {
@@ -382,8 +396,7 @@ func (r *run) stream(ctx context.Context, src *cdc.Source, e *engine, start row.
 		g.Go(func() error { return r.syncLoop(gctx, src, synced) })
 	}
 	g.Go(func() error {
-		pollLag(gctx, src, st, cfg.Metrics, cfg.LagInterval, cfg.Logger)
-		return nil
+		return pollLag(gctx, src, st, cfg.Metrics, cfg.LagInterval, cfg.Logger)
 	})
 	return g.Wait()
 }

@@ -5,6 +5,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/rippledb/ripple/cdc"
 	"github.com/rippledb/ripple/internal/row"
 )
 
@@ -102,12 +103,18 @@ type StateStatus struct {
 
 // SlotStatus is the replication slot's lag as last polled.
 type SlotStatus struct {
-	Name          string    `json:"name"`
-	LagBytes      int64     `json:"lag_bytes"`       // current WAL − confirmed_flush_lsn
-	LagSeconds    float64   `json:"lag_seconds"`     // 0 without pending WAL, else now − the later of the last applied commit and the last caught-up poll
-	RetainedBytes int64     `json:"retained_bytes"`  // current WAL − restart_lsn
-	CheckedAt     time.Time `json:"checked_at"`      // zero before the first poll
-	Error         string    `json:"error,omitempty"` // the last poll's error, if it failed
+	Name          string  `json:"name"`
+	LagBytes      int64   `json:"lag_bytes"`      // current WAL − confirmed_flush_lsn
+	LagSeconds    float64 `json:"lag_seconds"`    // 0 without pending WAL, else now − the later of the last applied commit and the last caught-up poll
+	RetainedBytes int64   `json:"retained_bytes"` // current WAL − restart_lsn
+	// MaxRetainedBytes is source.max_retained_wal (0: no limit) and
+	// RetainedOverLimit whether the slot retains more (or PostgreSQL
+	// reports its WAL "unreserved": the next checkpoint may invalidate it).
+	MaxRetainedBytes  int64     `json:"max_retained_bytes"`
+	RetainedOverLimit bool      `json:"retained_over_limit"`
+	WALStatus         string    `json:"wal_status,omitempty"` // pg_replication_slots.wal_status
+	CheckedAt         time.Time `json:"checked_at"`           // zero before the first poll
+	Error             string    `json:"error,omitempty"`      // the last poll's error, if it failed
 }
 
 // ViewStatus is one view.
@@ -272,10 +279,11 @@ func (s *Status) lastCommit() time.Time {
 	return s.mu.r.Snapshot.StartedAt
 }
 
-func (s *Status) lag(lagBytes, retained int64, seconds float64, at time.Time) {
+func (s *Status) lag(h cdc.SlotHealth, seconds float64, at time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.mu.r.Slot.LagBytes, s.mu.r.Slot.RetainedBytes = lagBytes, retained
+	s.mu.r.Slot.LagBytes, s.mu.r.Slot.RetainedBytes = h.LagBytes, h.RetainedBytes
+	s.mu.r.Slot.MaxRetainedBytes, s.mu.r.Slot.RetainedOverLimit, s.mu.r.Slot.WALStatus = max(h.MaxRetained, 0), h.OverLimit(), h.WALStatus
 	s.mu.r.Slot.LagSeconds, s.mu.r.Slot.CheckedAt, s.mu.r.Slot.Error = seconds, at, ""
 }
 
