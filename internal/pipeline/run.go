@@ -307,15 +307,21 @@ func (r *run) snapshot(ctx context.Context, src *cdc.Source, e *engine, fp, slot
 func (r *run) stream(ctx context.Context, src *cdc.Source, e *engine, start row.LSN) error {
 	cfg, st := r.cfg, r.cfg.Status
 	fp, slot := fingerprint(e, slotName(cfg.Source)), slotName(cfg.Source)
-	txns := make(chan cdc.Txn, cfg.QueueSize)
+	stream := make(chan cdc.Txn)
+	txns := make(chan queuedTxn, cfg.QueueSize)
+	queue := newByteQueue(cfg.QueueBytes)
 	synced := make(chan struct{}, 1) // a checkpoint was written and awaits a sync
 	if r.store != nil {
 		src.Ack(r.store.Synced()) // the checkpoint streaming starts from is durable
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
-		defer close(txns)
-		return src.Stream(gctx, start, txns)
+		defer close(stream)
+		return src.Stream(gctx, start, stream)
+	})
+	g.Go(func() error {
+		queue.forward(gctx, stream, txns)
+		return nil
 	})
 	g.Go(func() error {
 		group := make([]cdc.Txn, 0, max(cfg.GroupTxns, 1))
@@ -338,7 +344,8 @@ func (r *run) stream(ctx context.Context, src *cdc.Source, e *engine, start row.
 				if !ok {
 					return nil
 				}
-				txn = t
+				queue.release(t.bytes)
+				txn = t.Txn
 			case <-idleTick:
 				// An idle or filtered-out source: record the position the
 				// stream can confirm, so the slot releases WAL once synced.
@@ -361,7 +368,7 @@ func (r *run) stream(ctx context.Context, src *cdc.Source, e *engine, start row.
 			}
 			group = append(group[:0], txn)
 			for len(group) < cfg.GroupTxns {
-				next, ok := tryRecv(txns)
+				next, ok := tryRecv(queue, txns)
 				if !ok {
 					break
 				}
@@ -433,11 +440,14 @@ func (r *run) syncLoop(ctx context.Context, src *cdc.Source, pending <-chan stru
 // position is checkpointed.
 const idleCheckpointInterval = time.Second
 
-// tryRecv takes a transaction from c if one is queued.
-func tryRecv(c <-chan cdc.Txn) (cdc.Txn, bool) {
+// tryRecv takes a transaction from q if one is queued.
+func tryRecv(q *byteQueue, c <-chan queuedTxn) (cdc.Txn, bool) {
 	select {
 	case t, ok := <-c:
-		return t, ok
+		if ok {
+			q.release(t.bytes)
+		}
+		return t.Txn, ok
 	default:
 		return cdc.Txn{}, false
 	}
