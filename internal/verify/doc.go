@@ -27,9 +27,9 @@
 //
 // Consistent point. The pipeline keeps running while verify reads, so the
 // two sides are never read at the same logical time. verify reads the
-// source's WAL position L (pg_current_wal_lsn) just before it computes the
-// source's fingerprints — every transaction committed before L is in that
-// computation — then waits until the replication slot's
+// source's WAL insert position L and the source's fingerprints in one
+// REPEATABLE READ snapshot — the reading holds exactly the transactions
+// whose commit record is below L — then waits until the replication slot's
 // confirmed_flush_lsn reaches L (ripple acknowledges an LSN only once every
 // sink holds it durably, I4), and only then computes the sink's
 // fingerprints. The sink is then at least as new as the source's reading; a

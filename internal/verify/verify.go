@@ -239,12 +239,26 @@ func (vf *Verifier) diffRows(ctx context.Context, src *SQL, snk Side, v View, bu
 // confirm it before readSink. waited is false when the slot was not active
 // (pipeline stopped) and the sink was read without waiting.
 func (vf *Verifier) consistent(ctx context.Context, readSource, readSink func() error) (waited bool, err error) {
+	// The WAL position and the source reading share one REPEATABLE READ
+	// snapshot, taken by the statement that reads the position: every
+	// transaction the reading sees committed (its commit record inserted)
+	// before that statement ran, so below the insert position it returns.
+	// Without the shared snapshot the reading could include transactions
+	// committed after the position, which the sink need not hold yet.
+	tx, err := vf.cfg.Source.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+	if err != nil {
+		return false, fmt.Errorf("read source: %w", err)
+	}
+	defer func() { _ = tx.Rollback(ctx) }()
 	var lsn string
-	if err := vf.cfg.Source.QueryRow(ctx, "SELECT pg_current_wal_lsn()::text").Scan(&lsn); err != nil {
+	if err := tx.QueryRow(ctx, "SELECT pg_current_wal_insert_lsn()::text").Scan(&lsn); err != nil {
 		return false, fmt.Errorf("read source WAL position: %w", err)
 	}
-	if err := readSource(); err != nil {
+	if err := readSource(); err != nil { // on the same connection, so in tx
 		return false, fmt.Errorf("source: %w", err)
+	}
+	if err := tx.Rollback(ctx); err != nil {
+		return false, fmt.Errorf("read source: %w", err)
 	}
 	waited, err = vf.waitFlushed(ctx, lsn)
 	if err != nil {
