@@ -31,6 +31,9 @@ type Node struct {
 	op     operator
 	out    Batch         // this step's output, valid during Step
 	table  row.TableName // Input nodes: the table they read
+	// failed is the error this node, or a node it reads, stopped with; a
+	// failed node is never stepped again (its state is partly updated).
+	failed error
 }
 
 // ID is the node's identifier.
@@ -67,6 +70,8 @@ type Graph struct {
 	outputs map[string]*Node
 	order   []string // output names in registration order
 	primed  bool
+	// reported holds the outputs whose failure a Step already returned.
+	reported map[string]bool
 }
 
 // New returns an empty graph.
@@ -130,8 +135,13 @@ func (g *Graph) OutputNode(name string) *Node { return g.outputs[name] }
 // out. The first Step runs every operator even without input, so that
 // aggregates without GROUP BY emit their row over an empty input.
 //
-// An error leaves operator state partly updated: the graph must not be
-// stepped again (the caller rebuilds it).
+// A runtime error in an operator (division by zero, overflow, an invalid
+// cast) fails that operator and every operator that reads it, for good:
+// they are not stepped again, and the outputs they feed get no more
+// changes. The rest of the graph, which does not depend on them, goes on:
+// Step returns the other outputs' changes together with a *StepError
+// naming the outputs that failed in this step. Any other error is
+// terminal for the whole graph.
 func (g *Graph) Step(inputs map[row.TableName]Batch) (map[string]Batch, error) {
 	for name := range inputs {
 		if _, ok := g.inputs[name]; !ok {
@@ -142,6 +152,18 @@ func (g *Graph) Step(inputs map[row.TableName]Batch) (map[string]Batch, error) {
 		n.out = nil
 	}
 	for _, n := range g.nodes {
+		if n.failed != nil {
+			continue
+		}
+		for _, in := range n.inputs {
+			if in.failed != nil {
+				n.failed = in.failed
+				break
+			}
+		}
+		if n.failed != nil {
+			continue
+		}
 		var ins []Batch
 		active := !g.primed
 		if n.kind == "Input" {
@@ -162,13 +184,29 @@ func (g *Graph) Step(inputs map[row.TableName]Batch) (map[string]Batch, error) {
 		}
 		out, err := n.op.step(ins)
 		if err != nil {
-			return nil, fmt.Errorf("%s %s: %w", n.kind, n.label, err)
+			n.failed = fmt.Errorf("%s %s: %w", n.kind, n.label, err)
+			continue
 		}
 		n.out = out
 	}
 	g.primed = true
 	res := make(map[string]Batch, len(g.outputs))
-	for name, n := range g.outputs {
+	var failed *StepError
+	for _, name := range g.order {
+		n := g.outputs[name]
+		if n.failed != nil {
+			if !g.reported[name] {
+				if g.reported == nil {
+					g.reported = map[string]bool{}
+				}
+				g.reported[name] = true
+				if failed == nil {
+					failed = &StepError{}
+				}
+				failed.Views = append(failed.Views, ViewError{View: name, Err: n.failed})
+			}
+			continue
+		}
 		if len(n.out) == 0 {
 			continue
 		}
@@ -176,7 +214,45 @@ func (g *Graph) Step(inputs map[row.TableName]Batch) (map[string]Batch, error) {
 			res[name] = append(Batch(nil), b...)
 		}
 	}
+	if failed != nil {
+		return res, failed
+	}
 	return res, nil
+}
+
+// ViewError is the runtime error that stopped one output.
+type ViewError struct {
+	View string
+	Err  error
+}
+
+// StepError lists the outputs a Step failed, in registration order; the
+// changes Step returned with it are those of the other outputs.
+type StepError struct{ Views []ViewError }
+
+func (e *StepError) Error() string {
+	parts := make([]string, len(e.Views))
+	for i, v := range e.Views {
+		parts[i] = fmt.Sprintf("view %s: %v", v.View, v.Err)
+	}
+	return strings.Join(parts, "; ")
+}
+
+// Unwrap gives the views' errors to errors.Is and errors.As.
+func (e *StepError) Unwrap() []error {
+	out := make([]error, len(e.Views))
+	for i, v := range e.Views {
+		out[i] = v.Err
+	}
+	return out
+}
+
+// Failed returns the error output name stopped with, or nil.
+func (g *Graph) Failed(name string) error {
+	if n, ok := g.outputs[name]; ok {
+		return n.failed
+	}
+	return nil
 }
 
 // Explain renders the operator tree that computes output name, one

@@ -166,6 +166,12 @@ func printStatus(w io.Writer, r pipeline.StatusReport) {
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%d\t%.1f\t\n", v.Name, strings.Join(v.Sinks, ","), v.Rows, dash(v.LastLSN), change, v.Transactions, v.ChangesPerSec)
 	}
 	tw.Flush()
+	for _, v := range r.Views {
+		if v.Failed != "" {
+			fmt.Fprintf(w, "\nview %s FAILED at %s: %s\n  its sink tables keep their contents from before that transaction; fix the data or the view, then run `ripple resync`\n",
+				v.Name, v.FailedLSN, v.Failed)
+		}
+	}
 }
 
 func dash(s string) string {

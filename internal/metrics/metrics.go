@@ -19,6 +19,7 @@ const Namespace = "ripple"
 const (
 	StagePipeline = "pipeline" // a terminal error that stopped the pipeline
 	StageLag      = "lag"      // reading the slot lag failed (the pipeline goes on)
+	StageView     = "view"     // a view failed at run time (division by zero, ...); the other views go on
 )
 
 // Metrics holds ripple's collectors and the registry they are registered
@@ -82,7 +83,7 @@ func New() *Metrics {
 		snapshotDone: g("snapshot_done", "1 once the initial snapshot is read and loaded into every sink."),
 		ready:        g("ready", "1 while the pipeline is streaming after the initial load and its last step did not fail (what /readyz reports)."),
 		errors: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "errors_total",
-			Help: "Errors by stage: pipeline (terminal; the run stops) and lag (reading the slot lag failed; retried)."}, []string{"stage"}),
+			Help: "Errors by stage: pipeline (terminal; the run stops), lag (reading the slot lag failed; retried) and view (a view failed at run time; the other views go on)."}, []string{"stage"}),
 	}
 	m.Registry.MustRegister(m.viewTxns, m.viewRowChanges, m.viewRows, m.sourceTxns, m.sourceChanges, m.appliedLSN,
 		m.lagBytes, m.lagSeconds, m.retainedBytes, m.retainedMax, m.retainedOver, m.commitSeconds, m.stateBytes, m.stateRows,
@@ -90,6 +91,7 @@ func New() *Metrics {
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.errors.WithLabelValues(StagePipeline)
 	m.errors.WithLabelValues(StageLag)
+	m.errors.WithLabelValues(StageView)
 	return m
 }
 

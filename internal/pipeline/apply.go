@@ -2,11 +2,13 @@ package pipeline
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/rippledb/ripple/cdc"
 	"github.com/rippledb/ripple/dataflow"
+	"github.com/rippledb/ripple/internal/metrics"
 	"github.com/rippledb/ripple/internal/row"
 	"github.com/rippledb/ripple/internal/state"
 	"github.com/rippledb/ripple/sink"
@@ -37,8 +39,11 @@ func (e *engine) step(txn cdc.Txn) (map[string]dataflow.Batch, StepInfo, error) 
 		}
 	}
 	out, err := e.plan.Graph.Step(inputs)
-	if err != nil {
+	if err = e.isolate(err, txn.CommitLSN); err != nil {
 		return nil, info, fmt.Errorf("transaction at %s: %w", txn.CommitLSN, err)
+	}
+	for name := range e.failed {
+		delete(out, name)
 	}
 	for name, b := range out {
 		_, isView := e.viewRows[name]
@@ -129,7 +134,7 @@ func (e *engine) checkpoint(fp, slot string, lsn, end row.LSN, sync bool) error 
 	for k, v := range e.sinkLSN {
 		sinks[k] = v
 	}
-	cp := &state.Checkpoint{Fingerprint: fp, Slot: slot, LSN: lsn, EndLSN: end, Sinks: sinks, Rows: rows}
+	cp := &state.Checkpoint{Fingerprint: fp, Slot: slot, LSN: lsn, EndLSN: end, Sinks: sinks, Rows: rows, FailedViews: e.failed}
 	if err := w.Commit(cp, sync); err != nil {
 		return fmt.Errorf("checkpoint at %s: %w", lsn, err)
 	}
@@ -159,8 +164,12 @@ func (e *engine) restore(store *state.Store, cp *state.Checkpoint) error {
 		inputs[t.Name] = b
 		ts.track = true
 	}
+	for name, f := range cp.FailedViews {
+		e.failed[name] = f
+		e.status.viewFailed(name, f.Error, f.LSN)
+	}
 	out, err := e.plan.Graph.Step(inputs)
-	if err != nil {
+	if err = e.isolate(err, cp.LSN); err != nil {
 		return fmt.Errorf("resume from %s: rebuilding the views' state: %w", store.Dir(), err)
 	}
 	for name := range e.views {
@@ -172,5 +181,28 @@ func (e *engine) restore(store *state.Store, cp *state.Checkpoint) error {
 	}
 	e.lastLSN = cp.LSN
 	e.store = store
+	return nil
+}
+
+// isolate handles the views a graph step failed (a runtime error such as a
+// division by zero): each is stopped for good — its sink tables keep their
+// last good contents, its status says why — and the other views go on. It
+// returns any other error, which is terminal.
+func (e *engine) isolate(err error, lsn row.LSN) error {
+	var se *dataflow.StepError
+	if !errors.As(err, &se) {
+		return err
+	}
+	for _, v := range se.Views {
+		if _, done := e.failed[v.View]; done {
+			continue
+		}
+		f := state.FailedView{Error: v.Err.Error(), LSN: lsn}
+		e.failed[v.View] = f
+		e.status.viewFailed(v.View, f.Error, lsn)
+		e.metrics.Error(metrics.StageView)
+		e.log.Error("view failed: its sink tables keep their contents from before this transaction and get no more changes; the other views go on. Fix the data or the view, then run `ripple resync`",
+			"view", v.View, "lsn", lsn, "err", v.Err)
+	}
 	return nil
 }

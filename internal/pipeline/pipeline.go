@@ -37,7 +37,7 @@ type Config struct {
 	// QueueBytes bounds the estimated memory of those queued transactions;
 	// default 64 MiB. A single larger transaction still passes, alone.
 	QueueBytes int64
-	Logger    *slog.Logger
+	Logger     *slog.Logger
 	// OnStep, when set, is called after every source transaction is durable
 	// in every sink (and once after the initial load, with Initial set).
 	OnStep func(StepInfo)
@@ -200,6 +200,11 @@ type engine struct {
 	// writer collects the snapshot's rows for the state store.
 	writer *state.Writer
 	store  *state.Store
+	// failed are the views stopped by a runtime error (by graph output
+	// name); their outputs are ignored from then on.
+	failed map[string]state.FailedView
+	status *Status
+	log    *slog.Logger
 	// viewRows is the sum of the weights of every view's output since the
 	// initial load: the number of rows the view holds. By view name as the
 	// graph names its outputs (row.TableName.String()).
@@ -210,7 +215,8 @@ func newEngine(plan *planner.Plan, targets []Target) (*engine, error) {
 	e := &engine{plan: plan, targets: targets, tables: map[row.TableName]*tableState{},
 		schemas: map[row.TableName]row.Schema{}, adapters: map[*cdc.Relation]*adapter{},
 		views: map[row.TableName]planner.View{}, pending: map[row.TableName]dataflow.Batch{},
-		viewRows: map[string]int64{}, sinkLSN: map[string]row.LSN{}}
+		viewRows: map[string]int64{}, sinkLSN: map[string]row.LSN{}, failed: map[string]state.FailedView{},
+		log: slog.Default()}
 	for _, t := range plan.Tables {
 		e.tables[t.Name] = newTableState(t.Name, t.Key)
 		e.schemas[t.Name] = t.Columns
@@ -285,7 +291,7 @@ func (e *engine) snapshotRow(rel *cdc.Relation, r row.Row) error {
 func (e *engine) load(ctx context.Context, lsn row.LSN) error {
 	out, err := e.plan.Graph.Step(e.pending)
 	e.pending = nil
-	if err != nil {
+	if err = e.isolate(err, lsn); err != nil {
 		return fmt.Errorf("initial load: %w", err)
 	}
 	for _, t := range e.targets {

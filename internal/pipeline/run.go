@@ -144,6 +144,7 @@ func (r *run) run(ctx context.Context) (err error) {
 	}
 	e.metrics = m
 	e.groupTxns = cfg.GroupTxns
+	e.status, e.log = st, log
 	st.setViews(e.viewSinks())
 	m.Init(e.viewNames(), e.sinkNames())
 	srcCfg.Tables = e.tableNames()

@@ -127,6 +127,10 @@ type ViewStatus struct {
 	Transactions  int64    `json:"transactions"`    // streamed transactions that changed it
 	RowChanges    int64    `json:"row_changes"`     // sum of |weight| of its streamed changes
 	ChangesPerSec float64  `json:"changes_per_second"`
+	// Failed is the runtime error that stopped the view (its sink tables
+	// keep their contents from before FailedLSN); "" while it is healthy.
+	Failed    string `json:"failed,omitempty"`
+	FailedLSN string `json:"failed_lsn,omitempty"`
 }
 
 // stateNote says what StateBytes covers.
@@ -257,6 +261,9 @@ func (s *Status) applied(info StepInfo, viewRows map[string]int64, stateBytes, s
 	s.mu.txns.add(now, 1)
 	s.mu.changes.add(now, int64(info.Changes))
 	for name, v := range s.mu.views {
+		if v.Failed != "" {
+			continue
+		}
 		v.LastLSN = lsn
 		v.Rows = viewRows[name]
 		if n, ok := info.ViewRows[name]; ok {
@@ -294,6 +301,18 @@ func (s *Status) lagError(err error) {
 	s.mu.r.Slot.Error = err.Error()
 	s.mu.r.Errors++
 	s.mu.r.LastError, s.mu.r.LastErrorAt, s.mu.r.LastErrorIsTerminal = "slot lag: "+err.Error(), now, false
+}
+
+// viewFailed records a view stopped by a runtime error.
+func (s *Status) viewFailed(name, err string, lsn row.LSN) {
+	now := time.Now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if v, ok := s.mu.views[name]; ok {
+		v.Failed, v.FailedLSN = err, lsn.String()
+	}
+	s.mu.r.Errors++
+	s.mu.r.LastError, s.mu.r.LastErrorAt, s.mu.r.LastErrorIsTerminal = "view "+name+": "+err, now, false
 }
 
 // stateOpened records the state directory and whether the run resumed.

@@ -43,9 +43,19 @@ type Checkpoint struct {
 	// at or before this checkpoint. A sink found below it on restart lost
 	// committed data (restored from a backup, progress row deleted).
 	Sinks map[string]row.LSN `json:"sinks"`
+	// FailedViews are the views stopped by a runtime error, with the error
+	// and the LSN of the transaction that failed them: their sink tables
+	// are frozen until a resync, also across restarts.
+	FailedViews map[string]FailedView `json:"failed_views,omitempty"`
 	// Rows is the number of stored table rows (with multiplicity).
 	Rows int64     `json:"rows"`
 	Time time.Time `json:"time"`
+}
+
+// FailedView is a view stopped by a runtime error.
+type FailedView struct {
+	Error string  `json:"error"`
+	LSN   row.LSN `json:"lsn"`
 }
 
 // Store is an open state directory.
