@@ -42,7 +42,7 @@ func TestRegistration(t *testing.T) {
 		"ripple_slot_max_retained_wal_bytes": 1, "ripple_slot_retained_wal_over_limit": 1,
 		"ripple_sink_commit_seconds": 2, "ripple_state_bytes": 1, "ripple_state_rows": 1,
 		"ripple_snapshot_rows": 1, "ripple_snapshot_estimated_rows": 1, "ripple_snapshot_done": 1,
-		"ripple_ready": 1, "ripple_errors_total": 2,
+		"ripple_ready": 1, "ripple_errors_total": 3,
 	}
 	for name, n := range want {
 		if names[name] != n {
