@@ -102,3 +102,68 @@ func procStatusKB(t *testing.T, p *proc, field string) int64 {
 	t.Fatalf("no %s in /proc/%d/status", field, p.cmd.Process.Pid)
 	return 0
 }
+
+// TestBacklog stops ripple, lets a backlog of row changes build up in the
+// slot (200,000 by default in transactions of 1,000 rows;
+// RIPPLE_BACKLOG_CHANGES=10000000 for the long form), restarts it and
+// checks the sinks with the oracle. It reports ripple's peak memory while
+// draining next to its memory after the initial load: the queue between
+// the replication reader and the engine is bounded in transactions and
+// bytes, so the backlog's size does not show in ripple's memory.
+func TestBacklog(t *testing.T) {
+	changes := 200000
+	if testing.Short() {
+		changes = 50000
+	}
+	if v := os.Getenv("RIPPLE_BACKLOG_CHANGES"); v != "" {
+		var err error
+		if changes, err = strconv.Atoi(v); err != nil {
+			t.Fatalf("RIPPLE_BACKLOG_CHANGES=%q: %v", v, err)
+		}
+	}
+	const rows, perTxn = 20000, 1000
+	src := pgtest.Source(t)
+	snk := pgtest.Start(t, pgcluster.Options{})
+	pgtest.CreateDB(t, snk, "warehouse")
+	pgtest.Exec(t, src, "app", fmt.Sprintf("CREATE TABLE big (id int PRIMARY KEY, grp int, v int, pad text); INSERT INTO big SELECT g, g %% 100, 0, md5(g::text) FROM generate_series(1, %d) g", rows))
+	views := `
+CREATE VIEW public.big_ident AS SELECT id, grp, v, pad FROM big;
+CREATE VIEW public.big_groups AS SELECT grp, count(*) AS n, sum(v) AS total, max(v) AS top FROM big GROUP BY grp;
+`
+	cfg := writeConfig(t, src.DSN("app"), map[string]string{"main": snk.DSN("warehouse")}, views)
+	p := startRipple(t, "run", "--config", cfg, "--http", "")
+	srcConn := connect(t, src, "app")
+	oviews := oracleViews(t, srcConn, views)
+	sinks := map[string]*pgx.Conn{"main": connect(t, snk, "warehouse")}
+	checkAll(t, srcConn, "ripple", sinks, oviews, "after the initial load")
+	loaded := procStatusKB(t, p, "VmHWM:")
+	stopRipple(t, p)
+
+	txns := changes / perTxn
+	start := time.Now()
+	if _, err := srcConn.Exec(context.Background(), fmt.Sprintf(`DO $$
+BEGIN
+  FOR i IN 0..%d LOOP
+    UPDATE big SET v = v + 1 WHERE id %% %d BETWEEN (i * %d) %% %d AND (i * %d) %% %d + %d - 1;
+    COMMIT;
+  END LOOP;
+END $$`, txns-1, rows, perTxn, rows, perTxn, rows, perTxn)); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("backlog of %d row changes in %d transactions written in %s", txns*perTxn, txns, time.Since(start).Round(time.Millisecond))
+	start = time.Now()
+	p = startRipple(t, "run", "--config", cfg, "--http", "")
+	if !checkAll(t, srcConn, "ripple", sinks, oviews, "after draining the backlog") {
+		t.Fatal("sinks differ after the backlog")
+	}
+	drained := time.Since(start)
+	peak := procStatusKB(t, p, "VmHWM:")
+	t.Logf("drained %d row changes in %s (%.0f changes/s); ripple peak RSS %d MB while draining, %d MB after the initial load",
+		txns*perTxn, drained.Round(time.Millisecond), float64(txns*perTxn)/drained.Seconds(), peak/1024, loaded/1024)
+	// A generous bound that a backlog held in memory would break in the
+	// long form: the queue holds at most 64 MiB of transactions.
+	if peak > loaded+512*1024 {
+		t.Errorf("ripple's peak RSS grew from %d MB to %d MB while draining the backlog", loaded/1024, peak/1024)
+	}
+	stopRipple(t, p)
+}
