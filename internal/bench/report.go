@@ -61,7 +61,7 @@ func (s *Scenario) stage(format string, args ...any) {
 
 // target sets the figure's target as "ratio >= min".
 func (f *Figure) atLeast(min float64) *Figure {
-	f.Target = fmt.Sprintf("ratio ≥ %g", min)
+	f.Target = fmt.Sprintf("ratio ≥ %.3g", min)
 	met := f.Ratio >= min
 	f.Met = &met
 	return f
