@@ -528,13 +528,8 @@ func (p *Postgres) Apply(ctx context.Context, step Step) error {
 		p.log.Debug("step already applied; skipped", "lsn", step.LSN, "progress", cur)
 		return nil // the deferred rollback ends the transaction (I3)
 	}
-	for _, d := range step.Deltas {
-		if err := p.applyDelta(ctx, p.views[d.View], d); err != nil {
-			return fmt.Errorf("sink %s: apply step %s to view %s: %w", p.cfg.Name, step.LSN, d.View, err)
-		}
-	}
-	if err := p.writeProgress(ctx, tx, step.LSN, step.CommitTime); err != nil {
-		return fmt.Errorf("apply step: %w", err)
+	if err := p.applyDeltas(ctx, step); err != nil {
+		return err
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return fmt.Errorf("sink %s: apply step %s: commit: %w", p.cfg.Name, step.LSN, err)
@@ -542,44 +537,149 @@ func (p *Postgres) Apply(ctx context.Context, step Step) error {
 	return nil
 }
 
-// applyDelta deletes the retractions, then copies the insertions.
-func (p *Postgres) applyDelta(ctx context.Context, v *pgView, d Delta) error {
-	ins := make([]row.Update, 0, len(d.Rows))
-	for _, u := range d.Rows {
-		switch {
-		case u.W < 0:
-			if err := p.retract(ctx, v, u.Row, -u.W); err != nil {
-				return err
+// maxBatchedInsertParams bounds the parameters of the multi-row INSERTs
+// that travel in the step's one batch; larger insertions go by COPY, which
+// costs a round trip more but no parameter parsing per value.
+const maxBatchedInsertParams = 2000
+
+// applyDeltas applies every delta of step and writes its progress inside
+// the open transaction, in as few round trips as it can: the retractions
+// of all views (prepared DELETEs), the small insertions (multi-row INSERTs)
+// and the progress upsert travel as one pipelined batch; each large
+// insertion follows with its own COPY. A round trip per row was the sink's
+// main cost (benchmark scenario a, docs/bench).
+func (p *Postgres) applyDeltas(ctx context.Context, step Step) error {
+	type check struct {
+		view row.TableName
+		r    row.Row
+		n    row.Weight // rows the statement must delete; 0: an INSERT
+	}
+	var (
+		batch  pgconn.Batch
+		checks []check
+		copies []Delta
+	)
+	for _, d := range step.Deltas {
+		v := p.views[d.View]
+		var ins []row.Update
+		insRows := 0
+		for _, u := range d.Rows {
+			switch {
+			case u.W < 0:
+				name, err := p.deleteStmt(ctx, v, u.Row)
+				if err != nil {
+					return fmt.Errorf("sink %s: apply step %s to view %s: %w", p.cfg.Name, step.LSN, d.View, err)
+				}
+				batch.ExecPrepared(name, retractParams(v, u.Row, -u.W), nil, nil)
+				checks = append(checks, check{view: d.View, r: u.Row, n: -u.W})
+			case u.W > 0:
+				ins = append(ins, u)
+				insRows += int(u.W)
 			}
-		case u.W > 0:
-			ins = append(ins, u)
+		}
+		switch {
+		case len(ins) == 0:
+		case insRows*len(v.Columns) <= maxBatchedInsertParams:
+			sql, params := insertStatement(v, ins, insRows)
+			batch.ExecParams(sql, params, nil, nil, nil)
+			checks = append(checks, check{view: d.View})
+		default:
+			copies = append(copies, Delta{View: d.View, Rows: ins})
 		}
 	}
-	_, err := p.copyRows(ctx, v, ins)
-	return err
+	var ct any
+	if !step.CommitTime.IsZero() {
+		ct = step.CommitTime.UTC().Format("2006-01-02 15:04:05.999999Z07:00")
+	}
+	batch.ExecParams(progressUpsert, [][]byte{[]byte(p.pipeline), []byte(step.LSN.String()), textOrNull(ct)},
+		[]uint32{uint32(row.OIDText), uint32(row.OIDText), uint32(row.OIDText)}, nil, nil)
+	results, err := p.conn.PgConn().ExecBatch(ctx, &batch).ReadAll()
+	if err != nil {
+		for i, res := range results {
+			if res.Err != nil && i < len(checks) {
+				c := checks[i]
+				if c.n > 0 {
+					return fmt.Errorf("sink %s: apply step %s to view %s: retract row %s: %w", p.cfg.Name, step.LSN, c.view, formatRow(c.r), err)
+				}
+				return fmt.Errorf("sink %s: apply step %s to view %s: insert rows: %w", p.cfg.Name, step.LSN, c.view, err)
+			}
+		}
+		return fmt.Errorf("sink %s: apply step %s: %w", p.cfg.Name, step.LSN, err)
+	}
+	for i, c := range checks {
+		if c.n == 0 {
+			continue
+		}
+		if got := results[i].CommandTag.RowsAffected(); got < int64(c.n) {
+			return fmt.Errorf("sink %s: apply step %s to view %s: retract %d× row %s: found only %d matching row(s): %w",
+				p.cfg.Name, step.LSN, c.view, c.n, formatRow(c.r), got, ErrOutOfSync)
+		}
+	}
+	for _, d := range copies {
+		if _, err := p.copyRows(ctx, p.views[d.View], d.Rows); err != nil {
+			return fmt.Errorf("sink %s: apply step %s to view %s: %w", p.cfg.Name, step.LSN, d.View, err)
+		}
+	}
+	return nil
 }
 
-// retract deletes exactly n rows matching r.
-func (p *Postgres) retract(ctx context.Context, v *pgView, r row.Row, n row.Weight) error {
-	name, err := p.deleteStmt(ctx, v, r)
-	if err != nil {
-		return err
+const progressUpsert = `
+INSERT INTO ripple.progress (pipeline, lsn, commit_time, updated_at) VALUES ($1, $2::pg_lsn, $3::timestamptz, now())
+ON CONFLICT (pipeline) DO UPDATE SET lsn = excluded.lsn, commit_time = excluded.commit_time, updated_at = excluded.updated_at`
+
+func textOrNull(v any) []byte {
+	if s, ok := v.(string); ok {
+		return []byte(s)
 	}
+	return nil
+}
+
+// retractParams are the parameters of r's DELETE (see deleteStmt): the
+// non-NULL match columns as text, then the number of rows to delete.
+func retractParams(v *pgView, r row.Row, n row.Weight) [][]byte {
 	params := make([][]byte, 0, len(v.match)+1)
 	for _, c := range v.match {
 		if !r[c].IsNull() {
 			params = append(params, []byte(row.FormatText(r[c])))
 		}
 	}
-	params = append(params, []byte(strconv.FormatInt(int64(n), 10)))
-	res := p.conn.PgConn().ExecPrepared(ctx, name, params, nil, nil).Read()
-	if res.Err != nil {
-		return fmt.Errorf("retract row %s: %w", formatRow(r), res.Err)
+	return append(params, []byte(strconv.FormatInt(int64(n), 10)))
+}
+
+// insertStatement builds one multi-row INSERT of us (each row W times,
+// total rows in all). Parameters are untyped text, so PostgreSQL reads
+// each as the target column's type, as COPY would.
+func insertStatement(v *pgView, us []row.Update, total int) (string, [][]byte) {
+	var b strings.Builder
+	b.WriteString("INSERT INTO ")
+	b.WriteString(v.Name.String())
+	b.WriteByte(' ')
+	b.WriteString(v.colList)
+	b.WriteString(" VALUES ")
+	params := make([][]byte, 0, total*len(v.Columns))
+	first := true
+	for _, u := range us {
+		for k := row.Weight(0); k < u.W; k++ {
+			if !first {
+				b.WriteString(", ")
+			}
+			first = false
+			b.WriteByte('(')
+			for i, d := range u.Row {
+				if i > 0 {
+					b.WriteString(", ")
+				}
+				params = append(params, nil)
+				if !d.IsNull() {
+					params[len(params)-1] = []byte(row.FormatText(d))
+				}
+				b.WriteByte('$')
+				b.WriteString(strconv.Itoa(len(params)))
+			}
+			b.WriteByte(')')
+		}
 	}
-	if got := res.CommandTag.RowsAffected(); got < int64(n) {
-		return fmt.Errorf("retract %d× row %s: found only %d matching row(s): %w", n, formatRow(r), got, ErrOutOfSync)
-	}
-	return nil
+	return b.String(), params
 }
 
 // deleteStmt returns the prepared DELETE for v and r's NULL pattern. The
