@@ -410,6 +410,10 @@ func (p *Postgres) loadView(ctx context.Context, tx pgx.Tx, v *pgView, us []row.
 			if _, err := tx.Exec(ctx, createIndexSQL(v)); err != nil {
 				return fail("create key index", err)
 			}
+		} else if sql := lookupIndexSQL(v); sql != "" {
+			if _, err := tx.Exec(ctx, sql); err != nil {
+				return fail("create lookup index", err)
+			}
 		}
 	}
 	n, err := p.copyRows(ctx, v, us)
@@ -464,6 +468,23 @@ func createIndexSQL(v *pgView) string {
 		parts[i] = matchExpr(v.Columns[k])
 	}
 	return "CREATE INDEX ON " + v.Name.String() + " (" + strings.Join(parts, ", ") + ")"
+}
+
+// lookupIndexSQL builds, for a view without a known key, a hash index on
+// its first column of a hashable, usually selective type, so that a
+// retraction finds its rows without scanning the table (a sequential scan
+// per retracted row made keyless views quadratic; benchmark scenario c).
+// A hash index stores only the hash, so values of any length fit, unlike
+// a btree entry. "" when no column qualifies.
+func lookupIndexSQL(v *pgView) string {
+	for _, c := range v.Columns {
+		switch c.Type.OID {
+		case row.OIDInt2, row.OIDInt4, row.OIDInt8, row.OIDText, row.OIDVarchar, row.OIDBpchar, row.OIDNumeric,
+			row.OIDDate, row.OIDTimestamp, row.OIDTimestampTZ, row.OIDUUID, row.OIDFloat8, row.OIDJSON, row.OIDJSONB, row.OIDBytea:
+			return "CREATE INDEX ON " + v.Name.String() + " USING hash (" + matchExpr(c) + ")"
+		}
+	}
+	return ""
 }
 
 // matchExpr is how a column is compared in a retraction. json has no
