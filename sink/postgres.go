@@ -536,64 +536,148 @@ func (p *Postgres) Apply(ctx context.Context, step Step) error {
 			return fmt.Errorf("apply step %s: %w", step.LSN, err)
 		}
 	}
-	tx, err := p.conn.Begin(ctx)
-	if err != nil {
-		return fmt.Errorf("sink %s: apply step %s: begin: %w", p.cfg.Name, step.LSN, err)
-	}
-	defer rollback(tx)
-	cur, ok, err := p.readProgress(ctx, tx, true)
-	if err != nil {
-		return fmt.Errorf("apply step %s: %w", step.LSN, err)
-	}
-	if ok && step.LSN <= cur {
-		p.log.Debug("step already applied; skipped", "lsn", step.LSN, "progress", cur)
-		return nil // the deferred rollback ends the transaction (I3)
-	}
-	if err := p.applyDeltas(ctx, step); err != nil {
-		return err
-	}
-	if err := tx.Commit(ctx); err != nil {
-		return fmt.Errorf("sink %s: apply step %s: commit: %w", p.cfg.Name, step.LSN, err)
-	}
-	return nil
+	return p.applyStep(ctx, step)
 }
 
 // maxBatchedInsertParams bounds the parameters of the multi-row INSERTs
-// that travel in the step's one batch; larger insertions go by COPY, which
+// that travel in the step's batch; larger insertions go by COPY, which
 // costs a round trip more but no parameter parsing per value.
 const maxBatchedInsertParams = 2000
 
-// applyDeltas applies every delta of step and writes its progress inside
-// the open transaction, in as few round trips as it can: the retractions
-// of all views (prepared DELETEs), the small insertions (multi-row INSERTs)
-// and the progress upsert travel as one pipelined batch; each large
-// insertion follows with its own COPY. A round trip per row was the sink's
-// main cost (benchmark scenario a, docs/bench).
-func (p *Postgres) applyDeltas(ctx context.Context, step Step) error {
-	type check struct {
-		view row.TableName
-		r    row.Row
-		n    row.Weight // rows the statement must delete; 0: an INSERT
+// stepCheck says what one statement of a step's batch must have done.
+type stepCheck struct {
+	view row.TableName
+	r    row.Row
+	n    row.Weight // rows the statement must change; 0: an INSERT
+	what string     // "retract" or "update" or "insert"
+}
+
+// applyStep applies a step in one sink transaction and in as few round
+// trips as it can: BEGIN, the progress read (FOR UPDATE), the retractions
+// of every view (prepared DELETEs), the in-place updates of keyed rows, the
+// small insertions (multi-row INSERTs) and the progress upsert travel as
+// one pipelined batch; each large insertion follows with its own COPY; then
+// COMMIT, or ROLLBACK when the progress shows the step was applied before
+// (I3). A round trip per row, and a DELETE plus INSERT per changed
+// aggregate row (dead tuples the next retraction has to step over), were
+// the sink's main costs in benchmark scenario a (docs/bench).
+func (p *Postgres) applyStep(ctx context.Context, step Step) error {
+	var batch pgconn.Batch
+	batch.ExecParams("BEGIN", nil, nil, nil, nil)
+	batch.ExecParams("SELECT lsn::text FROM ripple.progress WHERE pipeline = $1 FOR UPDATE",
+		[][]byte{[]byte(p.pipeline)}, []uint32{uint32(row.OIDText)}, nil, nil)
+	checks, copies, err := p.queueDeltas(ctx, step, &batch)
+	if err != nil {
+		return err
 	}
+	var ct []byte
+	if !step.CommitTime.IsZero() {
+		ct = []byte(step.CommitTime.UTC().Format("2006-01-02 15:04:05.999999Z07:00"))
+	}
+	batch.ExecParams(progressUpsert, [][]byte{[]byte(p.pipeline), []byte(step.LSN.String()), ct},
+		[]uint32{uint32(row.OIDText), uint32(row.OIDText), uint32(row.OIDText)}, nil, nil)
+
+	pc := p.conn.PgConn()
+	done := false
+	defer func() {
+		if !done {
+			rctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			_, _ = pc.Exec(rctx, "ROLLBACK").ReadAll()
+		}
+	}()
+	results, berr := pc.ExecBatch(ctx, &batch).ReadAll()
+	if len(results) >= 2 && results[0].Err == nil && results[1].Err == nil && len(results[1].Rows) == 1 {
+		cur, err := row.ParseLSN(string(results[1].Rows[0][0]))
+		if err != nil {
+			return fmt.Errorf("sink %s: read progress of pipeline %q: %w", p.cfg.Name, p.pipeline, err)
+		}
+		if step.LSN <= cur {
+			p.log.Debug("step already applied; skipped", "lsn", step.LSN, "progress", cur)
+			return nil // the deferred rollback ends the transaction (I3)
+		}
+	}
+	if berr != nil {
+		for i, res := range results {
+			if res.Err == nil {
+				continue
+			}
+			if j := i - 2; j >= 0 && j < len(checks) {
+				c := checks[j]
+				if c.r != nil {
+					return fmt.Errorf("sink %s: apply step %s to view %s: %s row %s: %w", p.cfg.Name, step.LSN, c.view, c.what, formatRow(c.r), berr)
+				}
+				return fmt.Errorf("sink %s: apply step %s to view %s: %s rows: %w", p.cfg.Name, step.LSN, c.view, c.what, berr)
+			}
+		}
+		return fmt.Errorf("sink %s: apply step %s: %w", p.cfg.Name, step.LSN, berr)
+	}
+	for i, c := range checks {
+		if c.n == 0 {
+			continue
+		}
+		if got := results[i+2].CommandTag.RowsAffected(); got < int64(c.n) {
+			return fmt.Errorf("sink %s: apply step %s to view %s: %s %d× row %s: found only %d matching row(s): %w",
+				p.cfg.Name, step.LSN, c.view, c.what, c.n, formatRow(c.r), got, ErrOutOfSync)
+		}
+	}
+	for _, d := range copies {
+		if _, err := p.copyRows(ctx, p.views[d.View], d.Rows); err != nil {
+			return fmt.Errorf("sink %s: apply step %s to view %s: %w", p.cfg.Name, step.LSN, d.View, err)
+		}
+	}
+	if _, err := pc.Exec(ctx, "COMMIT").ReadAll(); err != nil {
+		return fmt.Errorf("sink %s: apply step %s: commit: %w", p.cfg.Name, step.LSN, err)
+	}
+	done = true
+	return nil
+}
+
+// queueDeltas adds the statements of every delta of step to batch and
+// returns what each must have done, and the insertions left for COPY. In a
+// keyed view, a row retracted once and a row inserted once with the same
+// key become one UPDATE of that row.
+func (p *Postgres) queueDeltas(ctx context.Context, step Step, batch *pgconn.Batch) ([]stepCheck, []Delta, error) {
 	var (
-		batch  pgconn.Batch
-		checks []check
+		checks []stepCheck
 		copies []Delta
 	)
 	for _, d := range step.Deltas {
 		v := p.views[d.View]
+		var byKey map[string]int // key of a once-inserted row → its index in d.Rows
+		if len(v.Key) > 0 {
+			byKey = make(map[string]int)
+			for i, u := range d.Rows {
+				if u.W == 1 {
+					byKey[keyOf(v, u.Row)] = i
+				}
+			}
+		}
+		updated := map[int]bool{}
+		for _, u := range d.Rows {
+			if u.W >= 0 {
+				continue
+			}
+			if u.W == -1 && byKey != nil {
+				if i, ok := byKey[keyOf(v, u.Row)]; ok && !updated[i] {
+					updated[i] = true
+					sql, oids, params := updateStatement(v, u.Row, d.Rows[i].Row)
+					batch.ExecParams(sql, params, oids, nil, nil)
+					checks = append(checks, stepCheck{view: d.View, r: u.Row, n: 1, what: "update"})
+					continue
+				}
+			}
+			name, err := p.deleteStmt(ctx, v, u.Row)
+			if err != nil {
+				return nil, nil, fmt.Errorf("sink %s: apply step %s to view %s: %w", p.cfg.Name, step.LSN, d.View, err)
+			}
+			batch.ExecPrepared(name, retractParams(v, u.Row, -u.W), nil, nil)
+			checks = append(checks, stepCheck{view: d.View, r: u.Row, n: -u.W, what: "retract"})
+		}
 		var ins []row.Update
 		insRows := 0
-		for _, u := range d.Rows {
-			switch {
-			case u.W < 0:
-				name, err := p.deleteStmt(ctx, v, u.Row)
-				if err != nil {
-					return fmt.Errorf("sink %s: apply step %s to view %s: %w", p.cfg.Name, step.LSN, d.View, err)
-				}
-				batch.ExecPrepared(name, retractParams(v, u.Row, -u.W), nil, nil)
-				checks = append(checks, check{view: d.View, r: u.Row, n: -u.W})
-			case u.W > 0:
+		for i, u := range d.Rows {
+			if u.W > 0 && !updated[i] {
 				ins = append(ins, u)
 				insRows += int(u.W)
 			}
@@ -603,57 +687,65 @@ func (p *Postgres) applyDeltas(ctx context.Context, step Step) error {
 		case insRows*len(v.Columns) <= maxBatchedInsertParams:
 			sql, params := insertStatement(v, ins, insRows)
 			batch.ExecParams(sql, params, nil, nil, nil)
-			checks = append(checks, check{view: d.View})
+			checks = append(checks, stepCheck{view: d.View, what: "insert"})
 		default:
 			copies = append(copies, Delta{View: d.View, Rows: ins})
 		}
 	}
-	var ct any
-	if !step.CommitTime.IsZero() {
-		ct = step.CommitTime.UTC().Format("2006-01-02 15:04:05.999999Z07:00")
-	}
-	batch.ExecParams(progressUpsert, [][]byte{[]byte(p.pipeline), []byte(step.LSN.String()), textOrNull(ct)},
-		[]uint32{uint32(row.OIDText), uint32(row.OIDText), uint32(row.OIDText)}, nil, nil)
-	results, err := p.conn.PgConn().ExecBatch(ctx, &batch).ReadAll()
-	if err != nil {
-		for i, res := range results {
-			if res.Err != nil && i < len(checks) {
-				c := checks[i]
-				if c.n > 0 {
-					return fmt.Errorf("sink %s: apply step %s to view %s: retract row %s: %w", p.cfg.Name, step.LSN, c.view, formatRow(c.r), err)
-				}
-				return fmt.Errorf("sink %s: apply step %s to view %s: insert rows: %w", p.cfg.Name, step.LSN, c.view, err)
-			}
-		}
-		return fmt.Errorf("sink %s: apply step %s: %w", p.cfg.Name, step.LSN, err)
-	}
-	for i, c := range checks {
-		if c.n == 0 {
+	return checks, copies, nil
+}
+
+// keyOf encodes r's key columns (text, with NULL distinct from any text).
+func keyOf(v *pgView, r row.Row) string {
+	var b strings.Builder
+	for _, c := range v.Key {
+		if r[c].IsNull() {
+			b.WriteString("\x00N")
 			continue
 		}
-		if got := results[i].CommandTag.RowsAffected(); got < int64(c.n) {
-			return fmt.Errorf("sink %s: apply step %s to view %s: retract %d× row %s: found only %d matching row(s): %w",
-				p.cfg.Name, step.LSN, c.view, c.n, formatRow(c.r), got, ErrOutOfSync)
-		}
+		b.WriteString("\x00V")
+		b.WriteString(row.FormatText(r[c]))
 	}
-	for _, d := range copies {
-		if _, err := p.copyRows(ctx, p.views[d.View], d.Rows); err != nil {
-			return fmt.Errorf("sink %s: apply step %s to view %s: %w", p.cfg.Name, step.LSN, d.View, err)
+	return b.String()
+}
+
+// updateStatement replaces the one row with old's key by new: the key
+// predicate is the retraction's (see deleteStmt); the new values are
+// untyped text, read as the columns' types.
+func updateStatement(v *pgView, old, new row.Row) (string, []uint32, [][]byte) {
+	var (
+		conds  []string
+		oids   []uint32
+		params [][]byte
+	)
+	for _, c := range v.match {
+		col := v.Columns[c]
+		if old[c].IsNull() {
+			conds = append(conds, row.QuoteIdent(col.Name)+" IS NULL")
+			continue
 		}
+		oids = append(oids, paramOID(col))
+		params = append(params, []byte(row.FormatText(old[c])))
+		conds = append(conds, fmt.Sprintf("%s = $%d", matchExpr(col), len(oids)))
 	}
-	return nil
+	sets := make([]string, len(v.Columns))
+	for i, col := range v.Columns {
+		oids = append(oids, 0)
+		if new[i].IsNull() {
+			params = append(params, nil)
+		} else {
+			params = append(params, []byte(row.FormatText(new[i])))
+		}
+		sets[i] = fmt.Sprintf("%s = $%d", row.QuoteIdent(col.Name), len(oids))
+	}
+	sql := fmt.Sprintf("UPDATE %[1]s SET %[2]s WHERE ctid = ANY (ARRAY(SELECT ctid FROM %[1]s WHERE %[3]s LIMIT 1))",
+		v.Name, strings.Join(sets, ", "), strings.Join(conds, " AND "))
+	return sql, oids, params
 }
 
 const progressUpsert = `
 INSERT INTO ripple.progress (pipeline, lsn, commit_time, updated_at) VALUES ($1, $2::pg_lsn, $3::timestamptz, now())
 ON CONFLICT (pipeline) DO UPDATE SET lsn = excluded.lsn, commit_time = excluded.commit_time, updated_at = excluded.updated_at`
-
-func textOrNull(v any) []byte {
-	if s, ok := v.(string); ok {
-		return []byte(s)
-	}
-	return nil
-}
 
 // retractParams are the parameters of r's DELETE (see deleteStmt): the
 // non-NULL match columns as text, then the number of rows to delete.

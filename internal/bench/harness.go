@@ -56,7 +56,8 @@ func (e *Env) dropDBs(ctx context.Context, db string) {
 // stepMark is one applied source transaction as OnStep reports it.
 type stepMark struct {
 	lsn     row.LSN
-	at      time.Time
+	at      time.Time // when OnStep saw it: durable in the sink
+	commit  time.Time // the source commit time (from the stream)
 	changes int
 }
 
@@ -140,15 +141,15 @@ func (r *ripple) onStep(info pipeline.StepInfo) {
 		return
 	}
 	r.mu.Lock()
-	r.steps = append(r.steps, stepMark{lsn: info.LSN, at: now, changes: info.Changes})
+	r.steps = append(r.steps, stepMark{lsn: info.LSN, at: now, commit: info.CommitTime, changes: info.Changes})
 	close(r.changed)
 	r.changed = make(chan struct{})
 	r.mu.Unlock()
 }
 
 // waitAfter waits for the first applied transaction whose commit LSN is
-// above after and returns when it was applied.
-func (r *ripple) waitAfter(ctx context.Context, after row.LSN, timeout time.Duration) (time.Time, error) {
+// above after and returns its mark.
+func (r *ripple) waitAfter(ctx context.Context, after row.LSN, timeout time.Duration) (stepMark, error) {
 	deadline := time.NewTimer(timeout)
 	defer deadline.Stop()
 	from := 0
@@ -156,9 +157,9 @@ func (r *ripple) waitAfter(ctx context.Context, after row.LSN, timeout time.Dura
 		r.mu.Lock()
 		for i := from; i < len(r.steps); i++ {
 			if r.steps[i].lsn > after {
-				t := r.steps[i].at
+				m := r.steps[i]
 				r.mu.Unlock()
-				return t, nil
+				return m, nil
 			}
 		}
 		from = len(r.steps)
@@ -168,19 +169,15 @@ func (r *ripple) waitAfter(ctx context.Context, after row.LSN, timeout time.Dura
 		case <-ch:
 		case err := <-r.done:
 			r.done <- err
-			return time.Time{}, fmt.Errorf("pipeline stopped: %v", err)
+			return stepMark{}, fmt.Errorf("pipeline stopped: %v", err)
 		case <-deadline.C:
-			return time.Time{}, fmt.Errorf("no transaction after %s applied within %s", after, timeout)
+			return stepMark{}, fmt.Errorf("no transaction after %s applied within %s", after, timeout)
 		case <-ctx.Done():
-			return time.Time{}, ctx.Err()
+			return stepMark{}, ctx.Err()
 		}
 	}
 }
 
-// waitLSN waits until a transaction with commit LSN >= lsn is applied.
-func (r *ripple) waitLSN(ctx context.Context, lsn row.LSN, timeout time.Duration) (time.Time, error) {
-	return r.waitAfter(ctx, lsn-1, timeout)
-}
 
 // check compares every view in the sink with its SELECT on the source.
 func (r *ripple) check(ctx context.Context, e *Env, res *Scenario, label string) error {

@@ -94,12 +94,14 @@ ANALYZE;`, custs, n)
 		if _, err := src.Exec(ctx, sql, args...); err != nil {
 			return 0, err
 		}
-		committed := time.Now()
-		at, err := r.waitAfter(ctx, before, 5*time.Minute)
+		m, err := r.waitAfter(ctx, before, 5*time.Minute)
 		if err != nil {
 			return 0, err
 		}
-		return at.Sub(committed), nil
+		// From the source commit (its timestamp, this machine's clock) to
+		// the sink commit: replication, decoding, the dataflow step and
+		// the sink transaction.
+		return m.at.Sub(m.commit), nil
 	}
 	rng := rand.New(rand.NewSource(int64(n)))
 	var ones []time.Duration

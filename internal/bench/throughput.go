@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -34,7 +35,7 @@ func runThroughput(ctx context.Context, env *Env, res *Scenario) error {
 	var errs []error
 	for _, v := range throughputViews {
 		for _, grouped := range []bool{false, true} {
-			if err := env.drain(ctx, res, v.name, v.sql, grouped, sz.BacklogTxnRows, sz.BacklogChanges, env.profDir != "" && v.name == "identity"); err != nil {
+			if err := env.drain(ctx, res, v.name, v.sql, grouped, sz.BacklogTxnRows, sz.BacklogChanges, env.profDir != ""); err != nil {
 				if errors.Is(err, errNoGrouping) {
 					res.stage("%s, grouped mode: not measured (the pipeline has no grouping mode yet)", v.name)
 					continue
@@ -131,7 +132,7 @@ func (e *Env) drain(ctx context.Context, res *Scenario, name, viewSQL string, gr
 	}
 	var stopProfile func() error
 	if profile {
-		if stopProfile, err = e.startProfile(fmt.Sprintf("a-%s-%s", "identity", map[bool]string{false: "strict", true: "grouped"}[grouped])); err != nil {
+		if stopProfile, err = e.startProfile(fmt.Sprintf("a-%s-%s", strings.ReplaceAll(strings.Fields(name)[0], "/", "-"), map[bool]string{false: "strict", true: "grouped"}[grouped])); err != nil {
 			return err
 		}
 	}

@@ -313,12 +313,11 @@ func (e *Env) tpchAt(ctx context.Context, res *Scenario, sf float64) error {
 		if err := rf(ctx, src); err != nil {
 			return fmt.Errorf("refresh function %d: %w", i+1, err)
 		}
-		committed := time.Now()
-		at, err := r.waitAfter(ctx, before, 10*time.Minute)
+		m, err := r.waitAfter(ctx, before, 10*time.Minute)
 		if err != nil {
 			return err
 		}
-		took := at.Sub(committed)
+		took := m.at.Sub(m.commit) // source commit → sink commit
 		var refresh time.Duration
 		var per []string
 		for _, v := range tpchViews {
