@@ -69,6 +69,13 @@ type Config struct {
 	StatusInterval time.Duration
 	// Logger receives structured logs; nil means slog.Default().
 	Logger *slog.Logger
+	// HoldIdle, when set, keeps the flush position at what was acked
+	// even while the source is idle or its changes are filtered out; the
+	// position the stream could confirm then is offered through
+	// IdlePosition instead, for a caller that must record it durably
+	// (ripple's state checkpoint) before it is acked. Unset, Stream reports
+	// the server's WAL end by itself when nothing is in flight.
+	HoldIdle bool
 }
 
 // EnsureDefaults fills in the defaults of unset fields.
@@ -130,6 +137,7 @@ type Source struct {
 type ackState struct {
 	mu    sync.Mutex
 	acked row.LSN // highest LSN passed to Ack
+	idle  row.LSN // with HoldIdle: the position the stream could confirm
 }
 
 // Connect opens the regular connection to the source (with

@@ -27,6 +27,17 @@ func (s *Source) Ack(lsn row.LSN) {
 	}
 }
 
+// IdlePosition is, with Config.HoldIdle, the highest position the stream
+// found confirmable while nothing it delivered was waiting for an ack: no
+// transaction that changed a published table commits before it, other than
+// those already acked. Acking it after recording it lets the slot release
+// WAL on an idle or filtered-out source.
+func (s *Source) IdlePosition() row.LSN {
+	s.ack.mu.Lock()
+	defer s.ack.mu.Unlock()
+	return s.ack.idle
+}
+
 func (s *Source) acked() row.LSN {
 	s.ack.mu.Lock()
 	defer s.ack.mu.Unlock()
@@ -240,7 +251,13 @@ func (st *streamer) position() row.LSN {
 	acked := st.src.acked()
 	pos := acked
 	if !st.asm.inTxn() && acked >= st.lastDelivered {
-		pos = max(pos, st.serverEnd)
+		if st.src.cfg.HoldIdle {
+			st.src.ack.mu.Lock()
+			st.src.ack.idle = max(st.src.ack.idle, st.serverEnd)
+			st.src.ack.mu.Unlock()
+		} else {
+			pos = max(pos, st.serverEnd)
+		}
 	}
 	return max(pos, st.reported)
 }

@@ -25,6 +25,10 @@ type Config struct {
 	Sinks    []SinkConfig  `mapstructure:"sinks"`
 	Views    []ViewsConfig `mapstructure:"views"`
 	StateDir string        `mapstructure:"state_dir"`
+	// GroupTransactions > 1 lets one sink transaction hold up to that many
+	// whole, consecutive source transactions when ripple is behind; 0 or 1
+	// keeps one sink transaction per source transaction.
+	GroupTransactions int `mapstructure:"group_transactions"`
 	// HTTP is the address of run's /status, /metrics, /healthz and /readyz
 	// endpoint; default 127.0.0.1:9187, "" disables it.
 	HTTP string `mapstructure:"http"`
@@ -63,7 +67,7 @@ type ViewsConfig struct {
 }
 
 // scalar keys that the environment and flags may set.
-var envKeys = []string{"source.dsn", "source.slot", "source.publication", "state_dir", "http"}
+var envKeys = []string{"source.dsn", "source.slot", "source.publication", "state_dir", "group_transactions", "http"}
 
 // loadConfig reads the config file at path (may be "" when everything comes
 // from the environment and flags), applies defaults and validates it,
@@ -112,6 +116,9 @@ func loadConfig(path string, flags *pflag.FlagSet) (*Config, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, fmt.Errorf("config %s: %w", displayPath(path), err)
 	}
+	if cfg.StateDir != "" && !filepath.IsAbs(cfg.StateDir) { // relative to the config file, like view globs
+		cfg.StateDir = filepath.Join(cfg.dir, cfg.StateDir)
+	}
 	for i := range cfg.Sinks { // file paths are relative to the config file, like view globs
 		if p := cfg.Sinks[i].Path; p != "" && p != "-" && !filepath.IsAbs(p) {
 			cfg.Sinks[i].Path = filepath.Join(cfg.dir, p)
@@ -133,7 +140,7 @@ func cleanDecodeError(err error) string {
 	msg = strings.ReplaceAll(msg, "decoding failed due to the following error(s):\n\n", "")
 	msg = strings.ReplaceAll(msg, "has invalid keys:", "unknown key:")
 	msg = strings.ReplaceAll(msg, "'' ", "top level: ")
-	return strings.TrimSpace(msg) + " (known keys: source.dsn, source.slot, source.publication, sinks[].name, sinks[].type, sinks[].dsn, sinks[].prefix, sinks[].path, sinks[].nats, sinks[].subject, sinks[].stream, views[].files, views[].sink, state_dir, http)"
+	return strings.TrimSpace(msg) + " (known keys: source.dsn, source.slot, source.publication, sinks[].name, sinks[].type, sinks[].dsn, sinks[].prefix, sinks[].path, sinks[].nats, sinks[].subject, sinks[].stream, views[].files, views[].sink, state_dir, group_transactions, http)"
 }
 
 func (c *Config) validate() error {
@@ -146,6 +153,9 @@ func (c *Config) validate() error {
 	}
 	if c.Source.Publication == "" {
 		problems = append(problems, "source.publication must not be empty")
+	}
+	if c.GroupTransactions < 0 {
+		problems = append(problems, fmt.Sprintf("group_transactions %d must be 0 (strict) or more", c.GroupTransactions))
 	}
 	if len(c.Sinks) == 0 {
 		problems = append(problems, "sinks: at least one sink is required")

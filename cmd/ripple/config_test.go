@@ -41,7 +41,7 @@ func TestLoadConfigDefaultsAndViews(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Source.Slot != "ripple" || cfg.Source.Publication != "ripple" || cfg.StateDir != "./ripple-state" {
+	if cfg.Source.Slot != "ripple" || cfg.Source.Publication != "ripple" || cfg.StateDir != filepath.Join(dir, "ripple-state") {
 		t.Errorf("defaults not applied: %+v", cfg)
 	}
 	defs, bySink, err := cfg.loadViews()

@@ -167,7 +167,7 @@ state_dir: %s
 	pipeCtx, stopPipe := context.WithCancel(bg)
 	defer stopPipe()
 	pipeErr := make(chan error, 1)
-	go func() { pipeErr <- runPipeline(pipeCtx, cfg, onStep) }()
+	go func() { pipeErr <- runPipeline(pipeCtx, cfg, runOptions{onStep: onStep}) }()
 	select {
 	case <-ready:
 	case err := <-pipeErr:

@@ -65,7 +65,7 @@ func newRoot() *cobra.Command {
 		return nil
 	}
 	root.AddCommand(newRunCmd(), newPlanCmd("plan"), newExplainCmd(), newVersionCmd(), newDemoCmd(), newStatusCmd(),
-		newCheckCmd(), newVerifyCmd(), newDropCmd())
+		newCheckCmd(), newVerifyCmd(), newDropCmd(), newResyncCmd())
 	return root
 }
 
@@ -100,16 +100,19 @@ func newRunCmd() *cobra.Command {
 		Use:   "run",
 		Short: "Replicate: create slot and publication, snapshot, load the sinks, then stream changes",
 		Long: `run keeps every configured view up to date in its sink until interrupted
-(SIGINT or SIGTERM stop it cleanly). Every start takes a fresh consistent
-snapshot and replaces the sink tables atomically; then each source
-transaction becomes one sink transaction that also records its LSN.`,
+(SIGINT or SIGTERM stop it cleanly). The first start takes a consistent
+snapshot and loads the sink tables atomically; then each source transaction
+becomes one sink transaction that also records its LSN, and ripple's own
+state is checkpointed in state_dir. Later starts — after a clean stop or a
+crash — resume from that checkpoint without reading the source tables
+again. Lost connections to the source or a sink are retried with backoff.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := loadConfig(configPath, cmd.Flags())
 			if err != nil {
 				return err
 			}
-			return runPipeline(cmd.Context(), cfg, nil)
+			return runPipeline(cmd.Context(), cfg, runOptions{})
 		},
 	}
 	cmd.Flags().StringVarP(&configPath, "config", "c", "ripple.yaml", "config file (YAML)")
@@ -121,8 +124,16 @@ transaction becomes one sink transaction that also records its LSN.`,
 	return cmd
 }
 
+// runOptions are what the commands that run a pipeline add to the config.
+type runOptions struct {
+	onStep func(pipeline.StepInfo)
+	// resync discards the state and takes a fresh snapshot; with
+	// stopAfterLoad the run ends once every sink holds it.
+	resync, stopAfterLoad bool
+}
+
 // runPipeline builds the pipeline configuration from cfg and runs it.
-func runPipeline(ctx context.Context, cfg *Config, onStep func(pipeline.StepInfo)) error {
+func runPipeline(ctx context.Context, cfg *Config, opts runOptions) error {
 	defs, bySink, err := cfg.loadViews()
 	if err != nil {
 		return err
@@ -144,8 +155,48 @@ func runPipeline(ctx context.Context, cfg *Config, onStep func(pipeline.StepInfo
 	defer obs.close()
 	return pipeline.Run(ctx, obs.configure(pipeline.Config{
 		Source: cdc.Config{DSN: cfg.Source.DSN, Slot: cfg.Source.Slot, Publication: cfg.Source.Publication},
-		Views:  defs, Targets: targets, OnStep: onStep,
+		Views:  defs, Targets: targets, OnStep: opts.onStep,
+		StateDir: cfg.StateDir, GroupTxns: cfg.GroupTransactions,
+		Resync: opts.resync, StopAfterLoad: opts.stopAfterLoad,
 	}))
+}
+
+func newResyncCmd() *cobra.Command {
+	var configPath string
+	var keepRunning bool
+	cmd := &cobra.Command{
+		Use:   "resync",
+		Short: "Rebuild ripple's state and every sink from a fresh snapshot",
+		Long: `resync discards ripple's state in state_dir, recreates the replication slot,
+takes a fresh consistent snapshot of the source and replaces every view's
+sink table with it — each sink in one transaction, so readers see the old
+contents until the new ones are complete. Use it when ripple reports that
+the slot was dropped or invalidated, or that a sink lost data, or whenever
+you want the sinks rebuilt. ripple must not be running (state_dir is locked).
+
+The state and the slot are shared by all views of a configuration, so a
+resync always rebuilds all of them.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := loadConfig(configPath, cmd.Flags())
+			if err != nil {
+				return err
+			}
+			if err := runPipeline(cmd.Context(), cfg, runOptions{resync: true, stopAfterLoad: !keepRunning}); err != nil {
+				return err
+			}
+			if !keepRunning && cmd.Context().Err() == nil {
+				fmt.Fprintln(cmd.OutOrStdout(), "resync done: state and sinks rebuilt from a fresh snapshot; start `ripple run` to stream from it")
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVarP(&configPath, "config", "c", "ripple.yaml", "config file (YAML)")
+	cmd.Flags().BoolVar(&keepRunning, "run", false, "keep running (streaming) after the resync, like `ripple run`")
+	cmd.Flags().String("source-dsn", "", "source connection string (overrides source.dsn)")
+	cmd.Flags().String("state-dir", "", "state directory (overrides state_dir)")
+	cmd.Flags().String("http", "", `address of the /status, /metrics, /healthz and /readyz endpoint (overrides http; "" disables it)`)
+	return cmd
 }
 
 // lockStateDir creates state_dir and takes an exclusive lock on it, so that

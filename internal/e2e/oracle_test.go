@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math/rand"
 	"os"
@@ -330,48 +329,49 @@ func (w *workload) op(ctx context.Context, tx pgx.Tx) error {
 // rolled-back savepoint, sometimes rolled back entirely.
 func (w *workload) txn(t *testing.T) {
 	t.Helper()
-	ctx := context.Background()
+	if err := w.try(context.Background()); err != nil {
+		t.Fatalf("workload: %v", err)
+	}
+}
+
+// try runs one random transaction; a failed one is rolled back and its
+// error returned (the fault tests expect some while a server restarts).
+func (w *workload) try(ctx context.Context) error {
 	tx, err := w.conn.Begin(ctx)
 	if err != nil {
-		t.Fatal(err)
+		return err
 	}
+	defer func() { _ = tx.Rollback(ctx) }() // no-op after Commit
 	n := 1 + w.rng.Intn(5)
 	for i := 0; i < n; i++ {
 		if w.rng.Intn(15) == 0 {
 			sp, err := tx.Begin(ctx) // SAVEPOINT
 			if err != nil {
-				t.Fatal(err)
+				return err
 			}
 			if err := w.op(ctx, sp); err != nil {
-				t.Fatalf("workload: %v", err)
+				return err
 			}
 			if err := sp.Rollback(ctx); err != nil { // ROLLBACK TO SAVEPOINT
-				t.Fatal(err)
+				return err
 			}
 			continue
 		}
 		if err := w.op(ctx, tx); err != nil {
-			var msg string
-			if errors.As(err, new(interface{ SQLState() string })) {
-				msg = err.Error()
-			}
-			if strings.Contains(msg, "duplicate key") {
-				_ = tx.Rollback(ctx)
+			if strings.Contains(err.Error(), "duplicate key") {
 				w.rollbacks++
-				return
+				return nil
 			}
-			t.Fatalf("workload: %v", err)
+			return err
 		}
 	}
 	if w.rng.Intn(12) == 0 {
-		if err := tx.Rollback(ctx); err != nil {
-			t.Fatal(err)
-		}
 		w.rollbacks++
-		return
+		return tx.Rollback(ctx)
 	}
 	if err := tx.Commit(ctx); err != nil {
-		t.Fatal(err)
+		return err
 	}
 	w.commits++
+	return nil
 }

@@ -2,7 +2,6 @@ package pipeline
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -10,12 +9,11 @@ import (
 	"strings"
 	"time"
 
-	"golang.org/x/sync/errgroup"
-
 	"github.com/rippledb/ripple/cdc"
 	"github.com/rippledb/ripple/dataflow"
 	"github.com/rippledb/ripple/internal/metrics"
 	"github.com/rippledb/ripple/internal/row"
+	"github.com/rippledb/ripple/internal/state"
 	"github.com/rippledb/ripple/planner"
 	"github.com/rippledb/ripple/sink"
 )
@@ -54,11 +52,35 @@ type Config struct {
 	// logged every ProgressInterval (default 10s).
 	ProgressBar      io.Writer
 	ProgressInterval time.Duration
+
+	// StateDir, when set, holds the durable engine state (internal/state):
+	// a restart resumes from its checkpoint without reading the source
+	// tables again. Without it every start takes a fresh snapshot.
+	StateDir string
+	// Resync discards the state and takes a fresh snapshot even when the
+	// state could be resumed (`ripple resync`).
+	Resync bool
+	// StopAfterLoad makes Run return once the state is loaded or resumed
+	// and every sink holds it (`ripple resync` without --run).
+	StopAfterLoad bool
+	// GroupTxns > 1 lets one sink transaction hold up to that many whole,
+	// consecutive source transactions when they are already queued (I2's
+	// opt-in grouping mode); 0 or 1 is strict: one sink transaction per
+	// source transaction.
+	GroupTxns int
+	// SyncInterval is the least time between two syncs of the state's
+	// write-ahead log; checkpoints are acknowledged to the source once
+	// synced. Default 100ms.
+	SyncInterval time.Duration
+	// RetryInitial and RetryMax bound the exponential backoff between
+	// reconnection attempts after a lost connection; defaults 1s and 30s.
+	RetryInitial, RetryMax time.Duration
 }
 
 // StepInfo describes one applied step, for progress displays and metrics.
 type StepInfo struct {
 	Initial    bool
+	Resumed    bool // Initial, and resumed from the durable state instead of a snapshot
 	LSN        row.LSN
 	CommitTime time.Time
 	Changes    int            // source row changes in the transaction
@@ -80,6 +102,15 @@ func (c *Config) setDefaults() {
 	}
 	if c.ProgressInterval <= 0 {
 		c.ProgressInterval = 10 * time.Second
+	}
+	if c.SyncInterval <= 0 {
+		c.SyncInterval = 100 * time.Millisecond
+	}
+	if c.RetryInitial <= 0 {
+		c.RetryInitial = time.Second
+	}
+	if c.RetryMax < c.RetryInitial {
+		c.RetryMax = max(30*time.Second, c.RetryInitial)
 	}
 }
 
@@ -139,127 +170,6 @@ func (c Catalog) LookupTable(ctx context.Context, schema, name string) (*planner
 // Collation implements planner.Catalog.
 func (c Catalog) Collation(ctx context.Context) (string, error) { return c.Src.Collation(ctx) }
 
-// Run runs the pipeline until ctx is cancelled (returns nil) or a terminal
-// error occurs: it plans the views, snapshots the source, loads every sink
-// atomically, then applies each source transaction to every sink as one
-// sink transaction and acknowledges to the source only what every sink
-// holds (I4).
-func Run(ctx context.Context, cfg Config) (err error) {
-	cfg.setDefaults()
-	log := cfg.Logger
-	st, m := cfg.Status, cfg.Metrics
-	st.begin(slotName(cfg.Source))
-	defer func() {
-		st.end(err)
-		m.Ready(false)
-		if err != nil {
-			m.Error(metrics.StagePipeline)
-		}
-	}()
-	src, err := cdc.Connect(ctx, cfg.Source)
-	if err != nil {
-		return err
-	}
-	defer src.Close(context.Background())
-
-	plan, err := Prepare(ctx, src, cfg.Views)
-	if err != nil {
-		return err
-	}
-	e, err := newEngine(plan, cfg.Targets)
-	if err != nil {
-		return err
-	}
-	e.metrics = m
-	st.setViews(e.viewSinks())
-	m.Init(e.viewNames(), e.sinkNames())
-	cfg.Source.Tables = e.tableNames()
-	src.SetTables(cfg.Source.Tables)
-	if err := src.EnsurePublication(ctx); err != nil {
-		return err
-	}
-	for _, t := range cfg.Targets {
-		if _, err := t.Sink.Open(ctx, cfg.Source.Slot, e.sinkViews(t)); err != nil {
-			return fmt.Errorf("open sink %s: %w", t.Sink.Name(), err)
-		}
-	}
-	defer func() {
-		for _, t := range cfg.Targets {
-			if cerr := t.Sink.Close(); cerr != nil && err == nil {
-				err = cerr
-			}
-		}
-	}()
-
-	start := time.Now()
-	est, err := src.EstimateRows(ctx)
-	if err != nil {
-		log.Warn("cannot estimate the snapshot's size; progress is shown without an ETA", "err", err)
-		est = 0
-	}
-	log.Info("taking initial snapshot", "tables", len(cfg.Source.Tables), "estimated_rows", est)
-	prog := newSnapshotProgress(&cfg, est)
-	lsn, err := src.Snapshot(ctx, func(rel *cdc.Relation, r row.Row) error {
-		if err := e.snapshotRow(rel, r); err != nil {
-			return err
-		}
-		prog.add()
-		return nil
-	})
-	if err != nil {
-		prog.abort(cfg.ProgressBar)
-		return fmt.Errorf("initial snapshot: %w", err)
-	}
-	prog.read()
-	if err := e.load(ctx, lsn); err != nil {
-		return err
-	}
-	stateBytes, stateRows := e.stateSize()
-	st.loaded(lsn, e.viewRows, stateBytes, stateRows)
-	m.Snapshot(int64(e.snapshotRows), est, true)
-	m.State(stateBytes, stateRows)
-	m.AppliedLSN(uint64(lsn))
-	for name, n := range e.viewRows {
-		m.ViewRows(name, n)
-	}
-	m.Ready(true)
-	log.Info("initial load done", "lsn", lsn, "rows", e.snapshotRows, "elapsed", time.Since(start).Round(time.Millisecond))
-	if cfg.OnStep != nil {
-		cfg.OnStep(StepInfo{Initial: true, LSN: lsn, Changes: e.snapshotRows})
-	}
-
-	txns := make(chan cdc.Txn, cfg.QueueSize)
-	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error {
-		defer close(txns)
-		return src.Stream(gctx, lsn, txns)
-	})
-	g.Go(func() error {
-		for txn := range txns {
-			info, err := e.apply(gctx, txn)
-			if err != nil {
-				return err
-			}
-			src.Ack(txn.EndLSN)
-			e.record(st, info)
-			if cfg.OnStep != nil {
-				cfg.OnStep(info)
-			}
-		}
-		return nil
-	})
-	g.Go(func() error {
-		pollLag(gctx, src, st, m, cfg.LagInterval, log)
-		return nil
-	})
-	err = g.Wait()
-	if ctx.Err() != nil && (errors.Is(err, context.Canceled) || err == nil) {
-		log.Info("stopped")
-		return nil
-	}
-	return err
-}
-
 // engine holds the planned graph, the table arrangements and the sinks.
 type engine struct {
 	plan     *planner.Plan
@@ -272,6 +182,18 @@ type engine struct {
 	metrics  *metrics.Metrics                 // may be nil
 
 	snapshotRows int
+	groupTxns    int
+	// lastLSN is the commit LSN of the last transaction in the state (the
+	// snapshot's consistent point or the resumed checkpoint before any).
+	lastLSN row.LSN
+	// lastEnd is the end LSN of the last checkpointed position.
+	lastEnd row.LSN
+	// sinkLSN is each sink's progress: what it returned from Open, then the
+	// LSN of every step committed to it.
+	sinkLSN map[string]row.LSN
+	// writer collects the snapshot's rows for the state store.
+	writer *state.Writer
+	store  *state.Store
 	// viewRows is the sum of the weights of every view's output since the
 	// initial load: the number of rows the view holds. By view name as the
 	// graph names its outputs (row.TableName.String()).
@@ -282,7 +204,7 @@ func newEngine(plan *planner.Plan, targets []Target) (*engine, error) {
 	e := &engine{plan: plan, targets: targets, tables: map[row.TableName]*tableState{},
 		schemas: map[row.TableName]row.Schema{}, adapters: map[*cdc.Relation]*adapter{},
 		views: map[row.TableName]planner.View{}, pending: map[row.TableName]dataflow.Batch{},
-		viewRows: map[string]int64{}}
+		viewRows: map[string]int64{}, sinkLSN: map[string]row.LSN{}}
 	for _, t := range plan.Tables {
 		e.tables[t.Name] = newTableState(t.Name, t.Key)
 		e.schemas[t.Name] = t.Columns
@@ -338,6 +260,16 @@ func (e *engine) snapshotRow(rel *cdc.Relation, r row.Row) error {
 	if err := ts.insert(r); err != nil {
 		return err
 	}
+	if e.writer != nil {
+		if err := e.writer.Put(ts.id, ts.keyOf(r), r, int64(ts.rows[ts.keyOf(r)].n)); err != nil {
+			return err
+		}
+		if e.writer.Size() >= snapshotChunk {
+			if err := e.writer.Flush(); err != nil {
+				return err
+			}
+		}
+	}
 	e.pending[rel.Name] = append(e.pending[rel.Name], row.Update{Row: r, W: 1})
 	e.snapshotRows++
 	return nil
@@ -375,61 +307,6 @@ func (e *engine) load(ctx context.Context, lsn row.LSN) error {
 		e.viewRows[name.String()] = n
 	}
 	return nil
-}
-
-// apply runs one source transaction through the graph and every sink.
-func (e *engine) apply(ctx context.Context, txn cdc.Txn) (StepInfo, error) {
-	info := StepInfo{LSN: txn.CommitLSN, CommitTime: txn.CommitTime, Changes: len(txn.Changes), ViewRows: map[string]int{}}
-	inputs := map[row.TableName]dataflow.Batch{}
-	for _, c := range txn.Changes {
-		ts, ok := e.tables[c.Rel.Name]
-		if !ok {
-			continue // a table no view reads (publication changed under us)
-		}
-		a, err := e.adapter(c.Rel)
-		if err != nil {
-			return info, err
-		}
-		c = a.adaptChange(c)
-		inputs[c.Rel.Name], err = ts.apply(c, inputs[c.Rel.Name])
-		if err != nil {
-			return info, fmt.Errorf("transaction at %s: %w", txn.CommitLSN, err)
-		}
-	}
-	out, err := e.plan.Graph.Step(inputs)
-	if err != nil {
-		return info, fmt.Errorf("transaction at %s: %w", txn.CommitLSN, err)
-	}
-	for _, t := range e.targets {
-		step := sink.Step{LSN: txn.CommitLSN, CommitTime: txn.CommitTime}
-		for _, v := range t.Views {
-			if b, ok := out[v.String()]; ok {
-				step.Deltas = append(step.Deltas, sink.Delta{View: v, Rows: b})
-			}
-		}
-		if len(step.Deltas) == 0 {
-			continue // nothing of this sink changed; its contents are already those at this LSN
-		}
-		start := time.Now()
-		if err := t.Sink.Apply(ctx, step); err != nil {
-			return info, fmt.Errorf("apply transaction at %s to sink %s: %w", txn.CommitLSN, t.Sink.Name(), err)
-		}
-		e.metrics.SinkCommit(t.Sink.Name(), time.Since(start))
-	}
-	for name, b := range out {
-		_, isView := e.viewRows[name]
-		for _, u := range b {
-			if isView {
-				e.viewRows[name] += int64(u.W)
-			}
-			w := int(u.W)
-			if w < 0 {
-				w = -w
-			}
-			info.ViewRows[name] += w
-		}
-	}
-	return info, nil
 }
 
 // record reports an applied step to the status and the metrics.

@@ -10,12 +10,13 @@ import (
 
 // Phases of a pipeline run, in order; a run ends stopped or failed.
 const (
-	PhaseStarting  = "starting"  // connecting, planning, opening sinks
-	PhaseSnapshot  = "snapshot"  // reading the initial snapshot
-	PhaseLoading   = "loading"   // loading the snapshot into the sinks
-	PhaseStreaming = "streaming" // applying source transactions
-	PhaseStopped   = "stopped"   // the run ended without error
-	PhaseFailed    = "failed"    // the run ended with an error
+	PhaseStarting     = "starting"     // connecting, planning, opening sinks
+	PhaseSnapshot     = "snapshot"     // reading the initial snapshot
+	PhaseLoading      = "loading"      // loading the snapshot into the sinks
+	PhaseStreaming    = "streaming"    // applying source transactions
+	PhaseReconnecting = "reconnecting" // a connection was lost; waiting to start over
+	PhaseStopped      = "stopped"      // the run ended without error
+	PhaseFailed       = "failed"       // the run ended with an error
 )
 
 // rateWindow is the period throughput figures are averaged over.
@@ -270,6 +271,16 @@ func (s *Status) lagError(err error) {
 	s.mu.r.Slot.Error = err.Error()
 	s.mu.r.Errors++
 	s.mu.r.LastError, s.mu.r.LastErrorAt, s.mu.r.LastErrorIsTerminal = "slot lag: "+err.Error(), now, false
+}
+
+// retrying records a lost connection that Run reconnects after.
+func (s *Status) retrying(err error) {
+	now := time.Now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.mu.r.Phase = PhaseReconnecting
+	s.mu.r.Errors++
+	s.mu.r.LastError, s.mu.r.LastErrorAt, s.mu.r.LastErrorIsTerminal = err.Error(), now, false
 }
 
 // end records the end of the run: failed with err, or stopped when nil.

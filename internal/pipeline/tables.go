@@ -5,6 +5,7 @@ import (
 
 	"github.com/rippledb/ripple/cdc"
 	"github.com/rippledb/ripple/internal/row"
+	"github.com/rippledb/ripple/internal/state"
 )
 
 // tableState is ripple's own arrangement of one replicated table: every
@@ -19,8 +20,16 @@ import (
 // whole rows.
 type tableState struct {
 	name row.TableName
-	key  []int // replica identity columns; nil = whole-row multiset
+	id   string // the table's name in the state store
+	key  []int  // replica identity columns; nil = whole-row multiset
 	rows map[string]*entry
+
+	// With durable state, dirty holds the keys changed since the last
+	// checkpoint and truncated says the table was emptied since then
+	// (track is off during the initial load, which writes rows directly).
+	track     bool
+	dirty     map[string]struct{}
+	truncated bool
 
 	// count is the number of rows (multiplicities added up) and bytes an
 	// estimate of the memory rows holds, for the state-size metrics.
@@ -39,7 +48,7 @@ type entry struct {
 }
 
 func newTableState(name row.TableName, key []int) *tableState {
-	return &tableState{name: name, key: key, rows: map[string]*entry{}}
+	return &tableState{name: name, id: name.String(), key: key, rows: map[string]*entry{}, dirty: map[string]struct{}{}}
 }
 
 func (t *tableState) keyOf(r row.Row) string {
@@ -51,6 +60,9 @@ func (t *tableState) keyOf(r row.Row) string {
 
 func (t *tableState) insert(r row.Row) error {
 	k := t.keyOf(r)
+	if t.track {
+		t.dirty[k] = struct{}{}
+	}
 	if e, ok := t.rows[k]; ok {
 		if t.key != nil {
 			return fmt.Errorf("table %s: insert of a row whose replica identity key is already present: %v", t.name, r)
@@ -67,6 +79,9 @@ func (t *tableState) insert(r row.Row) error {
 
 func (t *tableState) remove(k string) (row.Row, error) {
 	e, ok := t.rows[k]
+	if t.track {
+		t.dirty[k] = struct{}{}
+	}
 	if !ok {
 		return nil, fmt.Errorf("table %s: row to update or delete is not in ripple's copy of the table (key %q); the table may have been changed while replication was not running", t.name, k)
 	}
@@ -109,6 +124,10 @@ func (t *tableState) apply(c cdc.Change, out []row.Update) ([]row.Update, error)
 		}
 		t.rows = map[string]*entry{}
 		t.count, t.bytes = 0, 0
+		if t.track {
+			t.truncated = true
+			clear(t.dirty)
+		}
 		return out, nil
 	}
 	return out, fmt.Errorf("table %s: unknown change %v", t.name, c.Op)
@@ -142,4 +161,37 @@ func (t *tableState) fillUnchanged(r row.Row, unchanged []bool, old row.Row) row
 		}
 	}
 	return out
+}
+
+// restore puts a row read back from the state store.
+func (t *tableState) restore(k string, r row.Row, n row.Weight) {
+	t.rows[k] = &entry{row: r, n: n}
+	t.count += int64(n)
+	t.bytes += entrySize(k, r)
+	t.track = true
+}
+
+// flushDirty writes what changed since the last checkpoint to w and starts
+// tracking changes from here.
+func (t *tableState) flushDirty(w *state.Writer) error {
+	if t.truncated {
+		if err := w.DeleteTable(t.id); err != nil {
+			return err
+		}
+		t.truncated = false
+	}
+	for k := range t.dirty {
+		var err error
+		if e, ok := t.rows[k]; ok {
+			err = w.Put(t.id, k, e.row, int64(e.n))
+		} else {
+			err = w.Delete(t.id, k)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	clear(t.dirty)
+	t.track = true
+	return nil
 }

@@ -1,0 +1,176 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/rippledb/ripple/cdc"
+	"github.com/rippledb/ripple/dataflow"
+	"github.com/rippledb/ripple/internal/row"
+	"github.com/rippledb/ripple/internal/state"
+	"github.com/rippledb/ripple/sink"
+)
+
+// snapshotChunk is the size at which the initial load's rows are written to
+// the state store (they become a state only with the final checkpoint).
+const snapshotChunk = 8 << 20
+
+// step runs one source transaction through the table arrangements and the
+// graph and returns the views' changes.
+func (e *engine) step(txn cdc.Txn) (map[string]dataflow.Batch, StepInfo, error) {
+	info := StepInfo{LSN: txn.CommitLSN, CommitTime: txn.CommitTime, Changes: len(txn.Changes), ViewRows: map[string]int{}}
+	inputs := map[row.TableName]dataflow.Batch{}
+	for _, c := range txn.Changes {
+		ts, ok := e.tables[c.Rel.Name]
+		if !ok {
+			continue // a table no view reads (publication changed under us)
+		}
+		a, err := e.adapter(c.Rel)
+		if err != nil {
+			return nil, info, err
+		}
+		c = a.adaptChange(c)
+		inputs[c.Rel.Name], err = ts.apply(c, inputs[c.Rel.Name])
+		if err != nil {
+			return nil, info, fmt.Errorf("transaction at %s: %w", txn.CommitLSN, err)
+		}
+	}
+	out, err := e.plan.Graph.Step(inputs)
+	if err != nil {
+		return nil, info, fmt.Errorf("transaction at %s: %w", txn.CommitLSN, err)
+	}
+	for name, b := range out {
+		_, isView := e.viewRows[name]
+		for _, u := range b {
+			if isView {
+				e.viewRows[name] += int64(u.W)
+			}
+			w := int(u.W)
+			if w < 0 {
+				w = -w
+			}
+			info.ViewRows[name] += w
+		}
+	}
+	return out, info, nil
+}
+
+// applyGroup runs whole, consecutive source transactions through the graph
+// and commits their changes to every sink in one sink transaction per sink
+// (one source transaction per group in strict mode). A transaction at or
+// below a sink's progress is not applied to it again (I3): it was committed
+// there before a restart.
+func (e *engine) applyGroup(ctx context.Context, group []cdc.Txn) ([]StepInfo, error) {
+	outs := make([]map[string]dataflow.Batch, len(group))
+	infos := make([]StepInfo, len(group))
+	for i, txn := range group {
+		out, info, err := e.step(txn)
+		if err != nil {
+			return nil, err
+		}
+		outs[i], infos[i] = out, info
+		e.lastLSN = txn.CommitLSN
+	}
+	last := group[len(group)-1]
+	for _, t := range e.targets {
+		name := t.Sink.Name()
+		step := sink.Step{LSN: last.CommitLSN, CommitTime: last.CommitTime}
+		for _, v := range t.Views {
+			var rows []row.Update
+			n := 0
+			for i, txn := range group {
+				if txn.CommitLSN <= e.sinkLSN[name] {
+					continue
+				}
+				if b, ok := outs[i][v.String()]; ok {
+					rows = append(rows, b...)
+					n++
+				}
+			}
+			if n > 1 {
+				rows = row.Consolidate(rows)
+			}
+			if n > 0 {
+				step.Deltas = append(step.Deltas, sink.Delta{View: v, Rows: rows})
+			}
+		}
+		if len(step.Deltas) == 0 || last.CommitLSN <= e.sinkLSN[name] {
+			continue // nothing of this sink changed; its contents are already those at this LSN
+		}
+		start := time.Now()
+		if err := t.Sink.Apply(ctx, step); err != nil {
+			return nil, fmt.Errorf("apply transaction at %s to sink %s: %w", last.CommitLSN, name, err)
+		}
+		e.sinkLSN[name] = last.CommitLSN
+		e.metrics.SinkCommit(name, time.Since(start))
+	}
+	return infos, nil
+}
+
+// checkpoint writes the rows the transactions since the last checkpoint
+// changed (or, after the initial load, the rest of the snapshot's rows)
+// and the checkpoint record at lsn in one atomic batch.
+func (e *engine) checkpoint(fp, slot string, lsn, end row.LSN, sync bool) error {
+	w := e.writer
+	e.writer = nil
+	if w == nil {
+		w = e.store.NewWriter()
+	}
+	var rows int64
+	for _, ts := range e.tables {
+		if err := ts.flushDirty(w); err != nil {
+			w.Abort()
+			return err
+		}
+		rows += ts.count
+	}
+	sinks := make(map[string]row.LSN, len(e.sinkLSN))
+	for k, v := range e.sinkLSN {
+		sinks[k] = v
+	}
+	cp := &state.Checkpoint{Fingerprint: fp, Slot: slot, LSN: lsn, EndLSN: end, Sinks: sinks, Rows: rows}
+	if err := w.Commit(cp, sync); err != nil {
+		return fmt.Errorf("checkpoint at %s: %w", lsn, err)
+	}
+	return nil
+}
+
+// restore reads the tables back from the state and pushes them through the
+// graph, which rebuilds every operator's state as of the checkpoint; the
+// graph's output is the views' contents there, which the sinks hold already.
+func (e *engine) restore(store *state.Store, cp *state.Checkpoint) error {
+	inputs := map[row.TableName]dataflow.Batch{}
+	for _, t := range e.plan.Tables {
+		ts := e.tables[t.Name]
+		var b dataflow.Batch
+		err := store.Scan(ts.id, func(key string, r row.Row, n int64) error {
+			if len(r) != len(e.schemas[t.Name]) {
+				return fmt.Errorf("state of table %s: a row has %d columns, the table %d", t.Name, len(r), len(e.schemas[t.Name]))
+			}
+			ts.restore(key, r, row.Weight(n))
+			b = append(b, row.Update{Row: r, W: row.Weight(n)})
+			e.snapshotRows += int(n)
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("resume from %s: %w", store.Dir(), err)
+		}
+		inputs[t.Name] = b
+		ts.track = true
+	}
+	out, err := e.plan.Graph.Step(inputs)
+	if err != nil {
+		return fmt.Errorf("resume from %s: rebuilding the views' state: %w", store.Dir(), err)
+	}
+	for name := range e.views {
+		var n int64
+		for _, u := range out[name.String()] {
+			n += int64(u.W)
+		}
+		e.viewRows[name.String()] = n
+	}
+	e.lastLSN = cp.LSN
+	e.store = store
+	return nil
+}

@@ -1,0 +1,449 @@
+package pipeline
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/rippledb/ripple/cdc"
+	"github.com/rippledb/ripple/internal/metrics"
+	"github.com/rippledb/ripple/internal/row"
+	"github.com/rippledb/ripple/internal/state"
+)
+
+// ErrResyncNeeded marks errors after which ripple's durable state cannot be
+// continued from: the slot is gone or invalidated, or a sink lost data
+// ripple committed to it. `ripple resync` rebuilds from a fresh snapshot.
+var ErrResyncNeeded = errors.New("resync needed")
+
+// Run runs the pipeline until ctx is cancelled (returns nil) or a terminal
+// error occurs: it plans the views, then either resumes from the durable
+// state in Config.StateDir or snapshots the source and loads every sink
+// atomically, then applies each source transaction to every sink as one
+// sink transaction and acknowledges to the source only what every sink and
+// the state hold (I4).
+//
+// Lost connections to the source or a sink (a restart, a network failure,
+// pg_terminate_backend) are not terminal: Run waits with exponential
+// backoff and starts over from the durable state (or, without a
+// StateDir, from a fresh snapshot). Everything else is.
+func Run(ctx context.Context, cfg Config) (err error) {
+	cfg.setDefaults()
+	log := cfg.Logger
+	st, m := cfg.Status, cfg.Metrics
+	st.begin(slotName(cfg.Source))
+	defer func() {
+		st.end(err)
+		m.Ready(false)
+		if err != nil {
+			m.Error(metrics.StagePipeline)
+		}
+	}()
+	var store *state.Store
+	if cfg.StateDir != "" {
+		store, err = state.Open(cfg.StateDir, log)
+		if err != nil {
+			return err
+		}
+		defer func() {
+			if cerr := store.Close(); cerr != nil && err == nil {
+				err = fmt.Errorf("close state: %w", cerr)
+			}
+		}()
+	}
+	wait := cfg.RetryInitial
+	resync := cfg.Resync
+	for attempt := 1; ; attempt++ {
+		r := &run{cfg: &cfg, store: store, resync: resync}
+		err = r.run(ctx)
+		if ctx.Err() != nil && (err == nil || errors.Is(err, context.Canceled)) {
+			log.Info("stopped")
+			return nil
+		}
+		if err == nil || cfg.StopAfterLoad && r.loadedOK {
+			return err
+		}
+		if !Transient(err) {
+			return err
+		}
+		if r.loadedOK {
+			resync = false // a resync that loaded is done; go on from its state
+		}
+		if r.progressed {
+			wait = cfg.RetryInitial
+		}
+		st.retrying(err)
+		m.Error(metrics.StagePipeline)
+		m.Ready(false)
+		log.Warn("connection lost; reconnecting", "err", err, "attempt", attempt, "in", wait.String())
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(wait):
+		}
+		wait = min(wait*2, cfg.RetryMax)
+	}
+}
+
+// run is one attempt of Run: from connecting to the first error.
+type run struct {
+	cfg    *Config
+	store  *state.Store // nil without a StateDir
+	resync bool
+
+	loadedOK   bool // the state was loaded or resumed
+	progressed bool // at least one transaction was applied
+}
+
+func (r *run) run(ctx context.Context) (err error) {
+	cfg, log := r.cfg, r.cfg.Logger
+	st, m := cfg.Status, cfg.Metrics
+	srcCfg := cfg.Source
+	// With durable state, an idle position is acked only once a checkpoint
+	// records it (see stream), so that the slot never passes the state.
+	srcCfg.HoldIdle = r.store != nil
+	src, err := cdc.Connect(ctx, srcCfg)
+	if err != nil {
+		return err
+	}
+	defer src.Close(context.Background())
+
+	plan, err := Prepare(ctx, src, cfg.Views)
+	if err != nil {
+		return err
+	}
+	e, err := newEngine(plan, cfg.Targets)
+	if err != nil {
+		return err
+	}
+	e.metrics = m
+	e.groupTxns = cfg.GroupTxns
+	st.setViews(e.viewSinks())
+	m.Init(e.viewNames(), e.sinkNames())
+	srcCfg.Tables = e.tableNames()
+	src.SetTables(srcCfg.Tables)
+	if err := src.EnsurePublication(ctx); err != nil {
+		return err
+	}
+	slot := slotName(srcCfg)
+	for _, t := range cfg.Targets {
+		lsn, err := t.Sink.Open(ctx, slot, e.sinkViews(t))
+		if err != nil {
+			return fmt.Errorf("open sink %s: %w", t.Sink.Name(), err)
+		}
+		e.sinkLSN[t.Sink.Name()] = lsn
+	}
+	defer func() {
+		for _, t := range cfg.Targets {
+			if cerr := t.Sink.Close(); cerr != nil && err == nil {
+				err = cerr
+			}
+		}
+	}()
+
+	fp := fingerprint(e, slot)
+	var start row.LSN
+	resumed := false
+	if r.store != nil && !r.resync {
+		cp, err := r.store.Checkpoint()
+		if err != nil {
+			return err
+		}
+		switch {
+		case cp == nil:
+			log.Info("no engine state yet; taking the initial snapshot", "state_dir", r.store.Dir())
+		case cp.Version != state.FormatVersion || cp.Fingerprint != fp || cp.Slot != slot:
+			log.Info("views, tables or sinks changed since the last checkpoint; taking a fresh snapshot", "state_dir", r.store.Dir(), "checkpoint_lsn", cp.LSN)
+		default:
+			if err := r.checkResumable(ctx, src, e, cp); err != nil {
+				return err
+			}
+			begin := time.Now()
+			if err := e.restore(r.store, cp); err != nil {
+				return err
+			}
+			start, resumed = cp.EndLSN, true
+			e.lastEnd = cp.EndLSN
+			log.Info("resumed from checkpoint", "lsn", cp.LSN, "rows", e.snapshotRows, "elapsed", time.Since(begin).Round(time.Millisecond), "state_dir", r.store.Dir())
+			stateBytes, stateRows := e.stateSize()
+			st.loaded(cp.LSN, e.viewRows, stateBytes, stateRows)
+			m.State(stateBytes, stateRows)
+			m.AppliedLSN(uint64(cp.LSN))
+		}
+	}
+	if !resumed {
+		if start, err = r.snapshot(ctx, src, e, fp, slot); err != nil {
+			return err
+		}
+	}
+	r.loadedOK = true
+	for name, n := range e.viewRows {
+		m.ViewRows(name, n)
+	}
+	if cfg.StopAfterLoad {
+		return nil
+	}
+	m.Ready(true)
+	if cfg.OnStep != nil {
+		cfg.OnStep(StepInfo{Initial: true, Resumed: resumed, LSN: e.lastLSN, Changes: e.snapshotRows})
+	}
+	return r.stream(ctx, src, e, start)
+}
+
+// checkResumable refuses to continue from a checkpoint the slot or a sink
+// no longer matches.
+func (r *run) checkResumable(ctx context.Context, src *cdc.Source, e *engine, cp *state.Checkpoint) error {
+	slot, err := src.Slot(ctx)
+	if err != nil {
+		return err
+	}
+	hint := "run `ripple resync` to rebuild the state and the sinks from a fresh snapshot"
+	switch {
+	case !slot.Exists:
+		return fmt.Errorf("%w: replication slot %s no longer exists on the source, so the changes after ripple's checkpoint at %s are lost; %s",
+			ErrResyncNeeded, cp.Slot, cp.LSN, hint)
+	case slot.WALStatus == "lost":
+		return fmt.Errorf("%w: replication slot %s was invalidated by the source (wal_status = lost, see max_slot_wal_keep_size): the WAL after ripple's checkpoint at %s was removed; %s",
+			ErrResyncNeeded, cp.Slot, cp.LSN, hint)
+	case slot.ConfirmedFlush > cp.EndLSN:
+		return fmt.Errorf("%w: replication slot %s was acknowledged up to %s, past ripple's checkpoint at %s (state_dir %s restored from an older copy?); %s",
+			ErrResyncNeeded, cp.Slot, slot.ConfirmedFlush, cp.EndLSN, r.store.Dir(), hint)
+	}
+	for _, t := range e.targets {
+		name := t.Sink.Name()
+		if have, want := e.sinkLSN[name], cp.Sinks[name]; have < want {
+			return fmt.Errorf("%w: sink %s is at %s, behind what ripple committed to it (%s): it lost data (restored from a backup, or its ripple tables were changed); %s",
+				ErrResyncNeeded, name, have, want, hint)
+		}
+	}
+	return nil
+}
+
+// snapshot takes the initial snapshot (recreating the slot), loads every
+// sink and writes the state's first checkpoint. It returns the consistent
+// point streaming starts from.
+func (r *run) snapshot(ctx context.Context, src *cdc.Source, e *engine, fp, slot string) (row.LSN, error) {
+	cfg, log := r.cfg, r.cfg.Logger
+	st, m := cfg.Status, cfg.Metrics
+	if r.store != nil {
+		if err := r.store.Reset(); err != nil {
+			return 0, err
+		}
+		e.writer = r.store.NewWriter()
+		e.store = r.store
+	}
+	start := time.Now()
+	est, err := src.EstimateRows(ctx)
+	if err != nil {
+		log.Warn("cannot estimate the snapshot's size; progress is shown without an ETA", "err", err)
+		est = 0
+	}
+	log.Info("taking initial snapshot", "tables", len(e.plan.Tables), "estimated_rows", est)
+	prog := newSnapshotProgress(cfg, est)
+	lsn, err := src.Snapshot(ctx, func(rel *cdc.Relation, rw row.Row) error {
+		if err := e.snapshotRow(rel, rw); err != nil {
+			return err
+		}
+		crashPoint("snapshot")
+		prog.add()
+		return nil
+	})
+	if err != nil {
+		prog.abort(cfg.ProgressBar)
+		return 0, fmt.Errorf("initial snapshot: %w", err)
+	}
+	prog.read()
+	if err := e.load(ctx, lsn); err != nil {
+		return 0, err
+	}
+	crashPoint("loaded")
+	if r.store != nil {
+		if err := e.checkpoint(fp, slot, lsn, lsn, true); err != nil {
+			return 0, err
+		}
+	}
+	e.lastLSN, e.lastEnd = lsn, lsn
+	stateBytes, stateRows := e.stateSize()
+	st.loaded(lsn, e.viewRows, stateBytes, stateRows)
+	m.Snapshot(int64(e.snapshotRows), est, true)
+	m.State(stateBytes, stateRows)
+	m.AppliedLSN(uint64(lsn))
+	log.Info("initial load done", "lsn", lsn, "rows", e.snapshotRows, "elapsed", time.Since(start).Round(time.Millisecond))
+	return lsn, nil
+}
+
+// stream applies the source's transactions from start on, until an error
+// or ctx ends.
+func (r *run) stream(ctx context.Context, src *cdc.Source, e *engine, start row.LSN) error {
+	cfg, st := r.cfg, r.cfg.Status
+	fp, slot := fingerprint(e, slotName(cfg.Source)), slotName(cfg.Source)
+	txns := make(chan cdc.Txn, cfg.QueueSize)
+	synced := make(chan struct{}, 1) // a checkpoint was written and awaits a sync
+	if r.store != nil {
+		src.Ack(r.store.Synced()) // the checkpoint streaming starts from is durable
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		defer close(txns)
+		return src.Stream(gctx, start, txns)
+	})
+	g.Go(func() error {
+		group := make([]cdc.Txn, 0, max(cfg.GroupTxns, 1))
+		var idleTick <-chan time.Time
+		if r.store != nil {
+			t := time.NewTicker(idleCheckpointInterval)
+			defer t.Stop()
+			idleTick = t.C
+		}
+		notify := func() {
+			select {
+			case synced <- struct{}{}:
+			default:
+			}
+		}
+		for {
+			var txn cdc.Txn
+			select {
+			case t, ok := <-txns:
+				if !ok {
+					return nil
+				}
+				txn = t
+			case <-idleTick:
+				// An idle or filtered-out source: record the position the
+				// stream can confirm, so the slot releases WAL once synced.
+				if idle := src.IdlePosition(); idle > e.lastEnd {
+					if err := e.checkpoint(fp, slot, e.lastLSN, idle, false); err != nil {
+						return err
+					}
+					e.lastEnd = idle
+					notify()
+				}
+				continue
+			}
+			if txn.CommitLSN <= e.lastLSN {
+				// Already in the state (resent after a restart from a
+				// checkpoint that was written but not yet acknowledged).
+				if r.store == nil {
+					src.Ack(txn.EndLSN)
+				}
+				continue
+			}
+			group = append(group[:0], txn)
+			for len(group) < cfg.GroupTxns {
+				next, ok := tryRecv(txns)
+				if !ok {
+					break
+				}
+				group = append(group, next)
+			}
+			infos, err := e.applyGroup(gctx, group)
+			if err != nil {
+				return err
+			}
+			r.progressed = true
+			last := group[len(group)-1]
+			e.lastEnd = last.EndLSN
+			if r.store != nil {
+				crashPoint("sink-committed")
+				if err := e.checkpoint(fp, slot, last.CommitLSN, last.EndLSN, false); err != nil {
+					return err
+				}
+				crashPoint("checkpoint-written")
+				notify()
+			} else {
+				src.Ack(last.EndLSN)
+			}
+			for _, info := range infos {
+				e.record(st, info)
+				if cfg.OnStep != nil {
+					cfg.OnStep(info)
+				}
+			}
+		}
+	})
+	if r.store != nil {
+		g.Go(func() error { return r.syncLoop(gctx, src, synced) })
+	}
+	g.Go(func() error {
+		pollLag(gctx, src, st, cfg.Metrics, cfg.LagInterval, cfg.Logger)
+		return nil
+	})
+	return g.Wait()
+}
+
+// syncLoop makes written checkpoints durable, at most every
+// Config.SyncInterval, and only then acknowledges them to the source (I4).
+func (r *run) syncLoop(ctx context.Context, src *cdc.Source, pending <-chan struct{}) error {
+	for {
+		select {
+		case <-ctx.Done():
+			// Make what was applied durable so a clean stop does not
+			// replay it.
+			if lsn, err := r.store.Sync(); err == nil {
+				src.Ack(lsn)
+			}
+			return nil
+		case <-pending:
+		}
+		lsn, err := r.store.Sync()
+		if err != nil {
+			return err
+		}
+		crashPoint("synced")
+		src.Ack(lsn)
+		select {
+		case <-ctx.Done():
+		case <-time.After(r.cfg.SyncInterval):
+		}
+	}
+}
+
+// idleCheckpointInterval is how often an idle source's confirmable
+// position is checkpointed.
+const idleCheckpointInterval = time.Second
+
+// tryRecv takes a transaction from c if one is queued.
+func tryRecv(c <-chan cdc.Txn) (cdc.Txn, bool) {
+	select {
+	case t, ok := <-c:
+		return t, ok
+	default:
+		return cdc.Txn{}, false
+	}
+}
+
+// fingerprint identifies what the state was built for: the views, the
+// columns and keys of the tables, which sink holds which view, and the slot.
+// State built for anything else is not reused.
+func fingerprint(e *engine, slot string) string {
+	h := sha256.New()
+	fmt.Fprintf(h, "v%d\x00%s\x00", state.FormatVersion, slot)
+	for _, v := range e.plan.Views {
+		fmt.Fprintf(h, "view\x00%s\x00%s\x00", v.Def.Name, v.Def.SQL)
+	}
+	for _, t := range e.plan.Tables {
+		fmt.Fprintf(h, "table\x00%s\x00%v\x00", t.Name, t.Key)
+		for _, c := range t.Columns {
+			fmt.Fprintf(h, "%s\x00%d\x00%d\x00", c.Name, c.Type.OID, c.Type.Mod)
+		}
+	}
+	var sinks []string
+	for _, t := range e.targets {
+		names := make([]string, len(t.Views))
+		for i, v := range t.Views {
+			names[i] = v.String()
+		}
+		sort.Strings(names)
+		sinks = append(sinks, fmt.Sprintf("%s=%v", t.Sink.Name(), names))
+	}
+	sort.Strings(sinks)
+	fmt.Fprintf(h, "sinks\x00%v", sinks)
+	return hex.EncodeToString(h.Sum(nil))
+}

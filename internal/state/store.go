@@ -1,0 +1,392 @@
+package state
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+
+	"github.com/rippledb/ripple/internal/row"
+)
+
+// FormatVersion is the version of the on-disk layout; a store written by
+// another version is not read (the pipeline then takes a fresh snapshot).
+const FormatVersion = 1
+
+// Key space: one checkpoint record, and one key per stored row of a table.
+var (
+	checkpointKey = []byte("c")
+	tablePrefix   = byte('t')
+)
+
+// Checkpoint says which source transaction the stored tables reflect.
+type Checkpoint struct {
+	Version int `json:"version"`
+	// Fingerprint identifies the views, tables and sinks the state was
+	// built for; state built for other views is not reused.
+	Fingerprint string `json:"fingerprint"`
+	Slot        string `json:"slot"`
+	// LSN is the commit LSN of the last source transaction in the state
+	// (the snapshot's consistent point right after the initial load).
+	LSN row.LSN `json:"lsn"`
+	// EndLSN is the position streaming resumes from and the slot may be
+	// acknowledged up to once this checkpoint is synced.
+	EndLSN row.LSN `json:"end_lsn"`
+	// Sinks holds, per sink, the progress LSN ripple last committed to it
+	// at or before this checkpoint. A sink found below it on restart lost
+	// committed data (restored from a backup, progress row deleted).
+	Sinks map[string]row.LSN `json:"sinks"`
+	// Rows is the number of stored table rows (with multiplicity).
+	Rows int64     `json:"rows"`
+	Time time.Time `json:"time"`
+}
+
+// Store is an open state directory.
+type Store struct {
+	db  *pebble.DB
+	dir string
+
+	mu      sync.Mutex
+	written row.LSN // EndLSN of the last committed checkpoint
+	synced  row.LSN // EndLSN of the last checkpoint known durable
+	failed  error   // set after pebble failed fatally; the store is unusable
+}
+
+// Open opens (creating if needed) the store in dir/engine.
+func Open(dir string, log *slog.Logger) (*Store, error) {
+	if log == nil {
+		log = slog.Default()
+	}
+	path := filepath.Join(dir, "engine")
+	if err := os.MkdirAll(path, 0o750); err != nil {
+		return nil, fmt.Errorf("state_dir %s: %w", dir, err)
+	}
+	if err := writable(path); err != nil {
+		return nil, fmt.Errorf("state_dir %s is not writable: %w", dir, err)
+	}
+	db, err := pebble.Open(path, &pebble.Options{
+		Logger:       pebbleLogger{log},
+		MemTableSize: 16 << 20,
+		CacheSize:    64 << 20,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("open state in %s: %w", path, err)
+	}
+	s := &Store{db: db, dir: dir}
+	cp, err := s.Checkpoint()
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	if cp != nil {
+		// What the write-ahead log replay recovered may still be only in
+		// the page cache (a NoSync write before a crash of the process):
+		// flush it before it counts as durable.
+		if err := db.Flush(); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("flush recovered state in %s: %w", path, err)
+		}
+		s.written, s.synced = cp.EndLSN, cp.EndLSN
+	}
+	return s, nil
+}
+
+// writable checks that a file can be created in path, so that a read-only
+// directory is reported clearly at start rather than at the first write.
+func writable(path string) error {
+	f, err := os.CreateTemp(path, ".probe-*")
+	if err != nil {
+		return err
+	}
+	name := f.Name()
+	f.Close()
+	return os.Remove(name)
+}
+
+// Close closes the store.
+func (s *Store) Close() (err error) {
+	defer s.recoverFatal(&err)
+	if s.usable() != nil {
+		return nil // pebble cannot be closed cleanly after a fatal error; the process ends
+	}
+	return s.db.Close()
+}
+
+// Dir is the state directory.
+func (s *Store) Dir() string { return s.dir }
+
+// Checkpoint reads the checkpoint record, or nil when the store holds no
+// complete state (new, reset, or an initial load that did not finish).
+func (s *Store) Checkpoint() (*Checkpoint, error) {
+	v, closer, err := s.db.Get(checkpointKey)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read checkpoint in %s: %w", s.dir, err)
+	}
+	defer closer.Close()
+	var cp Checkpoint
+	if err := json.Unmarshal(v, &cp); err != nil {
+		return nil, fmt.Errorf("state in %s: checkpoint record is unreadable: %w", s.dir, err)
+	}
+	return &cp, nil
+}
+
+// Reset forgets the checkpoint (durably, first) and every stored row.
+func (s *Store) Reset() (err error) {
+	defer s.recoverFatal(&err)
+	if err := s.usable(); err != nil {
+		return err
+	}
+	if err := s.db.Delete(checkpointKey, pebble.Sync); err != nil {
+		return fmt.Errorf("reset state in %s: %w", s.dir, err)
+	}
+	b := s.db.NewBatch()
+	defer b.Close()
+	if err := b.DeleteRange([]byte{tablePrefix}, []byte{tablePrefix + 1}, nil); err != nil {
+		return err
+	}
+	if err := b.Commit(pebble.Sync); err != nil {
+		return fmt.Errorf("reset state in %s: %w", s.dir, err)
+	}
+	s.mu.Lock()
+	s.written, s.synced = 0, 0
+	s.mu.Unlock()
+	return nil
+}
+
+// Sync makes every committed checkpoint durable and returns the EndLSN of
+// the last one.
+func (s *Store) Sync() (_ row.LSN, err error) {
+	defer s.recoverFatal(&err)
+	if err := s.usable(); err != nil {
+		return 0, err
+	}
+	s.mu.Lock()
+	w := s.written
+	s.mu.Unlock()
+	if err := s.db.LogData(nil, pebble.Sync); err != nil {
+		return 0, fmt.Errorf("sync state in %s: %w", s.dir, err)
+	}
+	s.mu.Lock()
+	s.synced = max(s.synced, w)
+	synced := s.synced
+	s.mu.Unlock()
+	return synced, nil
+}
+
+// Synced is the EndLSN of the last checkpoint known durable.
+func (s *Store) Synced() row.LSN {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.synced
+}
+
+// DiskSize is the size of the store's files in bytes.
+func (s *Store) DiskSize() int64 {
+	m := s.db.Metrics()
+	return int64(m.DiskSpaceUsage())
+}
+
+func tableKeyPrefix(table string) []byte {
+	k := []byte{tablePrefix}
+	k = binary.AppendUvarint(k, uint64(len(table)))
+	return append(k, table...)
+}
+
+// prefixEnd is the smallest key above every key starting with prefix.
+func prefixEnd(prefix []byte) []byte {
+	end := append([]byte(nil), prefix...)
+	for i := len(end) - 1; i >= 0; i-- {
+		if end[i] < 0xff {
+			end[i]++
+			return end[:i+1]
+		}
+	}
+	return nil // prefix is all 0xff: no upper bound
+}
+
+func rowKey(prefix []byte, key string) []byte {
+	k := make([]byte, 0, len(prefix)+len(key))
+	return append(append(k, prefix...), key...)
+}
+
+// Scan calls fn for every stored row of table, in key order.
+func (s *Store) Scan(table string, fn func(key string, r row.Row, n int64) error) error {
+	prefix := tableKeyPrefix(table)
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: prefixEnd(prefix)})
+	if err != nil {
+		return err
+	}
+	defer it.Close()
+	for ok := it.First(); ok; ok = it.Next() {
+		k := it.Key()
+		v, err := it.ValueAndErr()
+		if err != nil {
+			return fmt.Errorf("read state of table %s: %w", table, err)
+		}
+		n, m := binary.Varint(v)
+		if m <= 0 {
+			return fmt.Errorf("state of table %s: malformed row", table)
+		}
+		r, rest, err := row.DecodeBinary(v[m:])
+		if err != nil || len(rest) != 0 {
+			return fmt.Errorf("state of table %s: malformed row", table)
+		}
+		if err := fn(string(k[len(prefix):]), r, n); err != nil {
+			return err
+		}
+	}
+	return it.Error()
+}
+
+// Writer collects row changes and commits them atomically with a checkpoint.
+type Writer struct {
+	s        *Store
+	b        *pebble.Batch
+	prefixes map[string][]byte
+	buf      []byte
+}
+
+// NewWriter starts a batch.
+func (s *Store) NewWriter() *Writer {
+	return &Writer{s: s, b: s.db.NewBatch(), prefixes: map[string][]byte{}}
+}
+
+func (w *Writer) prefix(table string) []byte {
+	p, ok := w.prefixes[table]
+	if !ok {
+		p = tableKeyPrefix(table)
+		w.prefixes[table] = p
+	}
+	return p
+}
+
+// Put stores row r with multiplicity n under key in table.
+func (w *Writer) Put(table, key string, r row.Row, n int64) error {
+	w.buf = binary.AppendVarint(w.buf[:0], n)
+	w.buf = row.AppendBinary(w.buf, r)
+	return w.b.Set(rowKey(w.prefix(table), key), w.buf, nil)
+}
+
+// Delete removes key from table.
+func (w *Writer) Delete(table, key string) error {
+	return w.b.Delete(rowKey(w.prefix(table), key), nil)
+}
+
+// DeleteTable removes every row of table (TRUNCATE).
+func (w *Writer) DeleteTable(table string) error {
+	p := w.prefix(table)
+	return w.b.DeleteRange(p, prefixEnd(p), nil)
+}
+
+// Size is the batch's size in bytes.
+func (w *Writer) Size() int { return w.b.Len() }
+
+// Flush commits the rows collected so far without a checkpoint (for the
+// initial load, which is written in chunks and becomes valid only with the
+// checkpoint its last Commit writes).
+func (w *Writer) Flush() (err error) {
+	defer w.s.recoverFatal(&err)
+	if err := w.s.usable(); err != nil {
+		return err
+	}
+	if w.b.Empty() {
+		return nil
+	}
+	if err := w.b.Commit(pebble.NoSync); err != nil {
+		return fmt.Errorf("write state in %s: %w", w.s.dir, err)
+	}
+	w.b.Close()
+	w.b = w.s.db.NewBatch()
+	return nil
+}
+
+// Commit writes the collected rows and cp in one atomic batch; with sync
+// the write-ahead log is synced before Commit returns. The writer is
+// finished afterwards.
+func (w *Writer) Commit(cp *Checkpoint, sync bool) (err error) {
+	defer w.b.Close()
+	defer w.s.recoverFatal(&err)
+	if err := w.s.usable(); err != nil {
+		return err
+	}
+	cp.Version = FormatVersion
+	cp.Time = time.Now().UTC()
+	v, err := json.Marshal(cp)
+	if err != nil {
+		return err
+	}
+	if err := w.b.Set(checkpointKey, v, nil); err != nil {
+		return err
+	}
+	opt := pebble.NoSync
+	if sync {
+		opt = pebble.Sync
+	}
+	if err := w.b.Commit(opt); err != nil {
+		return fmt.Errorf("write state in %s: %w", w.s.dir, err)
+	}
+	w.s.mu.Lock()
+	w.s.written = cp.EndLSN
+	if sync {
+		w.s.synced = cp.EndLSN
+	}
+	w.s.mu.Unlock()
+	return nil
+}
+
+// Abort drops the collected changes.
+func (w *Writer) Abort() { w.b.Close() }
+
+// pebbleLogger sends pebble's messages to slog; pebble calls Fatalf only
+// for conditions it cannot continue from, and expects it not to return.
+type pebbleLogger struct{ log *slog.Logger }
+
+func (l pebbleLogger) Infof(format string, args ...any) {
+	l.log.Debug("state store: " + fmt.Sprintf(format, args...))
+}
+func (l pebbleLogger) Errorf(format string, args ...any) {
+	l.log.Error("state store: " + fmt.Sprintf(format, args...))
+}
+func (l pebbleLogger) Fatalf(format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	l.log.Error("state store: fatal: " + msg)
+	panic(fatalError{msg})
+}
+
+// fatalError is what pebble's Fatalf panics with. A commit that fails (the
+// disk is full, the directory became read-only) calls Fatalf in the
+// committing goroutine: the Store methods recover it into an error, and
+// the store refuses every later use. What was committed before is intact
+// (the write-ahead log is replayed as a prefix on the next open).
+type fatalError struct{ msg string }
+
+// recoverFatal turns a fatalError panic into *err and marks s failed.
+func (s *Store) recoverFatal(err *error) {
+	if r := recover(); r != nil {
+		f, ok := r.(fatalError)
+		if !ok {
+			panic(r)
+		}
+		s.mu.Lock()
+		s.failed = fmt.Errorf("state in %s: %s", s.dir, f.msg)
+		*err = s.failed
+		s.mu.Unlock()
+	}
+}
+
+// usable returns the error that made the store unusable, if any.
+func (s *Store) usable() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.failed
+}
