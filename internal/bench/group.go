@@ -8,8 +8,9 @@ import (
 
 var errNoGrouping = errors.New("this pipeline has no grouping mode")
 
-// setGroup switches cfg into grouped sink mode (up to n whole source
-// transactions per sink transaction); false when the pipeline has none.
+// setGroup switches cfg into grouped sink mode: up to n whole, consecutive
+// source transactions per sink transaction when they are already queued.
 func setGroup(cfg *pipeline.Config, n int) bool {
-	return false
+	cfg.GroupTxns = n
+	return true
 }
