@@ -59,6 +59,8 @@ type Postgres struct {
 	// stmts caches prepared DELETE statements by view and NULL pattern.
 	stmts    map[stmtKey]string
 	nextStmt int
+	// progressReady means progressStmtName is prepared on conn.
+	progressReady bool
 }
 
 // pgView is a view with the SQL fragments the sink derives from it once.
@@ -553,20 +555,16 @@ type stepCheck struct {
 }
 
 // applyStep applies a step in one sink transaction and in as few round
-// trips as it can: BEGIN, the progress read (FOR UPDATE), the retractions
-// of every view (prepared DELETEs), the in-place updates of keyed rows, the
-// small insertions (multi-row INSERTs) and the progress upsert travel as
-// one pipelined batch; each large insertion follows with its own COPY; then
-// COMMIT, or ROLLBACK when the progress shows the step was applied before
-// (I3). A round trip per row, and a DELETE plus INSERT per changed
+// trips as it can: BEGIN, the conditional progress upsert (which locks the
+// progress row), the retractions of every view (prepared DELETEs), the
+// in-place updates of keyed rows and the small insertions (multi-row
+// INSERTs) travel as one pipelined batch; each large insertion follows
+// with its own COPY; then COMMIT, or ROLLBACK when the upsert found the
+// step applied before (I3). A round trip per row, and a DELETE plus INSERT per changed
 // aggregate row (dead tuples the next retraction has to step over), were
 // the sink's main costs in benchmark scenario a (docs/bench).
 func (p *Postgres) applyStep(ctx context.Context, step Step) error {
-	var batch pgconn.Batch
-	batch.ExecParams("BEGIN", nil, nil, nil, nil)
-	batch.ExecParams("SELECT lsn::text FROM ripple.progress WHERE pipeline = $1 FOR UPDATE",
-		[][]byte{[]byte(p.pipeline)}, []uint32{uint32(row.OIDText)}, nil, nil)
-	checks, copies, err := p.queueDeltas(ctx, step, &batch)
+	progress, err := p.progressStmt(ctx)
 	if err != nil {
 		return err
 	}
@@ -574,8 +572,16 @@ func (p *Postgres) applyStep(ctx context.Context, step Step) error {
 	if !step.CommitTime.IsZero() {
 		ct = []byte(step.CommitTime.UTC().Format("2006-01-02 15:04:05.999999Z07:00"))
 	}
-	batch.ExecParams(progressUpsert, [][]byte{[]byte(p.pipeline), []byte(step.LSN.String()), ct},
-		[]uint32{uint32(row.OIDText), uint32(row.OIDText), uint32(row.OIDText)}, nil, nil)
+	var batch pgconn.Batch
+	batch.ExecParams("BEGIN", nil, nil, nil, nil)
+	// The conditional upsert locks the progress row first (a second
+	// pipeline on the same sink waits here) and changes nothing when the
+	// step is at or below the recorded progress.
+	batch.ExecPrepared(progress, [][]byte{[]byte(p.pipeline), []byte(step.LSN.String()), ct}, nil, nil)
+	checks, copies, err := p.queueDeltas(ctx, step, &batch)
+	if err != nil {
+		return err
+	}
 
 	pc := p.conn.PgConn()
 	done := false
@@ -587,15 +593,9 @@ func (p *Postgres) applyStep(ctx context.Context, step Step) error {
 		}
 	}()
 	results, berr := pc.ExecBatch(ctx, &batch).ReadAll()
-	if len(results) >= 2 && results[0].Err == nil && results[1].Err == nil && len(results[1].Rows) == 1 {
-		cur, err := row.ParseLSN(string(results[1].Rows[0][0]))
-		if err != nil {
-			return fmt.Errorf("sink %s: read progress of pipeline %q: %w", p.cfg.Name, p.pipeline, err)
-		}
-		if step.LSN <= cur {
-			p.log.Debug("step already applied; skipped", "lsn", step.LSN, "progress", cur)
-			return nil // the deferred rollback ends the transaction (I3)
-		}
+	if len(results) >= 2 && results[0].Err == nil && results[1].Err == nil && results[1].CommandTag.RowsAffected() == 0 {
+		p.log.Debug("step already applied; skipped", "lsn", step.LSN)
+		return nil // the deferred rollback ends the transaction (I3)
 	}
 	if berr != nil {
 		for i, res := range results {
@@ -743,9 +743,26 @@ func updateStatement(v *pgView, old, new row.Row) (string, []uint32, [][]byte) {
 	return sql, oids, params
 }
 
-const progressUpsert = `
+// progressAdvance records a step's progress unless the recorded progress
+// is already at or past it (then it changes no row).
+const progressAdvance = `
 INSERT INTO ripple.progress (pipeline, lsn, commit_time, updated_at) VALUES ($1, $2::pg_lsn, $3::timestamptz, now())
-ON CONFLICT (pipeline) DO UPDATE SET lsn = excluded.lsn, commit_time = excluded.commit_time, updated_at = excluded.updated_at`
+ON CONFLICT (pipeline) DO UPDATE SET lsn = excluded.lsn, commit_time = excluded.commit_time, updated_at = excluded.updated_at
+WHERE ripple.progress.lsn < excluded.lsn`
+
+const progressStmtName = "ripple_sink_progress"
+
+// progressStmt prepares progressAdvance once per connection.
+func (p *Postgres) progressStmt(ctx context.Context) (string, error) {
+	if !p.progressReady {
+		oids := []uint32{uint32(row.OIDText), uint32(row.OIDText), uint32(row.OIDText)}
+		if _, err := p.conn.PgConn().Prepare(ctx, progressStmtName, progressAdvance, oids); err != nil {
+			return "", fmt.Errorf("sink %s: prepare the progress statement: %w", p.cfg.Name, err)
+		}
+		p.progressReady = true
+	}
+	return progressStmtName, nil
+}
 
 // retractParams are the parameters of r's DELETE (see deleteStmt): the
 // non-NULL match columns as text, then the number of rows to delete.
@@ -880,6 +897,7 @@ func (p *Postgres) Close() error {
 	defer cancel()
 	err := p.conn.Close(ctx)
 	p.conn = nil
+	p.progressReady = false
 	if err != nil {
 		return fmt.Errorf("sink %s: close: %w", p.cfg.Name, err)
 	}
