@@ -408,6 +408,14 @@ func (p *Postgres) loadView(ctx context.Context, tx pgx.Tx, v *pgView, us []row.
 		if _, err := tx.Exec(ctx, createTableSQL(v)); err != nil {
 			return fail("create table", err)
 		}
+	}
+	n, err := p.copyRows(ctx, v, us)
+	if err != nil {
+		return 0, fmt.Errorf("sink %s: load view %s: %w", p.cfg.Name, v.Name, err)
+	}
+	if !st.exists || !slices.Equal(st.columns, v.catalog) {
+		// A new table's index is built after its rows are in: one sort
+		// instead of an index insertion per row (benchmark scenario d).
 		if len(v.Key) > 0 {
 			if _, err := tx.Exec(ctx, createIndexSQL(v)); err != nil {
 				return fail("create key index", err)
@@ -417,10 +425,6 @@ func (p *Postgres) loadView(ctx context.Context, tx pgx.Tx, v *pgView, us []row.
 				return fail("create lookup index", err)
 			}
 		}
-	}
-	n, err := p.copyRows(ctx, v, us)
-	if err != nil {
-		return 0, fmt.Errorf("sink %s: load view %s: %w", p.cfg.Name, v.Name, err)
 	}
 	// Fresh statistics so the retraction DELETEs use the key index.
 	if _, err := tx.Exec(ctx, "ANALYZE "+v.Name.String()); err != nil {
