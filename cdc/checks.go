@@ -171,10 +171,13 @@ func (s *Source) checkSlot(ctx context.Context) []Finding {
 		plugin, kind, db *string
 		pid              *int32
 		confirmed        *string
+		walStatus        *string
+		retained         *int64
 	)
 	err := s.conn.QueryRow(ctx, `
-		SELECT plugin, slot_type, database, active_pid, confirmed_flush_lsn::text
-		FROM pg_replication_slots WHERE slot_name = $1`, s.cfg.Slot).Scan(&plugin, &kind, &db, &pid, &confirmed)
+		SELECT plugin, slot_type, database, active_pid, confirmed_flush_lsn::text, wal_status,
+		       greatest(pg_wal_lsn_diff(CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END, restart_lsn), 0)::int8
+		FROM pg_replication_slots WHERE slot_name = $1`, s.cfg.Slot).Scan(&plugin, &kind, &db, &pid, &confirmed, &walStatus, &retained)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return []Finding{ok(subject, "does not exist yet; ripple run creates it")}
 	}
@@ -192,10 +195,20 @@ func (s *Source) checkSlot(ctx context.Context) []Finding {
 		return []Finding{fail(subject, "exists with output plugin %s, not pgoutput; drop it or choose another source.slot", deref(plugin))}
 	case db == nil || *db != cur:
 		return []Finding{fail(subject, "exists in database %s, not in %s; choose another source.slot", deref(db), cur)}
+	case deref(walStatus) == "lost":
+		return []Finding{fail(subject, "was invalidated by the source (wal_status lost: it retained more WAL than max_slot_wal_keep_size); "+
+			"run `ripple resync` to rebuild the views from a fresh snapshot")}
 	case pid != nil:
 		return []Finding{fail(subject, "is in use by PID %d; is another ripple (or consumer) running with this slot?", *pid)}
 	}
-	return []Finding{ok(subject, "exists, idle, confirmed up to %s", deref(confirmed))}
+	var out []Finding
+	if deref(walStatus) == "unreserved" {
+		out = append(out, warn(subject, "retains WAL beyond max_slot_wal_keep_size (wal_status unreserved): the next checkpoint may invalidate it"))
+	}
+	if retained != nil && s.cfg.MaxRetainedWAL > 0 && *retained > s.cfg.MaxRetainedWAL {
+		out = append(out, warn(subject, "retains %d bytes of WAL, more than source.max_retained_wal (%d)", *retained, s.cfg.MaxRetainedWAL))
+	}
+	return append(out, ok(subject, "exists, idle, confirmed up to %s", deref(confirmed)))
 }
 
 // checkPublication reports whether the publication exists and which

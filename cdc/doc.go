@@ -27,6 +27,14 @@
 //     past that only to the server's WAL end, and only while nothing it
 //     delivered is waiting for an ack and no transaction is half received,
 //     so that an idle source does not retain WAL.
+//   - Source health (health.go): Stream emits a heartbeat message in the
+//     source database every Config.HeartbeatInterval so the slot advances
+//     on a filtered-out source; SlotLag reports the retained WAL against
+//     Config.MaxRetainedWAL. A dropped or invalidated slot is a terminal
+//     error (ErrSlotMissing, ErrSlotInvalidated) naming `ripple resync`,
+//     detected at the start of streaming, when the connection fails
+//     mid-stream, and by SlotLag. IsTransient classifies every error once,
+//     for the pipeline's reconnect loop.
 //   - I5 Backpressure: Stream sends on a bounded channel and stops reading
 //     the socket while the consumer is slow; it keeps sending standby status
 //     meanwhile so the walsender does not drop the connection.
@@ -39,5 +47,6 @@
 //   - I6: bad input is answered: malformed protocol bytes give an error
 //     wrapping ErrMalformed, never a panic; setup problems give errors that
 //     match ErrWalLevel, ErrNoReplicationPrivilege, ErrNoSuchTable,
-//     ErrNotATable, ErrSlotInUse or ErrSlotMissing and name the thing.
+//     ErrNotATable, ErrSlotInUse, ErrSlotMissing or ErrSlotInvalidated and
+//     name the thing.
 package cdc

@@ -22,6 +22,13 @@ var nameSeq atomic.Int64
 // and publication names unique to the test, cleaned up afterwards.
 func testSource(t *testing.T, c *pgcluster.Cluster, tables ...string) *Source {
 	t.Helper()
+	return testSourceWith(t, c, nil, tables...)
+}
+
+// testSourceWith is testSource with the Config changed by set (when not
+// nil) before connecting.
+func testSourceWith(t *testing.T, c *pgcluster.Cluster, set func(*Config), tables ...string) *Source {
+	t.Helper()
 	n := nameSeq.Add(1)
 	cfg := Config{
 		DSN:            c.DSN("app"),
@@ -32,6 +39,9 @@ func testSource(t *testing.T, c *pgcluster.Cluster, tables ...string) *Source {
 	}
 	for _, tb := range tables {
 		cfg.Tables = append(cfg.Tables, row.TableName{Name: tb})
+	}
+	if set != nil {
+		set(&cfg)
 	}
 	ctx := context.Background()
 	s, err := Connect(ctx, cfg)

@@ -9,49 +9,88 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// SlotLag reads how far the slot is behind the source's WAL:
-//
-//   - lagBytes: current WAL position − the slot's confirmed_flush_lsn, the WAL
-//     that ripple has not yet acknowledged as durable in every sink (it lags
-//     Ack by up to Config.StatusInterval);
-//   - retainedBytes: current WAL position − the slot's restart_lsn, the WAL
-//     the source keeps on disk for this slot
-//     (https://www.postgresql.org/docs/current/view-pg-replication-slots.html).
-//
-// The current WAL position is pg_current_wal_lsn(), or the last replayed
-// position on a standby. A missing slot is an error matching ErrSlotMissing.
+// SlotHealth is the replication slot as SlotLag last read it from
+// pg_replication_slots
+// (https://www.postgresql.org/docs/current/view-pg-replication-slots.html).
+type SlotHealth struct {
+	// LagBytes is the current WAL position − the slot's confirmed_flush_lsn:
+	// the WAL ripple has not yet acknowledged as durable in every sink (it
+	// lags Ack by up to Config.StatusInterval).
+	LagBytes int64
+	// RetainedBytes is the current WAL position − the slot's restart_lsn:
+	// the WAL the source keeps on disk for this slot.
+	RetainedBytes int64
+	// WALStatus is pg_replication_slots.wal_status: "reserved", "extended",
+	// "unreserved" (WAL beyond max_slot_wal_keep_size: the next checkpoint
+	// may invalidate the slot) or "" when unknown.
+	WALStatus string
+	// SafeWALBytes is pg_replication_slots.safe_wal_size: how much more WAL
+	// may be written before the slot is in danger of being invalidated; -1
+	// when there is no limit (max_slot_wal_keep_size = -1).
+	SafeWALBytes int64
+	// MaxRetained is Config.MaxRetainedWAL; ≤ 0 when there is no limit.
+	MaxRetained int64
+}
+
+// OverLimit reports whether the slot retains more WAL than
+// Config.MaxRetainedWAL allows, or PostgreSQL says the slot is about to be
+// invalidated (wal_status "unreserved").
+func (h SlotHealth) OverLimit() bool {
+	return (h.MaxRetained > 0 && h.RetainedBytes > h.MaxRetained) || h.WALStatus == "unreserved"
+}
+
+// SlotLag reads how far the slot is behind the source's WAL and whether it
+// is still usable. The current WAL position is pg_current_wal_lsn(), or the
+// last replayed position on a standby. A missing slot is an error matching
+// ErrSlotMissing, an invalidated one (wal_status 'lost') an error matching
+// ErrSlotInvalidated; both are terminal (`ripple resync` rebuilds from a
+// fresh snapshot).
 //
 // SlotLag runs on the regular connection, so like every Source method other
 // than Ack and Stream it must not run concurrently with another one; the
 // pipeline calls it only once the snapshot is done, from one goroutine. When
 // a cancelled query has closed the regular connection, SlotLag reopens it.
-func (s *Source) SlotLag(ctx context.Context) (lagBytes, retainedBytes int64, err error) {
+func (s *Source) SlotLag(ctx context.Context) (SlotHealth, error) {
 	if s.conn.IsClosed() {
 		conn, err := connectRegular(ctx, s.cfg.DSN)
 		if err != nil {
-			return 0, 0, err
+			return SlotHealth{}, err
 		}
 		s.conn = conn
 	}
-	var lag, retained *int64
-	err = s.conn.QueryRow(ctx, `
+	var (
+		lag, retained, safe *int64
+		walStatus           *string
+	)
+	err := s.conn.QueryRow(ctx, `
 		WITH cur AS (SELECT CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END AS lsn)
 		SELECT greatest(pg_wal_lsn_diff(cur.lsn, s.confirmed_flush_lsn), 0)::int8,
-		       greatest(pg_wal_lsn_diff(cur.lsn, s.restart_lsn), 0)::int8
-		FROM pg_replication_slots s, cur WHERE s.slot_name = $1`, s.cfg.Slot).Scan(&lag, &retained)
+		       greatest(pg_wal_lsn_diff(cur.lsn, s.restart_lsn), 0)::int8,
+		       s.wal_status, s.safe_wal_size
+		FROM pg_replication_slots s, cur WHERE s.slot_name = $1`, s.cfg.Slot).Scan(&lag, &retained, &walStatus, &safe)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return 0, 0, errorOf(ErrSlotMissing, "replication slot %s does not exist on the source", s.cfg.Slot)
+		return SlotHealth{}, slotMissing(s.cfg.Slot, "")
 	}
 	if err != nil {
-		return 0, 0, fmt.Errorf("read lag of replication slot %s: %w", s.cfg.Slot, err)
+		return SlotHealth{}, fmt.Errorf("read lag of replication slot %s: %w", s.cfg.Slot, err)
 	}
+	h := SlotHealth{SafeWALBytes: -1, MaxRetained: s.cfg.MaxRetainedWAL}
 	if lag != nil {
-		lagBytes = *lag
+		h.LagBytes = *lag
 	}
 	if retained != nil {
-		retainedBytes = *retained
+		h.RetainedBytes = *retained
 	}
-	return lagBytes, retainedBytes, nil
+	if safe != nil {
+		h.SafeWALBytes = *safe
+	}
+	if walStatus != nil {
+		h.WALStatus = *walStatus
+	}
+	if h.WALStatus == "lost" {
+		return h, slotInvalidated(s.cfg.Slot, "pg_replication_slots.wal_status is 'lost'")
+	}
+	return h, nil
 }
 
 // EstimateRows estimates how many rows Snapshot will read, for progress

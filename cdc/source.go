@@ -33,8 +33,16 @@ var (
 	// connections (neither REPLICATION nor superuser).
 	ErrNoReplicationPrivilege = errors.New("cdc: role lacks the REPLICATION privilege")
 	// ErrSlotMissing: Stream was asked to resume from a slot that does not
-	// exist (it was dropped, or Snapshot never ran).
+	// exist (it was dropped, or Snapshot never ran). Terminal: `ripple
+	// resync` rebuilds the views from a fresh snapshot and a new slot.
 	ErrSlotMissing = errors.New("cdc: replication slot does not exist")
+	// ErrSlotInvalidated: PostgreSQL invalidated the slot (wal_status
+	// 'lost') because it retained more WAL than max_slot_wal_keep_size, and
+	// removed WAL ripple had not read. Terminal, like ErrSlotMissing.
+	ErrSlotInvalidated = errors.New("cdc: replication slot invalidated")
+	// ErrStreamEnded: the walsender ended the replication stream, as it
+	// does when the server shuts down. Transient (see IsTransient).
+	ErrStreamEnded = errors.New("cdc: source ended the replication stream")
 )
 
 // kindError is an error with its own message that also matches a sentinel.
@@ -67,6 +75,18 @@ type Config struct {
 	// StatusInterval is the period of standby status updates; default 1s.
 	// Keep it well under the source's wal_sender_timeout (default 60s).
 	StatusInterval time.Duration
+	// HeartbeatInterval is how often Stream emits a heartbeat (a logical
+	// decoding message) in the source database, so that the slot advances
+	// even when the published tables are idle or every change is filtered
+	// out (see Stream). 0 means the default, 10s; a negative value disables
+	// heartbeats.
+	HeartbeatInterval time.Duration
+	// MaxRetainedWAL is the WAL, in bytes, the slot may retain on the source
+	// (current WAL position − restart_lsn) before SlotLag reports it over
+	// the limit, so that operators are warned before PostgreSQL invalidates
+	// the slot (max_slot_wal_keep_size). 0 means the default, 1 GiB; a
+	// negative value disables the limit.
+	MaxRetainedWAL int64
 	// Logger receives structured logs; nil means slog.Default().
 	Logger *slog.Logger
 	// HoldIdle, when set, keeps the flush position at what was acked
@@ -78,6 +98,12 @@ type Config struct {
 	HoldIdle bool
 }
 
+// Defaults of Config.
+const (
+	DefaultHeartbeatInterval       = 10 * time.Second
+	DefaultMaxRetainedWAL    int64 = 1 << 30
+)
+
 // EnsureDefaults fills in the defaults of unset fields.
 func (c *Config) EnsureDefaults() {
 	if c.Slot == "" {
@@ -88,6 +114,12 @@ func (c *Config) EnsureDefaults() {
 	}
 	if c.StatusInterval <= 0 {
 		c.StatusInterval = time.Second
+	}
+	if c.HeartbeatInterval == 0 {
+		c.HeartbeatInterval = DefaultHeartbeatInterval
+	}
+	if c.MaxRetainedWAL == 0 {
+		c.MaxRetainedWAL = DefaultMaxRetainedWAL
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
@@ -201,6 +233,9 @@ func (s *Source) checkSource(ctx context.Context) error {
 	}
 	return nil
 }
+
+// Config returns the source's configuration, defaulted.
+func (s *Source) Config() Config { return s.cfg }
 
 // Close closes the regular connection. It does not stop a running Stream
 // (cancel its context) and does not drop the slot or the publication.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pglogrepl"
@@ -57,11 +58,21 @@ func (s *Source) acked() row.LSN {
 // idle source, or one whose changes are all filtered out, does not retain
 // WAL (I4: it never reports a transaction it delivered but nobody acked).
 //
-// Stream returns ctx.Err() when ctx ends, an error matching ErrSlotMissing
-// or ErrSlotInUse when the slot cannot be used, and otherwise an error
-// wrapping the cause of a lost connection or an undecodable message. It
-// opens its own replication connection and closes it on return; at most one
-// Stream may run per Source.
+// Unless Config.HeartbeatInterval is negative, Stream also emits a
+// heartbeat message in the source database every HeartbeatInterval, on a
+// regular connection of its own, so that the walsender has WAL of this
+// database to decode and reports its position even when all WAL comes from
+// tables outside the publication or from other databases.
+//
+// Stream returns ctx.Err() when ctx ends; an error matching ErrSlotMissing
+// or ErrSlotInvalidated when the slot is gone or invalidated (at the start,
+// or when the connection fails mid-stream and pg_replication_slots then
+// shows the slot missing or lost): terminal, `ripple resync` repairs it; an
+// error matching ErrSlotInUse when another connection holds the slot; and
+// otherwise an error wrapping the cause of a lost connection or an
+// undecodable message. IsTransient tells which errors a reconnect can cure.
+// It opens its own replication connection and closes it on return; at most
+// one Stream may run per Source.
 func (s *Source) Stream(ctx context.Context, start row.LSN, out chan<- Txn) error {
 	conn, err := s.replicationConn(ctx)
 	if err != nil {
@@ -79,6 +90,18 @@ func (s *Source) Stream(ctx context.Context, start row.LSN, out chan<- Txn) erro
 		return s.startError(ctx, err)
 	}
 	s.log.Info("streaming started", "slot", s.cfg.Slot, "publication", s.cfg.Publication, "start", start.String())
+	if s.cfg.HeartbeatInterval > 0 {
+		hctx, cancel := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			s.heartbeat(hctx, s.cfg.HeartbeatInterval)
+		}()
+		defer func() {
+			cancel()
+			<-done
+		}()
+	}
 	st := &streamer{
 		src:      s,
 		conn:     conn,
@@ -86,7 +109,7 @@ func (s *Source) Stream(ctx context.Context, start row.LSN, out chan<- Txn) erro
 		asm:      newAssembler(),
 		reported: start,
 	}
-	return st.run(ctx)
+	return s.diagnose(ctx, st.run(ctx))
 }
 
 func (s *Source) startError(ctx context.Context, err error) error {
@@ -97,7 +120,14 @@ func (s *Source) startError(ctx context.Context, err error) error {
 	if errors.As(err, &pgErr) {
 		switch pgErr.Code {
 		case "42704": // undefined_object
-			return errorOf(ErrSlotMissing, "replication slot %s does not exist on the source (%s); run the initial snapshot again", s.cfg.Slot, pgErr.Message)
+			return slotMissing(s.cfg.Slot, pgErr.Message)
+		case "55000": // object_not_in_prerequisite_state
+			// "cannot read from logical replication slot" in 15, "can no
+			// longer get changes from replication slot" in 16 and later;
+			// the detail says it was invalidated.
+			if strings.Contains(pgErr.Detail, "invalidated") || strings.Contains(pgErr.Message, "can no longer get changes") {
+				return slotInvalidated(s.cfg.Slot, strings.TrimSpace(pgErr.Message+" "+pgErr.Detail))
+			}
 		case "55006": // object_in_use
 			return errorOf(ErrSlotInUse, "replication slot %s is in use: %s; is another ripple running?", s.cfg.Slot, pgErr.Message)
 		}
@@ -161,8 +191,9 @@ func (st *streamer) handle(ctx context.Context, msg pgproto3.BackendMessage) err
 		return st.handleCopyData(ctx, msg.Data)
 	case *pgproto3.ErrorResponse:
 		return fmt.Errorf("replication from slot %s: %w", st.src.cfg.Slot, pgconn.ErrorResponseToPgError(msg))
-	case *pgproto3.CopyDone:
-		return fmt.Errorf("replication from slot %s: server ended the stream", st.src.cfg.Slot)
+	case *pgproto3.CopyDone, *pgproto3.CommandComplete, *pgproto3.ReadyForQuery:
+		// The walsender ends the stream when the server shuts down.
+		return fmt.Errorf("replication from slot %s: %w", st.src.cfg.Slot, ErrStreamEnded)
 	case *pgproto3.NoticeResponse, *pgproto3.ParameterStatus:
 		return nil
 	}

@@ -102,7 +102,7 @@ func checkAll(ctx context.Context, rep *checkReport, configPath string, flags *p
 	} else {
 		rep.add(cdc.Finding{Status: cdc.StatusOK, Subject: "config", Detail: fmt.Sprintf("%s: %d sinks, %d views", displayPath(configPath), len(cfg.Sinks), len(defs))})
 	}
-	srcCfg := cdc.Config{DSN: cfg.Source.DSN, Slot: cfg.Source.Slot, Publication: cfg.Source.Publication}
+	srcCfg := cfg.Source.cdcConfig()
 
 	// Plan the views against the source's catalog; the tables of the views
 	// that plan are the ones the source checks look at.

@@ -7,11 +7,14 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/spf13/pflag"
 	"github.com/spf13/viper"
 
+	"github.com/rippledb/ripple/cdc"
 	"github.com/rippledb/ripple/internal/row"
 	"github.com/rippledb/ripple/planner"
 )
@@ -41,6 +44,58 @@ type SourceConfig struct {
 	DSN         string `mapstructure:"dsn"`         // required
 	Slot        string `mapstructure:"slot"`        // default "ripple"
 	Publication string `mapstructure:"publication"` // default "ripple"
+	// HeartbeatInterval is how often ripple writes a heartbeat message into
+	// the source's WAL so that the slot advances when the published tables
+	// are idle; a Go duration ("10s"), default 10s, "0" disables.
+	HeartbeatInterval time.Duration `mapstructure:"heartbeat_interval"`
+	// MaxRetainedWAL is the WAL the slot may retain on the source before
+	// ripple warns (log, metric, /status): a size such as "1GB" (kB, MB, GB,
+	// TB are powers of 1024, as in postgresql.conf) or a number of bytes;
+	// default 1GB, "0" disables the warning.
+	MaxRetainedWAL string `mapstructure:"max_retained_wal"`
+}
+
+// cdcConfig is the cdc.Config of the source section. Call it on a
+// validated Config.
+func (s SourceConfig) cdcConfig() cdc.Config {
+	c := cdc.Config{DSN: s.DSN, Slot: s.Slot, Publication: s.Publication, HeartbeatInterval: s.HeartbeatInterval}
+	if c.HeartbeatInterval == 0 {
+		c.HeartbeatInterval = -1 // "0" disables; cdc's zero means its default
+	}
+	c.MaxRetainedWAL, _ = parseSize(s.MaxRetainedWAL)
+	if c.MaxRetainedWAL == 0 {
+		c.MaxRetainedWAL = -1
+	}
+	return c
+}
+
+// parseSize parses a size as postgresql.conf writes them: a number of
+// bytes, or a number followed by B, kB, MB, GB or TB (powers of 1024; the
+// IEC spellings KiB, MiB, GiB, TiB are accepted too). Case and a space
+// before the unit do not matter.
+func parseSize(s string) (int64, error) {
+	t := strings.TrimSpace(s)
+	i := 0
+	for i < len(t) && t[i] >= '0' && t[i] <= '9' {
+		i++
+	}
+	if i == 0 {
+		return 0, fmt.Errorf("size %q must be a number of bytes or a number with a unit (kB, MB, GB, TB)", s)
+	}
+	n, err := strconv.ParseInt(t[:i], 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("size %q: %w", s, err)
+	}
+	unit := strings.ToLower(strings.TrimSpace(t[i:]))
+	shift := map[string]uint{"": 0, "b": 0, "kb": 10, "kib": 10, "mb": 20, "mib": 20, "gb": 30, "gib": 30, "tb": 40, "tib": 40}
+	sh, ok := shift[unit]
+	if !ok {
+		return 0, fmt.Errorf("size %q: unknown unit %q (use kB, MB, GB or TB)", s, t[i:])
+	}
+	if n > (1<<63-1)>>sh {
+		return 0, fmt.Errorf("size %q is too large", s)
+	}
+	return n << sh, nil
 }
 
 // SinkConfig is one sink. Which keys apply depends on the type; see
@@ -67,7 +122,7 @@ type ViewsConfig struct {
 }
 
 // scalar keys that the environment and flags may set.
-var envKeys = []string{"source.dsn", "source.slot", "source.publication", "state_dir", "group_transactions", "http"}
+var envKeys = []string{"source.dsn", "source.slot", "source.publication", "source.heartbeat_interval", "source.max_retained_wal", "state_dir", "group_transactions", "http"}
 
 // loadConfig reads the config file at path (may be "" when everything comes
 // from the environment and flags), applies defaults and validates it,
@@ -81,6 +136,8 @@ func loadConfig(path string, flags *pflag.FlagSet) (*Config, error) {
 	}
 	v.SetDefault("source.slot", "ripple")
 	v.SetDefault("source.publication", "ripple")
+	v.SetDefault("source.heartbeat_interval", cdc.DefaultHeartbeatInterval.String())
+	v.SetDefault("source.max_retained_wal", "1GB")
 	v.SetDefault("state_dir", "./ripple-state")
 	v.SetDefault("http", defaultHTTP)
 	bind := map[string]string{"source-dsn": "source.dsn", "slot": "source.slot", "publication": "source.publication", "state-dir": "state_dir", "http": "http"}
@@ -140,7 +197,7 @@ func cleanDecodeError(err error) string {
 	msg = strings.ReplaceAll(msg, "decoding failed due to the following error(s):\n\n", "")
 	msg = strings.ReplaceAll(msg, "has invalid keys:", "unknown key:")
 	msg = strings.ReplaceAll(msg, "'' ", "top level: ")
-	return strings.TrimSpace(msg) + " (known keys: source.dsn, source.slot, source.publication, sinks[].name, sinks[].type, sinks[].dsn, sinks[].prefix, sinks[].path, sinks[].nats, sinks[].subject, sinks[].stream, views[].files, views[].sink, state_dir, group_transactions, http)"
+	return strings.TrimSpace(msg) + " (known keys: source.dsn, source.slot, source.publication, source.heartbeat_interval, source.max_retained_wal, sinks[].name, sinks[].type, sinks[].dsn, sinks[].prefix, sinks[].path, sinks[].nats, sinks[].subject, sinks[].stream, views[].files, views[].sink, state_dir, group_transactions, http)"
 }
 
 func (c *Config) validate() error {
@@ -156,6 +213,12 @@ func (c *Config) validate() error {
 	}
 	if c.GroupTransactions < 0 {
 		problems = append(problems, fmt.Sprintf("group_transactions %d must be 0 (strict) or more", c.GroupTransactions))
+	}
+	if c.Source.HeartbeatInterval < 0 {
+		problems = append(problems, fmt.Sprintf("source.heartbeat_interval %s must not be negative (0 disables heartbeats)", c.Source.HeartbeatInterval))
+	}
+	if _, err := parseSize(c.Source.MaxRetainedWAL); err != nil {
+		problems = append(problems, "source.max_retained_wal: "+err.Error()+" (0 disables the warning)")
 	}
 	if len(c.Sinks) == 0 {
 		problems = append(problems, "sinks: at least one sink is required")

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/spf13/pflag"
 )
@@ -136,5 +137,56 @@ func TestLoadViewsErrors(t *testing.T) {
 	writeFile(t, dir, "views/b.sql", "CREATE VIEW public.v AS SELECT 2 AS x FROM t;")
 	if _, _, err := cfg.loadViews(); err == nil || !strings.Contains(err.Error(), "defined twice") {
 		t.Errorf("duplicate view: %v", err)
+	}
+}
+
+func TestLoadConfigSourceHealthKeys(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, dir, "views/a.sql", "CREATE VIEW a AS SELECT 1 AS x FROM t;")
+	cfg, err := loadConfig(writeFile(t, dir, "ripple.yaml", goodConfig), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := cfg.Source.cdcConfig(); c.HeartbeatInterval != 10*time.Second || c.MaxRetainedWAL != 1<<30 {
+		t.Errorf("defaults: heartbeat %v, max retained %d; want 10s, 1GiB", c.HeartbeatInterval, c.MaxRetainedWAL)
+	}
+	set := strings.Replace(goodConfig, "source:\n", "source:\n  heartbeat_interval: 0\n  max_retained_wal: 0\n", 1)
+	cfg, err = loadConfig(writeFile(t, dir, "off.yaml", set), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := cfg.Source.cdcConfig(); c.HeartbeatInterval >= 0 || c.MaxRetainedWAL >= 0 {
+		t.Errorf("0 must disable both: heartbeat %v, max retained %d", c.HeartbeatInterval, c.MaxRetainedWAL)
+	}
+	set = strings.Replace(goodConfig, "source:\n", "source:\n  heartbeat_interval: 2s\n  max_retained_wal: 512 MB\n", 1)
+	cfg, err = loadConfig(writeFile(t, dir, "set.yaml", set), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := cfg.Source.cdcConfig(); c.HeartbeatInterval != 2*time.Second || c.MaxRetainedWAL != 512<<20 {
+		t.Errorf("set: heartbeat %v, max retained %d", c.HeartbeatInterval, c.MaxRetainedWAL)
+	}
+	bad := strings.Replace(goodConfig, "source:\n", "source:\n  heartbeat_interval: -1s\n  max_retained_wal: 1 parsec\n", 1)
+	_, err = loadConfig(writeFile(t, dir, "bad.yaml", bad), nil)
+	if err == nil || !strings.Contains(err.Error(), "source.heartbeat_interval") || !strings.Contains(err.Error(), `source.max_retained_wal: size "1 parsec"`) {
+		t.Errorf("bad values: %v", err)
+	}
+}
+
+func TestParseSize(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want int64
+		ok   bool
+	}{
+		{"0", 0, true}, {"1048576", 1 << 20, true}, {"1GB", 1 << 30, true}, {"1 gb", 1 << 30, true},
+		{"64kB", 64 << 10, true}, {"2MiB", 2 << 20, true}, {"3TB", 3 << 40, true}, {"10B", 10, true},
+		{"", 0, false}, {"GB", 0, false}, {"1.5GB", 0, false}, {"-1GB", 0, false}, {"1XB", 0, false},
+		{"99999999999TB", 0, false},
+	} {
+		got, err := parseSize(tc.in)
+		if (err == nil) != tc.ok || got != tc.want {
+			t.Errorf("parseSize(%q) = %d, %v; want %d, ok %v", tc.in, got, err, tc.want, tc.ok)
+		}
 	}
 }

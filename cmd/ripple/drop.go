@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -85,7 +86,7 @@ func runDrop(ctx context.Context, out io.Writer, in io.Reader, tty bool, cfg *Co
 		if !tty {
 			return errors.New("drop: standard input is not a terminal; pass --yes to drop without confirmation")
 		}
-		what := "the replication slot, the publication and the sinks' progress"
+		what := "the replication slot, the publication, ripple's state and the sinks' progress"
 		if opts.dropTables {
 			what += " and view tables"
 		}
@@ -99,6 +100,12 @@ func runDrop(ctx context.Context, out io.Writer, in io.Reader, tty bool, cfg *Co
 		}
 	}
 
+	// The state is dropped too; a ripple running on it holds the lock.
+	unlock, err := lockStateDir(cfg)
+	if err != nil {
+		return fmt.Errorf("drop: %w; stop it first (nothing was changed)", err)
+	}
+	defer unlock()
 	src, err := cdc.Open(ctx, cdc.Config{DSN: cfg.Source.DSN, Slot: cfg.Source.Slot, Publication: cfg.Source.Publication})
 	if err != nil {
 		return fmt.Errorf("drop: %w", err)
@@ -136,6 +143,12 @@ func runDrop(ctx context.Context, out io.Writer, in io.Reader, tty bool, cfg *Co
 		}
 		fmt.Fprintf(out, "sink %s: %s\n", cfg.Sinks[i].Name, what)
 	}
+	engine := filepath.Join(cfg.StateDir, "engine")
+	_, serr := os.Stat(engine)
+	if err := os.RemoveAll(engine); err != nil {
+		return fmt.Errorf("drop: remove the state in %s: %w", cfg.StateDir, err)
+	}
+	fmt.Fprintf(out, "state in %s: %s\n", cfg.StateDir, doneOrAbsent(serr == nil, "removed"))
 	fmt.Fprintf(out, "pipeline %s dropped\n", pipeline)
 	return nil
 }

@@ -21,7 +21,6 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
-	"github.com/rippledb/ripple/cdc"
 	"github.com/rippledb/ripple/internal/pipeline"
 )
 
@@ -154,7 +153,7 @@ func runPipeline(ctx context.Context, cfg *Config, opts runOptions) error {
 	obs := startObserver(cfg.HTTP)
 	defer obs.close()
 	return pipeline.Run(ctx, obs.configure(pipeline.Config{
-		Source: cdc.Config{DSN: cfg.Source.DSN, Slot: cfg.Source.Slot, Publication: cfg.Source.Publication},
+		Source: cfg.Source.cdcConfig(),
 		Views:  defs, Targets: targets, OnStep: opts.onStep,
 		StateDir: cfg.StateDir, GroupTxns: cfg.GroupTransactions,
 		Resync: opts.resync, StopAfterLoad: opts.stopAfterLoad,

@@ -113,8 +113,9 @@ func printStatus(w io.Writer, r pipeline.StatusReport) {
 	case r.Slot.Error != "":
 		fmt.Fprintf(tw, "slot %s\tlag unknown: %s\n", r.Slot.Name, r.Slot.Error)
 	default:
-		fmt.Fprintf(tw, "slot %s\tlag %s, %s; WAL retained %s (checked %s ago)\n", r.Slot.Name,
-			bytesText(r.Slot.LagBytes), secondsText(r.Slot.LagSeconds), bytesText(r.Slot.RetainedBytes), since(now, r.Slot.CheckedAt))
+		fmt.Fprintf(tw, "slot %s\tlag %s, %s; WAL retained %s%s (checked %s ago)\n", r.Slot.Name,
+			bytesText(r.Slot.LagBytes), secondsText(r.Slot.LagSeconds), bytesText(r.Slot.RetainedBytes),
+			retainedLimitText(r.Slot), since(now, r.Slot.CheckedAt))
 	}
 	fmt.Fprintf(tw, "throughput\t%.1f txn/s, %.1f changes/s (%d transactions, %d changes since start)\n",
 		r.TransactionsPerSec, r.ChangesPerSec, r.Transactions, r.Changes)
@@ -133,6 +134,17 @@ func printStatus(w io.Writer, r pipeline.StatusReport) {
 	}
 	fmt.Fprintf(tw, "snapshot\t%s\n", snap)
 	fmt.Fprintf(tw, "state\t%s in %d rows (%s)\n", bytesText(r.StateBytes), r.StateRows, r.StateNote)
+	if r.State.Dir != "" {
+		how := "loaded from a fresh snapshot"
+		if r.State.Resumed {
+			how = "resumed from its checkpoint"
+		}
+		fmt.Fprintf(tw, "checkpoint\t%s, synced %s ago; %s on disk in %s (%s)\n", dash(r.State.CheckpointLSN),
+			since(now, r.State.SyncedAt), bytesText(r.State.DiskBytes), r.State.Dir, how)
+	}
+	if r.Reconnects > 0 {
+		fmt.Fprintf(tw, "reconnects\t%d\n", r.Reconnects)
+	}
 	lastErr := "none"
 	if r.LastError != "" {
 		lastErr = fmt.Sprintf("%s (%s ago)", r.LastError, since(now, r.LastErrorAt))
@@ -195,4 +207,20 @@ func bytesText(n int64) string {
 		exp++
 	}
 	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+// retainedLimitText is what status adds after the retained WAL: the
+// configured limit, and a warning when the slot is over it.
+func retainedLimitText(s pipeline.SlotStatus) string {
+	var b strings.Builder
+	if s.MaxRetainedBytes > 0 {
+		fmt.Fprintf(&b, " of max %s", bytesText(s.MaxRetainedBytes))
+	}
+	if s.RetainedOverLimit {
+		b.WriteString(" — OVER LIMIT")
+		if s.WALStatus == "unreserved" {
+			b.WriteString(" (wal_status unreserved: the next checkpoint may invalidate the slot)")
+		}
+	}
+	return b.String()
 }

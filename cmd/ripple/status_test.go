@@ -56,6 +56,12 @@ func TestPrintStatus(t *testing.T) {
 			t.Errorf("missing line %q", want)
 		}
 	}
+	rep.Slot.MaxRetainedBytes, rep.Slot.RetainedOverLimit, rep.Slot.WALStatus = 32<<20, true, "unreserved"
+	b.Reset()
+	printStatus(&b, rep)
+	if want := "slot ripple  lag 3.0 MiB, 2.5s; WAL retained 64.0 MiB of max 32.0 MiB — OVER LIMIT (wal_status unreserved: the next checkpoint may invalidate the slot) (checked 1s ago)\n"; !strings.Contains(b.String(), want) {
+		t.Errorf("over the retained limit: missing line %q in\n%s", want, b.String())
+	}
 	if !regexp.MustCompile(`(?m)^ *public\.big +main +10 +0/1A2B3C4 +0/1A00000 +7 +0\.5 *$`).MatchString(got) {
 		t.Error("view line of public.big is wrong")
 	}

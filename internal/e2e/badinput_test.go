@@ -19,13 +19,13 @@ import (
 // combined output.
 func runRipple(t *testing.T, env []string, args ...string) (int, string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, rippleBinary(t), args...)
 	cmd.Env = append(os.Environ(), env...)
 	out, err := cmd.CombinedOutput()
 	if ctx.Err() != nil {
-		t.Fatalf("ripple %v did not finish in 60s:\n%s", args, out)
+		t.Fatalf("ripple %v did not finish in 5 minutes:\n%s", args, out)
 	}
 	code := 0
 	if ee, ok := err.(*exec.ExitError); ok {

@@ -2,12 +2,10 @@ package e2e
 
 import (
 	"context"
-	"fmt"
 	"math/rand"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -181,21 +179,7 @@ func TestSinkOutage(t *testing.T) {
 	t.Logf("%d workload transactions committed", r.w.commits)
 }
 
-func rssKB(t *testing.T, p *proc) int64 {
-	t.Helper()
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			n, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
-			return n
-		}
-	}
-	t.Fatal("no VmRSS")
-	return 0
-}
+func rssKB(t *testing.T, p *proc) int64 { return procStatusKB(t, p, "VmRSS:") }
 
 // TestSlotLost drops ripple's replication slot while ripple is stopped: the
 // next start fails at once with an error that says what happened and that

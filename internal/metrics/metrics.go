@@ -37,6 +37,8 @@ type Metrics struct {
 	lagBytes       prometheus.Gauge
 	lagSeconds     prometheus.Gauge
 	retainedBytes  prometheus.Gauge
+	retainedMax    prometheus.Gauge
+	retainedOver   prometheus.Gauge
 	commitSeconds  *prometheus.HistogramVec
 	stateBytes     prometheus.Gauge
 	stateRows      prometheus.Gauge
@@ -68,6 +70,8 @@ func New() *Metrics {
 		lagBytes:      g("slot_lag_bytes", "Source WAL not yet confirmed by ripple: current WAL position minus the slot's confirmed_flush_lsn."),
 		lagSeconds:    g("slot_lag_seconds", "Upper bound of the age of the oldest unapplied change: 0 without unconfirmed WAL, else the time since the later of the last applied commit and the last poll that found the slot caught up."),
 		retainedBytes: g("slot_retained_wal_bytes", "WAL the source retains for the slot: current WAL position minus the slot's restart_lsn."),
+		retainedMax:   g("slot_max_retained_wal_bytes", "The configured source.max_retained_wal: WAL the slot may retain before ripple warns (0: no limit)."),
+		retainedOver:  g("slot_retained_wal_over_limit", "1 when the slot retains more WAL than source.max_retained_wal, or PostgreSQL reports its WAL unreserved (the next checkpoint may invalidate it), or it is invalidated or gone; else 0."),
 		commitSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: Namespace, Name: "sink_commit_seconds",
 			Help:    "Time to apply one step (or the initial load) to a sink, commit included.",
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16)}, []string{"sink"}),
@@ -81,7 +85,7 @@ func New() *Metrics {
 			Help: "Errors by stage: pipeline (terminal; the run stops) and lag (reading the slot lag failed; retried)."}, []string{"stage"}),
 	}
 	m.Registry.MustRegister(m.viewTxns, m.viewRowChanges, m.viewRows, m.sourceTxns, m.sourceChanges, m.appliedLSN,
-		m.lagBytes, m.lagSeconds, m.retainedBytes, m.commitSeconds, m.stateBytes, m.stateRows,
+		m.lagBytes, m.lagSeconds, m.retainedBytes, m.retainedMax, m.retainedOver, m.commitSeconds, m.stateBytes, m.stateRows,
 		m.snapshotRows, m.snapshotEst, m.snapshotDone, m.ready, m.errors,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.errors.WithLabelValues(StagePipeline)
@@ -159,6 +163,17 @@ func (m *Metrics) Lag(lagBytes, retainedBytes int64, lagSeconds float64) {
 	m.lagBytes.Set(float64(lagBytes))
 	m.retainedBytes.Set(float64(retainedBytes))
 	m.lagSeconds.Set(lagSeconds)
+}
+
+// SlotRetained sets the retained-WAL limit gauges: the configured limit
+// (≤ 0: none) and whether the slot is over it (or about to be invalidated,
+// or lost). Lag sets the retained bytes themselves.
+func (m *Metrics) SlotRetained(limit int64, over bool) {
+	if m == nil {
+		return
+	}
+	m.retainedMax.Set(float64(max(limit, 0)))
+	m.retainedOver.Set(b2f(over))
 }
 
 // State sets the state size estimate.

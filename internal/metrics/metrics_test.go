@@ -39,6 +39,7 @@ func TestRegistration(t *testing.T) {
 		"ripple_view_transactions_total": 2, "ripple_view_row_changes_total": 2, "ripple_view_rows": 2,
 		"ripple_source_transactions_total": 1, "ripple_source_row_changes_total": 1, "ripple_applied_lsn": 1,
 		"ripple_slot_lag_bytes": 1, "ripple_slot_lag_seconds": 1, "ripple_slot_retained_wal_bytes": 1,
+		"ripple_slot_max_retained_wal_bytes": 1, "ripple_slot_retained_wal_over_limit": 1,
 		"ripple_sink_commit_seconds": 2, "ripple_state_bytes": 1, "ripple_state_rows": 1,
 		"ripple_snapshot_rows": 1, "ripple_snapshot_estimated_rows": 1, "ripple_snapshot_done": 1,
 		"ripple_ready": 1, "ripple_errors_total": 2,
@@ -68,6 +69,7 @@ func TestValues(t *testing.T) {
 	m.SinkCommit("main", 3*time.Millisecond)
 	m.SinkCommit("main", 2*time.Second)
 	m.Lag(100, 4096, 1.5)
+	m.SlotRetained(1<<30, true)
 	m.Error(StageLag)
 	m.Ready(true)
 	m.Snapshot(50, 60, true)
@@ -85,6 +87,11 @@ func TestValues(t *testing.T) {
 	check("applied_lsn", testutil.ToFloat64(m.appliedLSN), 0x1_0000_0010)
 	check("slot_lag_seconds", testutil.ToFloat64(m.lagSeconds), 1.5)
 	check("slot_retained_wal_bytes", testutil.ToFloat64(m.retainedBytes), 4096)
+	check("slot_max_retained_wal_bytes", testutil.ToFloat64(m.retainedMax), 1<<30)
+	check("slot_retained_wal_over_limit", testutil.ToFloat64(m.retainedOver), 1)
+	m.SlotRetained(-1, false)
+	check("slot_max_retained_wal_bytes without a limit", testutil.ToFloat64(m.retainedMax), 0)
+	check("slot_retained_wal_over_limit under the limit", testutil.ToFloat64(m.retainedOver), 0)
 	check("errors_total{lag}", testutil.ToFloat64(m.errors.WithLabelValues(StageLag)), 1)
 	check("errors_total{pipeline}", testutil.ToFloat64(m.errors.WithLabelValues(StagePipeline)), 0)
 	check("ready", testutil.ToFloat64(m.ready), 1)

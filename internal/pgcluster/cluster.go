@@ -244,6 +244,13 @@ func tail(s string, n int) string {
 	return s
 }
 
+// Running reports whether the server of c is running (its postmaster.pid
+// exists).
+func (c *Cluster) Running() bool {
+	_, err := os.Stat(filepath.Join(c.DataDir(), "postmaster.pid"))
+	return err == nil
+}
+
 // Stop stops the server; mode is "smart", "fast" or "immediate".
 func (c *Cluster) Stop(ctx context.Context, mode string) error {
 	cmd := c.command(ctx, "pg_ctl", "-D", c.DataDir(), "-m", mode, "-w", "-t", "60", "stop")

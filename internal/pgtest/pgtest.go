@@ -61,3 +61,31 @@ func Connect(t testing.TB, c *pgcluster.Cluster, db string) *pgx.Conn {
 	t.Cleanup(func() { conn.Close(context.Background()) })
 	return conn
 }
+
+// Stop stops the running cluster c with pg_ctl's shutdown mode ("smart",
+// "fast" or "immediate"), as an operator or a crash would; Restart (or
+// c.Start) brings it back on the same port with the same data.
+func Stop(t testing.TB, c *pgcluster.Cluster, mode string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if err := c.Stop(ctx, mode); err != nil {
+		t.Fatalf("stop PostgreSQL (%s): %v", mode, err)
+	}
+}
+
+// Restart starts the stopped cluster c again, or, when it is running,
+// stops it with mode first and then starts it.
+func Restart(t testing.TB, c *pgcluster.Cluster, mode string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if c.Running() {
+		if err := c.Stop(ctx, mode); err != nil {
+			t.Fatalf("stop PostgreSQL (%s): %v", mode, err)
+		}
+	}
+	if err := c.Start(ctx); err != nil {
+		t.Fatalf("restart PostgreSQL: %v", err)
+	}
+}

@@ -5,11 +5,17 @@
 // bounded queue between the replication reader and the engine makes a slow
 // sink slow down reading instead of growing memory (I5).
 //
-// Restart semantics in this version: there is no durable engine state yet,
-// so every start takes a fresh snapshot through a newly created slot and
-// replaces each sink's contents atomically (one sink transaction that also
-// records the snapshot's LSN). Sinks therefore never show a mix of old and
-// new, and nothing is applied twice (I2, I3).
+// Restart semantics: with a state directory (Config.StateDir) the table
+// arrangements are checkpointed to internal/state after every sink
+// commit, and the slot is acknowledged only up to the last synced
+// checkpoint (I4). A restart reads them back, rebuilds the operators'
+// state by stepping the graph once with every stored row, and streams
+// from the checkpoint; transactions at or below a sink's progress are not
+// applied to it again (I3). The first start, a changed set of views, or a
+// resync takes a fresh snapshot through a newly created slot and replaces
+// each sink's contents atomically. Lost connections are retried with
+// backoff from the checkpoint; a lost slot or a sink behind the state is
+// refused with ErrResyncNeeded.
 //
 // Observability sits beside the data path and never blocks it: Run keeps a
 // Status (phase, snapshot progress, per-view row counts and last LSN,

@@ -34,6 +34,9 @@ type Config struct {
 	// QueueSize bounds the number of source transactions buffered between
 	// the replication reader and the engine (backpressure); default 64.
 	QueueSize int
+	// QueueBytes bounds the estimated memory of those queued transactions;
+	// default 64 MiB. A single larger transaction still passes, alone.
+	QueueBytes int64
 	Logger    *slog.Logger
 	// OnStep, when set, is called after every source transaction is durable
 	// in every sink (and once after the initial load, with Initial set).
@@ -102,6 +105,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.ProgressInterval <= 0 {
 		c.ProgressInterval = 10 * time.Second
+	}
+	if c.QueueBytes <= 0 {
+		c.QueueBytes = 64 << 20
 	}
 	if c.SyncInterval <= 0 {
 		c.SyncInterval = 100 * time.Millisecond

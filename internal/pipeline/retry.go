@@ -20,11 +20,14 @@ func Transient(err error) bool {
 	if err == nil || errors.Is(err, context.Canceled) {
 		return false
 	}
-	for _, permanent := range []error{ErrResyncNeeded, cdc.ErrSlotMissing, cdc.ErrSlotInUse, cdc.ErrNoSuchTable,
+	for _, permanent := range []error{ErrResyncNeeded, cdc.ErrSlotMissing, cdc.ErrSlotInvalidated, cdc.ErrSlotInUse, cdc.ErrNoSuchTable,
 		cdc.ErrWalLevel, cdc.ErrNoReplicationPrivilege, cdc.ErrMalformed, cdc.ErrNotATable} {
 		if errors.Is(err, permanent) {
 			return false
 		}
+	}
+	if cdc.IsTransient(err) {
+		return true
 	}
 	// PostgreSQL (source or sink) and MySQL errors with an SQLSTATE.
 	var coded interface{ SQLState() string }

@@ -29,10 +29,12 @@ var ErrResyncNeeded = errors.New("resync needed")
 // sink transaction and acknowledges to the source only what every sink and
 // the state hold (I4).
 //
-// Lost connections to the source or a sink (a restart, a network failure,
-// pg_terminate_backend) are not terminal: Run waits with exponential
-// backoff and starts over from the durable state (or, without a
-// StateDir, from a fresh snapshot). Everything else is.
+// Connections to the source or a sink lost once the pipeline ran (a
+// restart, a network failure, pg_terminate_backend) are not terminal: Run
+// waits with exponential backoff and starts over from the durable state
+// (or, without a StateDir, from a fresh snapshot), for as long as it takes.
+// Everything else is, including a source or sink unreachable at the first
+// start (most often a wrong address).
 func Run(ctx context.Context, cfg Config) (err error) {
 	cfg.setDefaults()
 	log := cfg.Logger
@@ -59,6 +61,8 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	}
 	wait := cfg.RetryInitial
 	resync := cfg.Resync
+	everLoaded := false
+	slotBusy := 0
 	for attempt := 1; ; attempt++ {
 		r := &run{cfg: &cfg, store: store, resync: resync}
 		err = r.run(ctx)
@@ -69,7 +73,19 @@ func Run(ctx context.Context, cfg Config) (err error) {
 		if err == nil || cfg.StopAfterLoad && r.loadedOK {
 			return err
 		}
-		if !Transient(err) {
+		everLoaded = everLoaded || r.loadedOK
+		// Right after a lost connection the source may still hold the old
+		// walsender on the slot for a moment: a few retries, not forever
+		// (another ripple on the same slot is refused, not waited for).
+		busy := everLoaded && errors.Is(err, cdc.ErrSlotInUse) && slotBusy < maxSlotBusyRetries
+		if busy {
+			slotBusy++
+		} else if r.progressed {
+			slotBusy = 0
+		}
+		// A connection that never worked is a configuration problem, and
+		// says so at once; one lost after the pipeline ran is retried.
+		if !busy && (!Transient(err) || !everLoaded) {
 			return err
 		}
 		if r.loadedOK {
@@ -90,6 +106,10 @@ func Run(ctx context.Context, cfg Config) (err error) {
 		wait = min(wait*2, cfg.RetryMax)
 	}
 }
+
+// maxSlotBusyRetries bounds the retries of a slot found in use after a
+// lost connection.
+const maxSlotBusyRetries = 5
 
 // run is one attempt of Run: from connecting to the first error.
 type run struct {
@@ -183,6 +203,10 @@ func (r *run) run(ctx context.Context) (err error) {
 		}
 	}
 	r.loadedOK = true
+	if r.store != nil {
+		st.stateOpened(r.store.Dir(), resumed)
+		st.synced(r.store.Synced(), r.store.DiskSize())
+	}
 	for name, n := range e.viewRows {
 		m.ViewRows(name, n)
 	}
@@ -283,15 +307,21 @@ func (r *run) snapshot(ctx context.Context, src *cdc.Source, e *engine, fp, slot
 func (r *run) stream(ctx context.Context, src *cdc.Source, e *engine, start row.LSN) error {
 	cfg, st := r.cfg, r.cfg.Status
 	fp, slot := fingerprint(e, slotName(cfg.Source)), slotName(cfg.Source)
-	txns := make(chan cdc.Txn, cfg.QueueSize)
+	stream := make(chan cdc.Txn)
+	txns := make(chan queuedTxn, cfg.QueueSize)
+	queue := newByteQueue(cfg.QueueBytes)
 	synced := make(chan struct{}, 1) // a checkpoint was written and awaits a sync
 	if r.store != nil {
 		src.Ack(r.store.Synced()) // the checkpoint streaming starts from is durable
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
-		defer close(txns)
-		return src.Stream(gctx, start, txns)
+		defer close(stream)
+		return src.Stream(gctx, start, stream)
+	})
+	g.Go(func() error {
+		queue.forward(gctx, stream, txns)
+		return nil
 	})
 	g.Go(func() error {
 		group := make([]cdc.Txn, 0, max(cfg.GroupTxns, 1))
@@ -314,7 +344,8 @@ func (r *run) stream(ctx context.Context, src *cdc.Source, e *engine, start row.
 				if !ok {
 					return nil
 				}
-				txn = t
+				queue.release(t.bytes)
+				txn = t.Txn
 			case <-idleTick:
 				// An idle or filtered-out source: record the position the
 				// stream can confirm, so the slot releases WAL once synced.
@@ -337,7 +368,7 @@ func (r *run) stream(ctx context.Context, src *cdc.Source, e *engine, start row.
 			}
 			group = append(group[:0], txn)
 			for len(group) < cfg.GroupTxns {
-				next, ok := tryRecv(txns)
+				next, ok := tryRecv(queue, txns)
 				if !ok {
 					break
 				}
@@ -372,8 +403,7 @@ func (r *run) stream(ctx context.Context, src *cdc.Source, e *engine, start row.
 		g.Go(func() error { return r.syncLoop(gctx, src, synced) })
 	}
 	g.Go(func() error {
-		pollLag(gctx, src, st, cfg.Metrics, cfg.LagInterval, cfg.Logger)
-		return nil
+		return pollLag(gctx, src, st, cfg.Metrics, cfg.LagInterval, cfg.Logger)
 	})
 	return g.Wait()
 }
@@ -398,6 +428,7 @@ func (r *run) syncLoop(ctx context.Context, src *cdc.Source, pending <-chan stru
 		}
 		crashPoint("synced")
 		src.Ack(lsn)
+		r.cfg.Status.synced(lsn, r.store.DiskSize())
 		select {
 		case <-ctx.Done():
 		case <-time.After(r.cfg.SyncInterval):
@@ -409,11 +440,14 @@ func (r *run) syncLoop(ctx context.Context, src *cdc.Source, pending <-chan stru
 // position is checkpointed.
 const idleCheckpointInterval = time.Second
 
-// tryRecv takes a transaction from c if one is queued.
-func tryRecv(c <-chan cdc.Txn) (cdc.Txn, bool) {
+// tryRecv takes a transaction from q if one is queued.
+func tryRecv(q *byteQueue, c <-chan queuedTxn) (cdc.Txn, bool) {
 	select {
 	case t, ok := <-c:
-		return t, ok
+		if ok {
+			q.release(t.bytes)
+		}
+		return t.Txn, ok
 	default:
 		return cdc.Txn{}, false
 	}

@@ -5,6 +5,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/rippledb/ripple/cdc"
 	"github.com/rippledb/ripple/internal/row"
 )
 
@@ -54,6 +55,9 @@ type StatusReport struct {
 
 	Snapshot SnapshotStatus `json:"snapshot"`
 	Slot     SlotStatus     `json:"slot"`
+	State    StateStatus    `json:"state"`
+	// Reconnects counts the times a lost connection was retried.
+	Reconnects int64 `json:"reconnects"`
 
 	// LastLSN is the commit LSN of the last source transaction durable in
 	// every sink (after the initial load: the snapshot's consistent point).
@@ -85,14 +89,32 @@ type SnapshotStatus struct {
 	Done          bool      `json:"done"`
 }
 
+// StateStatus is the durable engine state (empty without a state_dir).
+type StateStatus struct {
+	Dir string `json:"dir,omitempty"`
+	// Resumed says the run resumed from the state rather than a snapshot.
+	Resumed bool `json:"resumed"`
+	// CheckpointLSN is the last checkpoint known durable: the slot is
+	// acknowledged up to it.
+	CheckpointLSN string    `json:"checkpoint_lsn,omitempty"`
+	SyncedAt      time.Time `json:"synced_at"`
+	DiskBytes     int64     `json:"disk_bytes"`
+}
+
 // SlotStatus is the replication slot's lag as last polled.
 type SlotStatus struct {
-	Name          string    `json:"name"`
-	LagBytes      int64     `json:"lag_bytes"`       // current WAL − confirmed_flush_lsn
-	LagSeconds    float64   `json:"lag_seconds"`     // 0 without pending WAL, else now − the later of the last applied commit and the last caught-up poll
-	RetainedBytes int64     `json:"retained_bytes"`  // current WAL − restart_lsn
-	CheckedAt     time.Time `json:"checked_at"`      // zero before the first poll
-	Error         string    `json:"error,omitempty"` // the last poll's error, if it failed
+	Name          string  `json:"name"`
+	LagBytes      int64   `json:"lag_bytes"`      // current WAL − confirmed_flush_lsn
+	LagSeconds    float64 `json:"lag_seconds"`    // 0 without pending WAL, else now − the later of the last applied commit and the last caught-up poll
+	RetainedBytes int64   `json:"retained_bytes"` // current WAL − restart_lsn
+	// MaxRetainedBytes is source.max_retained_wal (0: no limit) and
+	// RetainedOverLimit whether the slot retains more (or PostgreSQL
+	// reports its WAL "unreserved": the next checkpoint may invalidate it).
+	MaxRetainedBytes  int64     `json:"max_retained_bytes"`
+	RetainedOverLimit bool      `json:"retained_over_limit"`
+	WALStatus         string    `json:"wal_status,omitempty"` // pg_replication_slots.wal_status
+	CheckedAt         time.Time `json:"checked_at"`           // zero before the first poll
+	Error             string    `json:"error,omitempty"`      // the last poll's error, if it failed
 }
 
 // ViewStatus is one view.
@@ -257,10 +279,11 @@ func (s *Status) lastCommit() time.Time {
 	return s.mu.r.Snapshot.StartedAt
 }
 
-func (s *Status) lag(lagBytes, retained int64, seconds float64, at time.Time) {
+func (s *Status) lag(h cdc.SlotHealth, seconds float64, at time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.mu.r.Slot.LagBytes, s.mu.r.Slot.RetainedBytes = lagBytes, retained
+	s.mu.r.Slot.LagBytes, s.mu.r.Slot.RetainedBytes = h.LagBytes, h.RetainedBytes
+	s.mu.r.Slot.MaxRetainedBytes, s.mu.r.Slot.RetainedOverLimit, s.mu.r.Slot.WALStatus = max(h.MaxRetained, 0), h.OverLimit(), h.WALStatus
 	s.mu.r.Slot.LagSeconds, s.mu.r.Slot.CheckedAt, s.mu.r.Slot.Error = seconds, at, ""
 }
 
@@ -273,11 +296,27 @@ func (s *Status) lagError(err error) {
 	s.mu.r.LastError, s.mu.r.LastErrorAt, s.mu.r.LastErrorIsTerminal = "slot lag: "+err.Error(), now, false
 }
 
+// stateOpened records the state directory and whether the run resumed.
+func (s *Status) stateOpened(dir string, resumed bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.mu.r.State.Dir, s.mu.r.State.Resumed = dir, resumed
+}
+
+// synced records a durable checkpoint.
+func (s *Status) synced(lsn row.LSN, diskBytes int64) {
+	now := time.Now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.mu.r.State.CheckpointLSN, s.mu.r.State.SyncedAt, s.mu.r.State.DiskBytes = lsn.String(), now, diskBytes
+}
+
 // retrying records a lost connection that Run reconnects after.
 func (s *Status) retrying(err error) {
 	now := time.Now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.mu.r.Reconnects++
 	s.mu.r.Phase = PhaseReconnecting
 	s.mu.r.Errors++
 	s.mu.r.LastError, s.mu.r.LastErrorAt, s.mu.r.LastErrorIsTerminal = err.Error(), now, false

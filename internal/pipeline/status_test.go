@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rippledb/ripple/cdc"
 	"github.com/rippledb/ripple/internal/metrics"
 	"github.com/rippledb/ripple/internal/row"
 )
@@ -75,9 +76,14 @@ func TestStatusLifecycle(t *testing.T) {
 		t.Errorf("view b: %+v", b)
 	}
 	s.lagError(errors.New("boom"))
-	s.lag(10, 20, 1.5, time.Now())
-	if r := s.Report(); r.Errors != 1 || r.LastError != "slot lag: boom" || r.LastErrorIsTerminal || r.Slot.Error != "" || r.Slot.LagBytes != 10 || !r.Ready {
-		t.Errorf("after a lag error and a good poll: %+v", r)
+	s.lag(cdc.SlotHealth{LagBytes: 10, RetainedBytes: 20, WALStatus: "reserved", MaxRetained: 15}, 1.5, time.Now())
+	if r := s.Report(); r.Errors != 1 || r.LastError != "slot lag: boom" || r.LastErrorIsTerminal || r.Slot.Error != "" || r.Slot.LagBytes != 10 || !r.Ready ||
+		r.Slot.MaxRetainedBytes != 15 || !r.Slot.RetainedOverLimit || r.Slot.WALStatus != "reserved" {
+		t.Errorf("after a lag error and a good poll over the retained limit: %+v", r)
+	}
+	s.lag(cdc.SlotHealth{LagBytes: 10, RetainedBytes: 20, WALStatus: "reserved", MaxRetained: -1}, 1.5, time.Now())
+	if r := s.Report(); r.Slot.MaxRetainedBytes != 0 || r.Slot.RetainedOverLimit {
+		t.Errorf("without a retained limit: %+v", r.Slot)
 	}
 	s.end(errors.New("sink gone"))
 	if ok, why := s.Ready(); ok || why != "failed: sink gone" {

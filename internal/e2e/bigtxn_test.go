@@ -1,0 +1,104 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/rippledb/ripple/internal/pgcluster"
+	"github.com/rippledb/ripple/internal/pgtest"
+)
+
+// TestLargeTransaction applies one source transaction of many rows (200,000
+// by default; RIPPLE_BIG_TXN_ROWS=2000000 for the long form) to an identity
+// view and an aggregate, checks the sink with the oracle, and reports
+// ripple's peak memory (VmHWM) and the time from commit to the sink.
+func TestLargeTransaction(t *testing.T) {
+	n := 200000
+	if testing.Short() {
+		n = 50000
+	}
+	if v := os.Getenv("RIPPLE_BIG_TXN_ROWS"); v != "" {
+		var err error
+		if n, err = strconv.Atoi(v); err != nil {
+			t.Fatalf("RIPPLE_BIG_TXN_ROWS=%q: %v", v, err)
+		}
+	}
+	src := pgtest.Source(t)
+	snk := pgtest.Start(t, pgcluster.Options{})
+	pgtest.CreateDB(t, snk, "warehouse")
+	pgtest.Exec(t, src, "app", "CREATE TABLE big (id int PRIMARY KEY, grp int, v int, pad text)")
+	views := `
+CREATE VIEW public.big_ident AS SELECT id, grp, v, pad FROM big;
+CREATE VIEW public.big_groups AS SELECT grp, count(*) AS n, sum(v) AS total, max(v) AS top FROM big GROUP BY grp;
+`
+	cfg := writeConfig(t, src.DSN("app"), map[string]string{"main": snk.DSN("warehouse")}, views)
+	p := startRipple(t, "run", "--config", cfg, "--http", "")
+	srcConn := connect(t, src, "app")
+	oviews := oracleViews(t, srcConn, views)
+	sinks := map[string]*pgx.Conn{"main": connect(t, snk, "warehouse")}
+	checkAll(t, srcConn, "ripple", sinks, oviews, "after the initial load")
+	hwm0 := procStatusKB(t, p, "VmHWM:")
+	start := time.Now()
+	if _, err := srcConn.Exec(context.Background(), fmt.Sprintf(
+		"INSERT INTO big SELECT g, g %% 1000, g %% 97, md5(g::text) FROM generate_series(1, %d) g", n)); err != nil {
+		t.Fatal(err)
+	}
+	committed := time.Since(start)
+	if !checkAll(t, srcConn, "ripple", sinks, oviews, fmt.Sprintf("after one transaction of %d rows", n)) {
+		t.Fatal("sink differs after the large transaction")
+	}
+	applied := time.Since(start)
+	hwm := procStatusKB(t, p, "VmHWM:")
+	t.Logf("one transaction of %d rows (~%d bytes of row payload): source commit %s, in the sink %s after; ripple peak RSS %d MB (%d MB before)",
+		n, n*(4+4+4+32), committed.Round(time.Millisecond), applied.Round(time.Millisecond), hwm/1024, hwm0/1024)
+	stopRipple(t, p)
+
+	// Restart time with this state, against a fresh snapshot of the same
+	// data (ripple resync): figures only, nothing is asserted about time.
+	start = time.Now()
+	p = startRipple(t, "run", "--config", cfg, "--http", "")
+	for !strings.Contains(p.stderr.String(), "streaming started") {
+		assertRunning(t, p, "restart")
+		time.Sleep(10 * time.Millisecond)
+	}
+	resume := time.Since(start)
+	if !strings.Contains(p.stderr.String(), "resumed from checkpoint") {
+		t.Errorf("the restart did not resume from the state:\n%s", p.stderr)
+	}
+	stopRipple(t, p)
+	start = time.Now()
+	if code, out := runRipple(t, nil, "resync", "--config", cfg, "--http", ""); code != 0 {
+		t.Fatalf("resync: exit %d\n%s", code, out)
+	}
+	resync := time.Since(start)
+	t.Logf("restart with a %d-row state: %s to streaming (resume from the checkpoint); fresh snapshot + load (ripple resync): %s; ratio %.1fx",
+		n, resume.Round(time.Millisecond), resync.Round(time.Millisecond), resync.Seconds()/resume.Seconds())
+	p = startRipple(t, "run", "--config", cfg, "--http", "")
+	if !checkAll(t, srcConn, "ripple", sinks, oviews, "after resync") {
+		t.Fatal("sink differs after resync")
+	}
+	stopRipple(t, p)
+}
+
+func procStatusKB(t *testing.T, p *proc, field string) int64 {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, field); ok {
+			v, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+			return v
+		}
+	}
+	t.Fatalf("no %s in /proc/%d/status", field, p.cmd.Process.Pid)
+	return 0
+}
