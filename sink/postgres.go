@@ -56,7 +56,8 @@ type Postgres struct {
 	views    map[row.TableName]*pgView
 	order    []*pgView // views in Open's order, for deterministic DDL
 
-	// stmts caches prepared DELETE statements by view and NULL pattern.
+	// stmts caches prepared DELETE and UPDATE statements by view and NULL
+	// pattern.
 	stmts    map[stmtKey]string
 	nextStmt int
 	// progressReady means progressStmtName is prepared on conn.
@@ -665,8 +666,11 @@ func (p *Postgres) queueDeltas(ctx context.Context, step Step, batch *pgconn.Bat
 			if u.W == -1 && byKey != nil {
 				if i, ok := byKey[keyOf(v, u.Row)]; ok && !updated[i] {
 					updated[i] = true
-					sql, oids, params := updateStatement(v, u.Row, d.Rows[i].Row)
-					batch.ExecParams(sql, params, oids, nil, nil)
+					name, params, err := p.updateStmt(ctx, v, u.Row, d.Rows[i].Row)
+					if err != nil {
+						return nil, nil, fmt.Errorf("sink %s: apply step %s to view %s: %w", p.cfg.Name, step.LSN, d.View, err)
+					}
+					batch.ExecPrepared(name, params, nil, nil)
 					checks = append(checks, stepCheck{view: d.View, r: u.Row, n: 1, what: "update"})
 					continue
 				}
@@ -711,6 +715,31 @@ func keyOf(v *pgView, r row.Row) string {
 		b.WriteString(row.FormatText(r[c]))
 	}
 	return b.String()
+}
+
+// updateStmt returns the prepared UPDATE (see updateStatement) for v and
+// old's NULL pattern, and its parameters.
+func (p *Postgres) updateStmt(ctx context.Context, v *pgView, old, new row.Row) (string, [][]byte, error) {
+	pattern := []byte{'u'}
+	for _, c := range v.match {
+		if old[c].IsNull() {
+			pattern = append(pattern, '1')
+		} else {
+			pattern = append(pattern, '0')
+		}
+	}
+	sql, oids, params := updateStatement(v, old, new)
+	key := stmtKey{view: v.Name, nulls: string(pattern)}
+	if name, ok := p.stmts[key]; ok {
+		return name, params, nil
+	}
+	p.nextStmt++
+	name := "ripple_sink_update_" + strconv.Itoa(p.nextStmt)
+	if _, err := p.conn.PgConn().Prepare(ctx, name, sql, oids); err != nil {
+		return "", nil, fmt.Errorf("prepare %q: %w", sql, err)
+	}
+	p.stmts[key] = name
+	return name, params, nil
 }
 
 // updateStatement replaces the one row with old's key by new: the key
