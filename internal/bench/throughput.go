@@ -254,7 +254,7 @@ func (e *Env) ceiling(ctx context.Context, res *Scenario) error {
 	e.strictRate = rate
 	res.add(&Figure{Name: fmt.Sprintf("identity, strict: single-row txns/s (%d txns)", n), Value: rate, Unit: "txn/s",
 		Baseline: "bare loop of single-row sink commits", BaselineValue: bare, Ratio: ratio(rate, bare), RatioOf: "ripple/bare"}).atLeast(0.8)
-	res.stage("strict ceiling: ripple %s for %d txns, %s (%.0f%%) in sink Apply (%.3f ms per sink transaction: begin, progress read FOR UPDATE, COPY, progress upsert, commit)",
+	res.stage("strict ceiling: ripple %s for %d txns, %s (%.0f%%) in sink Apply (%.3f ms per sink transaction: one batch of BEGIN, progress upsert and INSERT, then COMMIT)",
 		took.Round(time.Millisecond), n, apply.Round(time.Millisecond), 100*apply.Seconds()/took.Seconds(), 1000*apply.Seconds()/float64(max(steps, 1)))
 	return r.check(ctx, e, res, "strict ceiling")
 }
