@@ -1,4 +1,4 @@
-// Command ripple-bench runs ripple's benchmark suite (internal/bench): it
+// Command ripple-bench runs ripple's benchmark suite (./internal/bench): it
 // starts throwaway source and sink clusters, runs scenarios a–f, checks
 // every scenario with the oracle and writes report.md and report.json.
 //
@@ -18,7 +18,7 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/rippledb/ripple/internal/bench"
+	"github.com/rippledb/ripple/cmd/ripple-bench/internal/bench"
 )
 
 func main() {

@@ -178,7 +178,6 @@ func (r *ripple) waitAfter(ctx context.Context, after row.LSN, timeout time.Dura
 	}
 }
 
-
 // check compares every view in the sink with its SELECT on the source.
 func (r *ripple) check(ctx context.Context, e *Env, res *Scenario, label string) error {
 	src, err := e.connect(ctx, e.Src, r.db)
