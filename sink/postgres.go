@@ -56,9 +56,12 @@ type Postgres struct {
 	views    map[row.TableName]*pgView
 	order    []*pgView // views in Open's order, for deterministic DDL
 
-	// stmts caches prepared DELETE statements by view and NULL pattern.
+	// stmts caches prepared DELETE and UPDATE statements by view and NULL
+	// pattern.
 	stmts    map[stmtKey]string
 	nextStmt int
+	// progressReady means progressStmtName is prepared on conn.
+	progressReady bool
 }
 
 // pgView is a view with the SQL fragments the sink derives from it once.
@@ -406,15 +409,23 @@ func (p *Postgres) loadView(ctx context.Context, tx pgx.Tx, v *pgView, us []row.
 		if _, err := tx.Exec(ctx, createTableSQL(v)); err != nil {
 			return fail("create table", err)
 		}
-		if len(v.Key) > 0 {
-			if _, err := tx.Exec(ctx, createIndexSQL(v)); err != nil {
-				return fail("create key index", err)
-			}
-		}
 	}
 	n, err := p.copyRows(ctx, v, us)
 	if err != nil {
 		return 0, fmt.Errorf("sink %s: load view %s: %w", p.cfg.Name, v.Name, err)
+	}
+	if !st.exists || !slices.Equal(st.columns, v.catalog) {
+		// A new table's index is built after its rows are in: one sort
+		// instead of an index insertion per row (benchmark scenario d).
+		if len(v.Key) > 0 {
+			if _, err := tx.Exec(ctx, createIndexSQL(v)); err != nil {
+				return fail("create key index", err)
+			}
+		} else if sql := lookupIndexSQL(v); sql != "" {
+			if _, err := tx.Exec(ctx, sql); err != nil {
+				return fail("create lookup index", err)
+			}
+		}
 	}
 	// Fresh statistics so the retraction DELETEs use the key index.
 	if _, err := tx.Exec(ctx, "ANALYZE "+v.Name.String()); err != nil {
@@ -466,6 +477,23 @@ func createIndexSQL(v *pgView) string {
 	return "CREATE INDEX ON " + v.Name.String() + " (" + strings.Join(parts, ", ") + ")"
 }
 
+// lookupIndexSQL builds, for a view without a known key, a hash index on
+// its first column of a hashable, usually selective type, so that a
+// retraction finds its rows without scanning the table (a sequential scan
+// per retracted row made keyless views quadratic; benchmark scenario c).
+// A hash index stores only the hash, so values of any length fit, unlike
+// a btree entry. "" when no column qualifies.
+func lookupIndexSQL(v *pgView) string {
+	for _, c := range v.Columns {
+		switch c.Type.OID {
+		case row.OIDInt2, row.OIDInt4, row.OIDInt8, row.OIDText, row.OIDVarchar, row.OIDBpchar, row.OIDNumeric,
+			row.OIDDate, row.OIDTimestamp, row.OIDTimestampTZ, row.OIDUUID, row.OIDFloat8, row.OIDJSON, row.OIDJSONB, row.OIDBytea:
+			return "CREATE INDEX ON " + v.Name.String() + " USING hash (" + matchExpr(c) + ")"
+		}
+	}
+	return ""
+}
+
 // matchExpr is how a column is compared in a retraction. json has no
 // equality operator; its text is kept as written, so text equality is
 // value identity.
@@ -515,71 +543,306 @@ func (p *Postgres) Apply(ctx context.Context, step Step) error {
 			return fmt.Errorf("apply step %s: %w", step.LSN, err)
 		}
 	}
-	tx, err := p.conn.Begin(ctx)
-	if err != nil {
-		return fmt.Errorf("sink %s: apply step %s: begin: %w", p.cfg.Name, step.LSN, err)
-	}
-	defer rollback(tx)
-	cur, ok, err := p.readProgress(ctx, tx, true)
-	if err != nil {
-		return fmt.Errorf("apply step %s: %w", step.LSN, err)
-	}
-	if ok && step.LSN <= cur {
-		p.log.Debug("step already applied; skipped", "lsn", step.LSN, "progress", cur)
-		return nil // the deferred rollback ends the transaction (I3)
-	}
-	for _, d := range step.Deltas {
-		if err := p.applyDelta(ctx, p.views[d.View], d); err != nil {
-			return fmt.Errorf("sink %s: apply step %s to view %s: %w", p.cfg.Name, step.LSN, d.View, err)
-		}
-	}
-	if err := p.writeProgress(ctx, tx, step.LSN, step.CommitTime); err != nil {
-		return fmt.Errorf("apply step: %w", err)
-	}
-	if err := tx.Commit(ctx); err != nil {
-		return fmt.Errorf("sink %s: apply step %s: commit: %w", p.cfg.Name, step.LSN, err)
-	}
-	return nil
+	return p.applyStep(ctx, step)
 }
 
-// applyDelta deletes the retractions, then copies the insertions.
-func (p *Postgres) applyDelta(ctx context.Context, v *pgView, d Delta) error {
-	ins := make([]row.Update, 0, len(d.Rows))
-	for _, u := range d.Rows {
-		switch {
-		case u.W < 0:
-			if err := p.retract(ctx, v, u.Row, -u.W); err != nil {
-				return err
-			}
-		case u.W > 0:
-			ins = append(ins, u)
-		}
-	}
-	_, err := p.copyRows(ctx, v, ins)
-	return err
+// maxBatchedInsertParams bounds the parameters of the multi-row INSERTs
+// that travel in the step's batch; larger insertions go by COPY, which
+// costs a round trip more but no parameter parsing per value.
+const maxBatchedInsertParams = 2000
+
+// stepCheck says what one statement of a step's batch must have done.
+type stepCheck struct {
+	view row.TableName
+	r    row.Row
+	n    row.Weight // rows the statement must change; 0: an INSERT
+	what string     // "retract" or "update" or "insert"
 }
 
-// retract deletes exactly n rows matching r.
-func (p *Postgres) retract(ctx context.Context, v *pgView, r row.Row, n row.Weight) error {
-	name, err := p.deleteStmt(ctx, v, r)
+// applyStep applies a step in one sink transaction and in as few round
+// trips as it can: BEGIN, the conditional progress upsert (which locks the
+// progress row), the retractions of every view (prepared DELETEs), the
+// in-place updates of keyed rows and the small insertions (multi-row
+// INSERTs) travel as one pipelined batch; each large insertion follows
+// with its own COPY; then COMMIT, or ROLLBACK when the upsert found the
+// step applied before (I3). A round trip per row, and a DELETE plus INSERT per changed
+// aggregate row (dead tuples the next retraction has to step over), were
+// the sink's main costs in benchmark scenario a (docs/bench).
+func (p *Postgres) applyStep(ctx context.Context, step Step) error {
+	progress, err := p.progressStmt(ctx)
 	if err != nil {
 		return err
 	}
+	var ct []byte
+	if !step.CommitTime.IsZero() {
+		ct = []byte(step.CommitTime.UTC().Format("2006-01-02 15:04:05.999999Z07:00"))
+	}
+	var batch pgconn.Batch
+	batch.ExecParams("BEGIN", nil, nil, nil, nil)
+	// The conditional upsert locks the progress row first (a second
+	// pipeline on the same sink waits here) and changes nothing when the
+	// step is at or below the recorded progress.
+	batch.ExecPrepared(progress, [][]byte{[]byte(p.pipeline), []byte(step.LSN.String()), ct}, nil, nil)
+	checks, copies, err := p.queueDeltas(ctx, step, &batch)
+	if err != nil {
+		return err
+	}
+
+	pc := p.conn.PgConn()
+	done := false
+	defer func() {
+		if !done {
+			rctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			_, _ = pc.Exec(rctx, "ROLLBACK").ReadAll()
+		}
+	}()
+	results, berr := pc.ExecBatch(ctx, &batch).ReadAll()
+	if len(results) >= 2 && results[0].Err == nil && results[1].Err == nil && results[1].CommandTag.RowsAffected() == 0 {
+		p.log.Debug("step already applied; skipped", "lsn", step.LSN)
+		return nil // the deferred rollback ends the transaction (I3)
+	}
+	if berr != nil {
+		for i, res := range results {
+			if res.Err == nil {
+				continue
+			}
+			if j := i - 2; j >= 0 && j < len(checks) {
+				c := checks[j]
+				if c.r != nil {
+					return fmt.Errorf("sink %s: apply step %s to view %s: %s row %s: %w", p.cfg.Name, step.LSN, c.view, c.what, formatRow(c.r), berr)
+				}
+				return fmt.Errorf("sink %s: apply step %s to view %s: %s rows: %w", p.cfg.Name, step.LSN, c.view, c.what, berr)
+			}
+		}
+		return fmt.Errorf("sink %s: apply step %s: %w", p.cfg.Name, step.LSN, berr)
+	}
+	for i, c := range checks {
+		if c.n == 0 {
+			continue
+		}
+		if got := results[i+2].CommandTag.RowsAffected(); got < int64(c.n) {
+			return fmt.Errorf("sink %s: apply step %s to view %s: %s %d× row %s: found only %d matching row(s): %w",
+				p.cfg.Name, step.LSN, c.view, c.what, c.n, formatRow(c.r), got, ErrOutOfSync)
+		}
+	}
+	for _, d := range copies {
+		if _, err := p.copyRows(ctx, p.views[d.View], d.Rows); err != nil {
+			return fmt.Errorf("sink %s: apply step %s to view %s: %w", p.cfg.Name, step.LSN, d.View, err)
+		}
+	}
+	if _, err := pc.Exec(ctx, "COMMIT").ReadAll(); err != nil {
+		return fmt.Errorf("sink %s: apply step %s: commit: %w", p.cfg.Name, step.LSN, err)
+	}
+	done = true
+	return nil
+}
+
+// queueDeltas adds the statements of every delta of step to batch and
+// returns what each must have done, and the insertions left for COPY. In a
+// keyed view, a row retracted once and a row inserted once with the same
+// key become one UPDATE of that row.
+func (p *Postgres) queueDeltas(ctx context.Context, step Step, batch *pgconn.Batch) ([]stepCheck, []Delta, error) {
+	var (
+		checks []stepCheck
+		copies []Delta
+	)
+	for _, d := range step.Deltas {
+		v := p.views[d.View]
+		var byKey map[string]int // key of a once-inserted row → its index in d.Rows
+		if len(v.Key) > 0 {
+			byKey = make(map[string]int)
+			for i, u := range d.Rows {
+				if u.W == 1 {
+					byKey[keyOf(v, u.Row)] = i
+				}
+			}
+		}
+		updated := map[int]bool{}
+		for _, u := range d.Rows {
+			if u.W >= 0 {
+				continue
+			}
+			if u.W == -1 && byKey != nil {
+				if i, ok := byKey[keyOf(v, u.Row)]; ok && !updated[i] {
+					updated[i] = true
+					name, params, err := p.updateStmt(ctx, v, u.Row, d.Rows[i].Row)
+					if err != nil {
+						return nil, nil, fmt.Errorf("sink %s: apply step %s to view %s: %w", p.cfg.Name, step.LSN, d.View, err)
+					}
+					batch.ExecPrepared(name, params, nil, nil)
+					checks = append(checks, stepCheck{view: d.View, r: u.Row, n: 1, what: "update"})
+					continue
+				}
+			}
+			name, err := p.deleteStmt(ctx, v, u.Row)
+			if err != nil {
+				return nil, nil, fmt.Errorf("sink %s: apply step %s to view %s: %w", p.cfg.Name, step.LSN, d.View, err)
+			}
+			batch.ExecPrepared(name, retractParams(v, u.Row, -u.W), nil, nil)
+			checks = append(checks, stepCheck{view: d.View, r: u.Row, n: -u.W, what: "retract"})
+		}
+		var ins []row.Update
+		insRows := 0
+		for i, u := range d.Rows {
+			if u.W > 0 && !updated[i] {
+				ins = append(ins, u)
+				insRows += int(u.W)
+			}
+		}
+		switch {
+		case len(ins) == 0:
+		case insRows*len(v.Columns) <= maxBatchedInsertParams:
+			sql, params := insertStatement(v, ins, insRows)
+			batch.ExecParams(sql, params, nil, nil, nil)
+			checks = append(checks, stepCheck{view: d.View, what: "insert"})
+		default:
+			copies = append(copies, Delta{View: d.View, Rows: ins})
+		}
+	}
+	return checks, copies, nil
+}
+
+// keyOf encodes r's key columns (text, with NULL distinct from any text).
+func keyOf(v *pgView, r row.Row) string {
+	var b strings.Builder
+	for _, c := range v.Key {
+		if r[c].IsNull() {
+			b.WriteString("\x00N")
+			continue
+		}
+		b.WriteString("\x00V")
+		b.WriteString(row.FormatText(r[c]))
+	}
+	return b.String()
+}
+
+// updateStmt returns the prepared UPDATE (see updateStatement) for v and
+// old's NULL pattern, and its parameters.
+func (p *Postgres) updateStmt(ctx context.Context, v *pgView, old, new row.Row) (string, [][]byte, error) {
+	pattern := []byte{'u'}
+	for _, c := range v.match {
+		if old[c].IsNull() {
+			pattern = append(pattern, '1')
+		} else {
+			pattern = append(pattern, '0')
+		}
+	}
+	sql, oids, params := updateStatement(v, old, new)
+	key := stmtKey{view: v.Name, nulls: string(pattern)}
+	if name, ok := p.stmts[key]; ok {
+		return name, params, nil
+	}
+	p.nextStmt++
+	name := "ripple_sink_update_" + strconv.Itoa(p.nextStmt)
+	if _, err := p.conn.PgConn().Prepare(ctx, name, sql, oids); err != nil {
+		return "", nil, fmt.Errorf("prepare %q: %w", sql, err)
+	}
+	p.stmts[key] = name
+	return name, params, nil
+}
+
+// updateStatement replaces the one row with old's key by new: the key
+// predicate is the retraction's (see deleteStmt); the new values are
+// untyped text, read as the columns' types.
+func updateStatement(v *pgView, old, new row.Row) (string, []uint32, [][]byte) {
+	var (
+		conds  []string
+		oids   []uint32
+		params [][]byte
+	)
+	for _, c := range v.match {
+		col := v.Columns[c]
+		if old[c].IsNull() {
+			conds = append(conds, row.QuoteIdent(col.Name)+" IS NULL")
+			continue
+		}
+		oids = append(oids, paramOID(col))
+		params = append(params, []byte(row.FormatText(old[c])))
+		conds = append(conds, fmt.Sprintf("%s = $%d", matchExpr(col), len(oids)))
+	}
+	sets := make([]string, len(v.Columns))
+	for i, col := range v.Columns {
+		oids = append(oids, 0)
+		if new[i].IsNull() {
+			params = append(params, nil)
+		} else {
+			params = append(params, []byte(row.FormatText(new[i])))
+		}
+		sets[i] = fmt.Sprintf("%s = $%d", row.QuoteIdent(col.Name), len(oids))
+	}
+	sql := fmt.Sprintf("UPDATE %[1]s SET %[2]s WHERE ctid = ANY (ARRAY(SELECT ctid FROM %[1]s WHERE %[3]s LIMIT 1))",
+		v.Name, strings.Join(sets, ", "), strings.Join(conds, " AND "))
+	return sql, oids, params
+}
+
+// progressAdvance records a step's progress unless the recorded progress
+// is already at or past it (then it changes no row).
+const progressAdvance = `
+INSERT INTO ripple.progress (pipeline, lsn, commit_time, updated_at) VALUES ($1, $2::pg_lsn, $3::timestamptz, now())
+ON CONFLICT (pipeline) DO UPDATE SET lsn = excluded.lsn, commit_time = excluded.commit_time, updated_at = excluded.updated_at
+WHERE ripple.progress.lsn < excluded.lsn`
+
+const progressStmtName = "ripple_sink_progress"
+
+// progressStmt prepares progressAdvance once per connection.
+func (p *Postgres) progressStmt(ctx context.Context) (string, error) {
+	if !p.progressReady {
+		oids := []uint32{uint32(row.OIDText), uint32(row.OIDText), uint32(row.OIDText)}
+		if _, err := p.conn.PgConn().Prepare(ctx, progressStmtName, progressAdvance, oids); err != nil {
+			return "", fmt.Errorf("sink %s: prepare the progress statement: %w", p.cfg.Name, err)
+		}
+		p.progressReady = true
+	}
+	return progressStmtName, nil
+}
+
+// retractParams are the parameters of r's DELETE (see deleteStmt): the
+// non-NULL match columns as text, then the number of rows to delete.
+func retractParams(v *pgView, r row.Row, n row.Weight) [][]byte {
 	params := make([][]byte, 0, len(v.match)+1)
 	for _, c := range v.match {
 		if !r[c].IsNull() {
 			params = append(params, []byte(row.FormatText(r[c])))
 		}
 	}
-	params = append(params, []byte(strconv.FormatInt(int64(n), 10)))
-	res := p.conn.PgConn().ExecPrepared(ctx, name, params, nil, nil).Read()
-	if res.Err != nil {
-		return fmt.Errorf("retract row %s: %w", formatRow(r), res.Err)
+	return append(params, []byte(strconv.FormatInt(int64(n), 10)))
+}
+
+// insertStatement builds one multi-row INSERT of us (each row W times,
+// total rows in all). Parameters are untyped text, so PostgreSQL reads
+// each as the target column's type, as COPY would.
+func insertStatement(v *pgView, us []row.Update, total int) (string, [][]byte) {
+	var b strings.Builder
+	b.WriteString("INSERT INTO ")
+	b.WriteString(v.Name.String())
+	b.WriteByte(' ')
+	b.WriteString(v.colList)
+	b.WriteString(" VALUES ")
+	params := make([][]byte, 0, total*len(v.Columns))
+	first := true
+	for _, u := range us {
+		for k := row.Weight(0); k < u.W; k++ {
+			if !first {
+				b.WriteString(", ")
+			}
+			first = false
+			b.WriteByte('(')
+			for i, d := range u.Row {
+				if i > 0 {
+					b.WriteString(", ")
+				}
+				params = append(params, nil)
+				if !d.IsNull() {
+					params[len(params)-1] = []byte(row.FormatText(d))
+				}
+				b.WriteByte('$')
+				b.WriteString(strconv.Itoa(len(params)))
+			}
+			b.WriteByte(')')
+		}
 	}
-	if got := res.CommandTag.RowsAffected(); got < int64(n) {
-		return fmt.Errorf("retract %d× row %s: found only %d matching row(s): %w", n, formatRow(r), got, ErrOutOfSync)
-	}
-	return nil
+	return b.String(), params
 }
 
 // deleteStmt returns the prepared DELETE for v and r's NULL pattern. The
@@ -667,6 +930,7 @@ func (p *Postgres) Close() error {
 	defer cancel()
 	err := p.conn.Close(ctx)
 	p.conn = nil
+	p.progressReady = false
 	if err != nil {
 		return fmt.Errorf("sink %s: close: %w", p.cfg.Name, err)
 	}

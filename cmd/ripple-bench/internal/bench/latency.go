@@ -1,0 +1,194 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+)
+
+// runLatency measures source commit → sink commit for probe rows written
+// at fixed rates, from the commit timestamps PostgreSQL records on both
+// clusters (track_commit_timestamp=on; both run on this machine's clock).
+func runLatency(ctx context.Context, env *Env, res *Scenario) error {
+	sz := env.sizes
+	if env.strictRate == 0 {
+		// The maximum sustainable rate is strict mode's single-row drain
+		// rate; measure it when scenario a did not run.
+		tmp := &Scenario{}
+		if err := env.ceiling(ctx, tmp); err != nil {
+			return fmt.Errorf("measure the maximum rate: %w", err)
+		}
+		res.stage("maximum sustainable rate measured here: %.0f txn/s", env.strictRate)
+	}
+	rates := append([]int(nil), sz.LatencyRates...)
+	max80 := int(0.8 * env.strictRate)
+	var errs []error
+	for i, rate := range append(rates, max80) {
+		label := fmt.Sprintf("%d txn/s", rate)
+		if i == len(rates) {
+			label = fmt.Sprintf("%d txn/s (80%% of the %.0f txn/s maximum)", rate, env.strictRate)
+		}
+		if rate <= 0 {
+			continue
+		}
+		if err := env.latencyAt(ctx, res, rate, label, i == len(rates)); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", label, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (e *Env) latencyAt(ctx context.Context, res *Scenario, rate int, label string, creep bool) error {
+	db, err := e.freshDBs(ctx, "lat")
+	if err != nil {
+		return err
+	}
+	defer e.dropDBs(ctx, db)
+	if err := e.Src.Exec(ctx, db, "CREATE TABLE p (id int PRIMARY KEY, payload text)"); err != nil {
+		return err
+	}
+	r, err := e.startRipple(ctx, db, "CREATE VIEW v AS SELECT id, payload FROM p", rippleOpts{})
+	if err != nil {
+		return err
+	}
+	defer r.stop()
+	n := int(float64(rate) * e.sizes.LatencyFor.Seconds())
+	workers := 1
+	if rate > 200 {
+		workers = 4
+	}
+	start := time.Now()
+	var wg sync.WaitGroup
+	errc := make(chan error, workers)
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			c, err := e.connect(ctx, e.Src, db)
+			if err != nil {
+				errc <- err
+				return
+			}
+			defer c.Close(ctx)
+			for i := w; i < n; i += workers {
+				at := start.Add(time.Duration(float64(i) / float64(rate) * float64(time.Second)))
+				if d := time.Until(at); d > 0 {
+					time.Sleep(d)
+				}
+				if _, err := c.Exec(ctx, "INSERT INTO p VALUES ($1, 'probe')", i); err != nil {
+					errc <- err
+					return
+				}
+			}
+		}(w)
+	}
+	wg.Wait()
+	close(errc)
+	if err := <-errc; err != nil {
+		return err
+	}
+	achieved := float64(n) / time.Since(start).Seconds()
+	if err := r.check(ctx, e, res, label); err != nil {
+		return err
+	}
+	srcTimes, err := e.commitTimes(ctx, true, db, "p")
+	if err != nil {
+		return err
+	}
+	snkTimes, err := e.commitTimes(ctx, false, db, "v")
+	if err != nil {
+		return err
+	}
+	type probe struct {
+		at  time.Time
+		lat time.Duration
+	}
+	probes := make([]probe, 0, len(srcTimes))
+	for id, s := range srcTimes {
+		k, ok := snkTimes[id]
+		if !ok {
+			return fmt.Errorf("probe %d is missing in the sink", id)
+		}
+		probes = append(probes, probe{s, k.Sub(s)})
+	}
+	sort.Slice(probes, func(i, j int) bool { return probes[i].at.Before(probes[j].at) })
+	lats := make([]time.Duration, len(probes))
+	for i, p := range probes {
+		lats[i] = p.lat
+	}
+	ms := func(d time.Duration) float64 { return float64(d) / 1e6 }
+	q := quantiles(lats)
+	base := e.bareCommit
+	note := fmt.Sprintf("%d probes at %.0f txn/s achieved", len(lats), achieved)
+	res.add(&Figure{Name: "latency p50 at " + label, Value: ms(q[0]), Unit: "ms", Baseline: "one bare single-row sink commit",
+		BaselineValue: ms(base), Ratio: ratio(ms(base), ms(q[0])), RatioOf: "bare/ripple", Note: note})
+	res.add(&Figure{Name: "latency p90 at " + label, Value: ms(q[1]), Unit: "ms", Baseline: "one bare single-row sink commit",
+		BaselineValue: ms(base), Ratio: ratio(ms(base), ms(q[1])), RatioOf: "bare/ripple"})
+	p99 := res.add(&Figure{Name: "latency p99 at " + label, Value: ms(q[2]), Unit: "ms", Baseline: "target",
+		BaselineValue: 10, Ratio: ratio(10, ms(q[2])), RatioOf: "target/ripple"})
+	if rate == 1000 {
+		p99.atLeast(1)
+		p99.Target = "p99 ≤ 10 ms"
+	}
+	res.add(&Figure{Name: "latency max at " + label, Value: ms(q[3]), Unit: "ms", Baseline: "one bare single-row sink commit",
+		BaselineValue: ms(base), Ratio: ratio(ms(base), ms(q[3])), RatioOf: "bare/ripple"})
+	if creep && len(lats) >= 8 {
+		quarter := len(lats) / 4
+		first := quantiles(lats[:quarter])[0]
+		last := quantiles(lats[len(lats)-quarter:])[0]
+		f := res.add(&Figure{Name: "creeping lag at " + label + ": p50 of the last quarter", Value: ms(last), Unit: "ms",
+			Baseline: "p50 of the first quarter", BaselineValue: ms(first), Ratio: ratio(ms(first)+10, ms(last)), RatioOf: "(first+10ms)/last",
+			Target: "last ≤ first + 10 ms"})
+		met := last <= first+10*time.Millisecond
+		f.Met = &met
+	}
+	apply, steps := r.sink.reset()
+	res.stage("%s: %d sink transactions, %.3f ms each in sink Apply", label, steps, 1000*apply.Seconds()/float64(max(steps, 1)))
+	return nil
+}
+
+// quantiles returns p50, p90, p99 and max.
+func quantiles(d []time.Duration) [4]time.Duration {
+	s := append([]time.Duration(nil), d...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	if len(s) == 0 {
+		return [4]time.Duration{}
+	}
+	at := func(p float64) time.Duration { return s[min(len(s)-1, int(p*float64(len(s))))] }
+	return [4]time.Duration{at(0.5), at(0.9), at(0.99), s[len(s)-1]}
+}
+
+// commitTimes reads id → commit timestamp of the transaction that wrote
+// each row of table.
+func (e *Env) commitTimes(ctx context.Context, source bool, db, table string) (map[int]time.Time, error) {
+	c := e.Snk
+	if source {
+		c = e.Src
+	}
+	conn, err := e.connect(ctx, c, db)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close(ctx)
+	rows, err := conn.Query(ctx, "SELECT id, pg_xact_commit_timestamp(xmin) FROM "+table)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[int]time.Time{}
+	for rows.Next() {
+		var id int
+		var ts *time.Time
+		if err := rows.Scan(&id, &ts); err != nil {
+			return nil, err
+		}
+		if ts == nil {
+			return nil, fmt.Errorf("no commit timestamp for row %d of %s (track_commit_timestamp off?)", id, table)
+		}
+		out[id] = *ts
+	}
+	return out, rows.Err()
+}

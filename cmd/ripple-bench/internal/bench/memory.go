@@ -1,0 +1,88 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"runtime/debug"
+)
+
+// runMemory measures the live Go heap that ripple's state takes after the
+// initial load, per source row for a join and per group for an aggregate,
+// against the raw payload of a row and PostgreSQL's heap bytes per row.
+func runMemory(ctx context.Context, env *Env, res *Scenario) error {
+	var errs []error
+	n := env.sizes.MemoryRows
+	groups := max(n/10, 1)
+	cases := []struct {
+		name, view string
+		perGroup   bool
+	}{
+		{"join m ⋈ dim", "CREATE VIEW v AS SELECT m.id, m.val, m.note, d.name FROM m JOIN dim d ON d.id = m.grp", false},
+		{fmt.Sprintf("aggregate, %d groups", groups), "CREATE VIEW v AS SELECT bucket, count(*) AS n, sum(val) AS s FROM m GROUP BY bucket", true},
+	}
+	for _, c := range cases {
+		if err := env.memoryOf(ctx, res, c.name, c.view, n, groups, c.perGroup); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", c.name, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func liveHeap() uint64 {
+	runtime.GC()
+	debug.FreeOSMemory()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.HeapAlloc
+}
+
+func (e *Env) memoryOf(ctx context.Context, res *Scenario, name, view string, n, groups int, perGroup bool) error {
+	db, err := e.freshDBs(ctx, "mem")
+	if err != nil {
+		return err
+	}
+	defer e.dropDBs(ctx, db)
+	schema := fmt.Sprintf(`
+CREATE TABLE dim (id int PRIMARY KEY, name text NOT NULL);
+INSERT INTO dim SELECT g, 'dim ' || g FROM generate_series(0, 99) g;
+CREATE TABLE m (id int PRIMARY KEY, grp int NOT NULL, bucket int NOT NULL, val numeric(12,2), note text);
+INSERT INTO m SELECT g, g %% 100, g %% %d, g * 0.5, 'note ' || g FROM generate_series(1, %d) g;
+ANALYZE m;`, groups, n)
+	if err := e.Src.Exec(ctx, db, schema); err != nil {
+		return err
+	}
+	src, err := e.connect(ctx, e.Src, db)
+	if err != nil {
+		return err
+	}
+	defer src.Close(ctx)
+	var payload, heap float64
+	if err := src.QueryRow(ctx, `SELECT avg(pg_column_size(id) + pg_column_size(grp) + pg_column_size(bucket) + pg_column_size(val) + pg_column_size(note))::float8,
+		pg_relation_size('m')::float8 / count(*) FROM m`).Scan(&payload, &heap); err != nil {
+		return err
+	}
+	before := liveHeap()
+	r, err := e.startRipple(ctx, db, view, rippleOpts{})
+	if err != nil {
+		return err
+	}
+	defer r.stop()
+	after := liveHeap()
+	total := float64(after) - float64(before)
+	perRow := total / float64(n)
+	res.add(&Figure{Name: name + ": live heap per source row", Value: perRow, Unit: "B", Baseline: "raw row payload",
+		BaselineValue: payload, Ratio: ratio(payload, perRow), RatioOf: "payload/ripple"}).atLeast(1 / 1.5)
+	res.add(&Figure{Name: name + ": live heap per source row vs PostgreSQL heap", Value: perRow, Unit: "B", Baseline: "pg_relation_size / rows",
+		BaselineValue: heap, Ratio: ratio(heap, perRow), RatioOf: "pg heap/ripple"})
+	if perGroup {
+		res.add(&Figure{Name: name + ": live heap per group", Value: total / float64(groups), Unit: "B", Baseline: "raw row payload",
+			BaselineValue: payload, Ratio: ratio(payload, total/float64(groups)), RatioOf: "payload/ripple",
+			Note: "includes the table arrangement of every source row (REPLICA IDENTITY DEFAULT needs the old rows)"})
+	}
+	st := r.status.Report()
+	res.stage("%s: %d rows, live heap grew %.1f MB; ripple's own estimate of the table arrangements: %.1f MB (%d rows)",
+		name, n, total/1e6, float64(st.StateBytes)/1e6, st.StateRows)
+	return r.check(ctx, e, res, name)
+}
