@@ -77,6 +77,9 @@ type ripple struct {
 	steps   []stepMark
 	changed chan struct{} // closed and replaced on every step
 	loadAt  time.Time
+	// stateDir holds the pipeline's durable state, as `ripple run` keeps
+	// it: the figures include checkpointing.
+	stateDir string
 }
 
 type rippleOpts struct {
@@ -103,7 +106,11 @@ func (e *Env) startRipple(ctx context.Context, db, viewSQL string, o rippleOpts)
 	if !o.hold {
 		close(r.release)
 	}
+	if r.stateDir, err = os.MkdirTemp("", "ripple-bench-state-"); err != nil {
+		return nil, err
+	}
 	cfg := pipeline.Config{
+		StateDir:  r.stateDir,
 		Source:    cdc.Config{DSN: e.Src.DSN(db), Slot: r.slot, Publication: "ripple", Logger: e.log},
 		Views:     defs,
 		Targets:   []pipeline.Target{{Sink: r.sink, Views: names}},
@@ -222,7 +229,9 @@ func (r *ripple) stop() error {
 	default:
 		close(r.release)
 	}
-	return <-r.done
+	err := <-r.done
+	os.RemoveAll(r.stateDir)
+	return err
 }
 
 // timedSink adds up the time spent in Apply: the sink stage's share.
