@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"time"
 
@@ -29,6 +30,8 @@ const defaultHTTP = "127.0.0.1:9187"
 //	/healthz  200 while the process is alive
 //	/readyz   200 once the initial load is done and the pipeline streams, 503 otherwise
 //	/status   the pipeline.StatusReport as JSON (what `ripple status` prints)
+//	/debug/pprof/  Go's CPU, heap and goroutine profiles, for finding where
+//	          time and memory go (the endpoint listens on loopback by default)
 func newHTTPHandler(st *pipeline.Status, reg prometheus.Gatherer) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
@@ -50,8 +53,13 @@ func newHTTPHandler(st *pipeline.Status, reg prometheus.Gatherer) http.Handler {
 		enc.SetIndent("", "  ")
 		_ = enc.Encode(st.Report())
 	})
+	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+	mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, _ *http.Request) {
-		io.WriteString(w, "ripple: /status /metrics /healthz /readyz\n")
+		io.WriteString(w, "ripple: /status /metrics /healthz /readyz /debug/pprof/\n")
 	})
 	return mux
 }
