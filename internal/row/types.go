@@ -26,6 +26,7 @@ const (
 	OIDDate        OID = 1082
 	OIDTimestamp   OID = 1114
 	OIDTimestampTZ OID = 1184
+	OIDInterval    OID = 1186
 	OIDNumeric     OID = 1700
 	OIDUUID        OID = 2950
 	OIDJSONB       OID = 3802
@@ -50,9 +51,10 @@ const (
 	KindUUID        // Str() holds the 16 raw bytes
 	KindJSON        // Str() holds the json text exactly as stored
 	KindJSONB       // Str() holds jsonb's canonical text output
+	KindInterval    // Interval(): months, days, microseconds
 )
 
-var kindNames = [...]string{"null", "bool", "int", "float", "numeric", "text", "bytes", "date", "timestamp", "timestamptz", "uuid", "json", "jsonb"}
+var kindNames = [...]string{"null", "bool", "int", "float", "numeric", "text", "bytes", "date", "timestamp", "timestamptz", "uuid", "json", "jsonb", "interval"}
 
 func (k Kind) String() string {
 	if int(k) < len(kindNames) {
@@ -87,6 +89,7 @@ var (
 	Timestamp   = Type{OIDTimestamp, -1}
 	TimestampTZ = Type{OIDTimestampTZ, -1}
 	UUID        = Type{OIDUUID, -1}
+	Interval    = Type{OIDInterval, -1}
 	Unknown     = Type{OIDUnknown, -1}
 )
 
@@ -98,7 +101,7 @@ var kindOf = map[OID]Kind{
 	OIDInt4: KindInt, OIDText: KindText, OIDJSON: KindJSON, OIDFloat4: KindFloat, OIDFloat8: KindFloat,
 	OIDBpchar: KindText, OIDVarchar: KindText, OIDDate: KindDate, OIDTimestamp: KindTimestamp,
 	OIDTimestampTZ: KindTimestampTZ, OIDNumeric: KindNumeric, OIDUUID: KindUUID, OIDJSONB: KindJSONB,
-	OIDUnknown: KindText,
+	OIDUnknown: KindText, OIDInterval: KindInterval,
 }
 
 // Kind is the physical kind of values of t (KindNull for unsupported types).
@@ -110,6 +113,7 @@ var typeNames = map[OID]string{
 	OIDBpchar: "character", OIDVarchar: "character varying", OIDDate: "date",
 	OIDTimestamp: "timestamp without time zone", OIDTimestampTZ: "timestamp with time zone",
 	OIDNumeric: "numeric", OIDUUID: "uuid", OIDJSONB: "jsonb", OIDUnknown: "unknown",
+	OIDInterval: "interval",
 }
 
 // String renders t the way PostgreSQL's format_type(oid, typmod) does, so it
