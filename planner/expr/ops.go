@@ -281,6 +281,8 @@ func (c *Compiler) comparable(l, r Expr, op string, loc int, ordering bool) (Exp
 		return l, r, func(a, b row.Datum) int { return cmp.Compare(timeMicros(a), timeMicros(b)) }, nil
 	case 'B':
 		return l, r, func(a, b row.Datum) int { return cmp.Compare(a.Int(), b.Int()) }, nil
+	case 'T':
+		return l, r, func(a, b row.Datum) int { return row.CompareInterval(a.Interval(), b.Interval()) }, nil
 	case 'U':
 		switch lt.OID {
 		case row.OIDUUID, row.OIDBytea:
@@ -378,6 +380,9 @@ func (c *Compiler) arith(op string, l, r Expr, loc int) (Expr, error) {
 	l, r, err := resolveUnknown(l, r)
 	if err != nil {
 		return Expr{}, c.errAt(loc, err)
+	}
+	if e, ok, err := c.intervalArith(op, l, r, loc); ok || err != nil {
+		return e, err
 	}
 	if e, ok, err := c.dateArith(op, l, r, loc); ok || err != nil {
 		return e, err
@@ -596,6 +601,9 @@ func (c *Compiler) dateArith(op string, l, r Expr, loc int) (Expr, bool, error) 
 func (c *Compiler) unary(op string, e Expr, loc int) (Expr, error) {
 	if e.Type.OID == row.OIDUnknown {
 		return Expr{}, c.errorf(loc, "operator is not unique: %s unknown", op)
+	}
+	if e.Type.OID == row.OIDInterval && (op == "-" || op == "+") {
+		return c.intervalUnary(op, e, loc), nil
 	}
 	if typeCategory(e.Type) != 'N' || (op != "-" && op != "+") {
 		return Expr{}, c.errorf(loc, "operator does not exist: %s %s", op, typeName(e.Type))
