@@ -618,7 +618,7 @@ func orderable(t row.Type) bool {
 	}
 	switch t.Kind() {
 	case row.KindInt, row.KindFloat, row.KindNumeric, row.KindBool, row.KindDate, row.KindTimestamp,
-		row.KindTimestampTZ, row.KindText, row.KindBytes, row.KindUUID:
+		row.KindTimestampTZ, row.KindText, row.KindBytes, row.KindUUID, row.KindInterval:
 		return true
 	}
 	return t.OID == row.OIDUnknown
