@@ -11,6 +11,12 @@ import (
 // differently: '1 day' and '24 hours', '1 mon' and '30 days').
 const sqlTypesSchema = `
 CREATE TABLE spans (id int PRIMARY KEY, iv interval, at timestamptz, grp int);
+CREATE DOMAIN posint AS int CHECK (VALUE > 0);
+CREATE DOMAIN money2 AS numeric(8,2);
+CREATE DOMAIN code AS varchar(5) NOT NULL;
+CREATE DOMAIN poscode AS code CHECK (VALUE <> '');
+CREATE DOMAIN dur AS interval;
+CREATE TABLE typed (id int PRIMARY KEY, p posint, m money2, amt numeric(8,3), c poscode, d dur, big numeric(30,-3));
 `
 
 var spanValues = []string{
@@ -38,6 +44,21 @@ func typesTxn(t *testing.T, w *workload) {
 			_, err = tx.Exec(ctx, "UPDATE spans SET iv = CASE WHEN abs(extract(epoch FROM iv)) < 1e9 THEN iv * 2 ELSE -iv END WHERE id = $1", id)
 		default:
 			_, err = tx.Exec(ctx, "DELETE FROM spans WHERE id = $1", id)
+		}
+		if err != nil {
+			t.Fatalf("types workload: %v", err)
+		}
+	}
+	for range r.Intn(3) {
+		id := r.Intn(20)
+		if r.Intn(4) == 0 {
+			_, err = tx.Exec(ctx, "DELETE FROM typed WHERE id = $1", id)
+		} else {
+			_, err = tx.Exec(ctx, `INSERT INTO typed VALUES ($1, $2, $3::numeric, $4::numeric, $5, $6::interval, $7::numeric)
+				ON CONFLICT (id) DO UPDATE SET p = EXCLUDED.p, m = EXCLUDED.m, amt = EXCLUDED.amt, c = EXCLUDED.c, d = EXCLUDED.d, big = EXCLUDED.big`,
+				id, w.maybe(0.2, 1+r.Intn(9)), w.maybe(0.2, fmt.Sprintf("%d.%03d", r.Intn(1000)-500, r.Intn(1000))),
+				w.maybe(0.2, fmt.Sprintf("%d.%04d", r.Intn(20000)-10000, r.Intn(10000))), []string{"a", "bb", "ccc", "A", "zz"}[r.Intn(5)],
+				w.maybe(0.3, spanValues[r.Intn(len(spanValues))]), w.maybe(0.2, fmt.Sprintf("%d.%d", r.Int63n(1e12)-5e11, r.Intn(10))))
 		}
 		if err != nil {
 			t.Fatalf("types workload: %v", err)
@@ -102,11 +123,23 @@ CREATE VIEW public.i_span_window AS
   SELECT id, iv, rank() OVER (PARTITION BY grp ORDER BY iv) AS rk FROM spans;
 CREATE VIEW public.i_span_join AS
   SELECT a.id AS a, b.id AS b FROM spans a JOIN spans b ON a.iv = b.iv AND a.id < b.id;
+CREATE VIEW public.t_typed AS SELECT * FROM typed;
+CREATE VIEW public.t_domains AS
+  SELECT id, p + 1 AS p1, m * 2 AS m2, amt::numeric(6,1) AS amt1, round(amt, 1) AS r, c || '!' AS cx, upper(c) AS cu,
+         d + interval '1 day' AS d1, big / 7 AS b7, (m + amt)::numeric(8,2) AS mm, p::numeric(3,1) AS pn
+  FROM typed WHERE c > 'a';
+CREATE VIEW public.t_domain_groups AS
+  SELECT c, count(*) AS n, sum(p) AS sp, sum(m) AS sm, avg(amt) AS aa, min(m) AS lo, max(d) AS hi, sum(big) AS sb
+  FROM typed GROUP BY c;
+CREATE VIEW public.t_domain_top AS
+  SELECT id, m FROM typed WHERE m IS NOT NULL ORDER BY m DESC, id LIMIT 3;
+CREATE VIEW public.t_domain_join AS
+  SELECT t.id, s.iv FROM typed t JOIN spans s ON s.id = t.p AND s.iv = t.d;
 CREATE VIEW public.i_span_open AS
   SELECT s.id, o.id AS oid FROM spans s JOIN orders o ON o.ts BETWEEN s.at AND s.at + s.iv;
 `
 
-func TestSQLInterval(t *testing.T) {
-	sqlOracle{file: "interval_views.sql", views: sqlIntervalViewSQL, txns: 600, shortTxns: 150, minViews: 16,
+func TestSQLTypes(t *testing.T) {
+	sqlOracle{file: "types_views.sql", views: sqlIntervalViewSQL, txns: 600, shortTxns: 150, minViews: 21,
 		schema: sqlTypesSchema, extra: typesTxn}.run(t)
 }
