@@ -66,6 +66,11 @@ func (s *Source) resolveDomain(ctx context.Context, t *row.Type) error {
 		if err != nil {
 			return fmt.Errorf("look up type %d: %w", oid, err)
 		}
+		if typtype == "e" {
+			if err := s.registerEnum(ctx, oid); err != nil {
+				return err
+			}
+		}
 		if typtype != "d" {
 			break
 		}
@@ -75,10 +80,39 @@ func (s *Source) resolveDomain(ctx context.Context, t *row.Type) error {
 		oid = row.OID(base)
 	}
 	if oid == t.OID {
-		return nil // not a domain: left as is (unsupported types are named by the planner)
+		return nil // not a domain (an enum is now registered): left as is (unsupported types are named by the planner)
 	}
 	b := row.Type{OID: oid, Mod: mod}
 	s.types.add(t.OID, b)
 	*t = b
+	return nil
+}
+
+// registerEnum reads the labels of enum type oid and registers them with
+// package row, which then parses and orders its values (row.EnumType).
+func (s *Source) registerEnum(ctx context.Context, oid row.OID) error {
+	var name string
+	if err := s.conn.QueryRow(ctx, "SELECT format_type($1, NULL)", uint32(oid)).Scan(&name); err != nil {
+		return fmt.Errorf("look up enum type %d: %w", oid, err)
+	}
+	rows, err := s.conn.Query(ctx, "SELECT enumlabel, enumsortorder::float8 FROM pg_enum WHERE enumtypid = $1", uint32(oid))
+	if err != nil {
+		return fmt.Errorf("read labels of enum %s: %w", name, err)
+	}
+	e := &row.EnumType{Name: name, Labels: map[string]float64{}}
+	for rows.Next() {
+		var (
+			label string
+			order float64
+		)
+		if err := rows.Scan(&label, &order); err != nil {
+			return fmt.Errorf("read labels of enum %s: %w", name, err)
+		}
+		e.Labels[label] = order
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read labels of enum %s: %w", name, err)
+	}
+	row.RegisterEnum(oid, e)
 	return nil
 }

@@ -16,7 +16,12 @@ CREATE DOMAIN money2 AS numeric(8,2);
 CREATE DOMAIN code AS varchar(5) NOT NULL;
 CREATE DOMAIN poscode AS code CHECK (VALUE <> '');
 CREATE DOMAIN dur AS interval;
-CREATE TABLE typed (id int PRIMARY KEY, p posint, m money2, amt numeric(8,3), c poscode, d dur, big numeric(30,-3));
+CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy');
+ALTER TYPE mood ADD VALUE 'meh' BEFORE 'ok';
+ALTER TYPE mood ADD VALUE 'zen' BEFORE 'sad';
+CREATE DOMAIN goodmood AS mood CHECK (VALUE <> 'sad');
+CREATE TABLE typed (id int PRIMARY KEY, p posint, m money2, amt numeric(8,3), c poscode, d dur, big numeric(30,-3),
+  md mood, gm goodmood);
 `
 
 var spanValues = []string{
@@ -54,11 +59,14 @@ func typesTxn(t *testing.T, w *workload) {
 		if r.Intn(4) == 0 {
 			_, err = tx.Exec(ctx, "DELETE FROM typed WHERE id = $1", id)
 		} else {
-			_, err = tx.Exec(ctx, `INSERT INTO typed VALUES ($1, $2, $3::numeric, $4::numeric, $5, $6::interval, $7::numeric)
-				ON CONFLICT (id) DO UPDATE SET p = EXCLUDED.p, m = EXCLUDED.m, amt = EXCLUDED.amt, c = EXCLUDED.c, d = EXCLUDED.d, big = EXCLUDED.big`,
+			moods := []string{"sad", "ok", "happy", "meh", "zen"}
+			_, err = tx.Exec(ctx, `INSERT INTO typed VALUES ($1, $2, $3::numeric, $4::numeric, $5, $6::interval, $7::numeric, $8::mood, $9::goodmood)
+				ON CONFLICT (id) DO UPDATE SET p = EXCLUDED.p, m = EXCLUDED.m, amt = EXCLUDED.amt, c = EXCLUDED.c, d = EXCLUDED.d,
+				big = EXCLUDED.big, md = EXCLUDED.md, gm = EXCLUDED.gm`,
 				id, w.maybe(0.2, 1+r.Intn(9)), w.maybe(0.2, fmt.Sprintf("%d.%03d", r.Intn(1000)-500, r.Intn(1000))),
 				w.maybe(0.2, fmt.Sprintf("%d.%04d", r.Intn(20000)-10000, r.Intn(10000))), []string{"a", "bb", "ccc", "A", "zz"}[r.Intn(5)],
-				w.maybe(0.3, spanValues[r.Intn(len(spanValues))]), w.maybe(0.2, fmt.Sprintf("%d.%d", r.Int63n(1e12)-5e11, r.Intn(10))))
+				w.maybe(0.3, spanValues[r.Intn(len(spanValues))]), w.maybe(0.2, fmt.Sprintf("%d.%d", r.Int63n(1e12)-5e11, r.Intn(10))),
+				w.maybe(0.25, moods[r.Intn(len(moods))]), w.maybe(0.25, moods[1+r.Intn(len(moods)-1)]))
 		}
 		if err != nil {
 			t.Fatalf("types workload: %v", err)
@@ -135,11 +143,26 @@ CREATE VIEW public.t_domain_top AS
   SELECT id, m FROM typed WHERE m IS NOT NULL ORDER BY m DESC, id LIMIT 3;
 CREATE VIEW public.t_domain_join AS
   SELECT t.id, s.iv FROM typed t JOIN spans s ON s.id = t.p AND s.iv = t.d;
+CREATE VIEW public.e_filter AS
+  SELECT id, md, gm, md::text AS label, md > 'meh' AS above, md || '!' AS x FROM typed
+  WHERE md BETWEEN 'zen' AND 'ok' OR md IN ('happy', 'meh');
+CREATE VIEW public.e_groups AS
+  SELECT c, count(*) AS n, min(md) AS lo, max(md) AS hi, count(DISTINCT md) AS nd FROM typed GROUP BY c;
+CREATE VIEW public.e_by AS SELECT md, count(*) AS n FROM typed GROUP BY md;
+CREATE VIEW public.e_top AS
+  SELECT id, md FROM typed WHERE md IS NOT NULL ORDER BY md DESC, id LIMIT 4;
+CREATE VIEW public.e_rank AS
+  SELECT id, md, rank() OVER (ORDER BY md) AS rk, max(md) OVER (PARTITION BY c) AS cm FROM typed;
+CREATE VIEW public.e_case AS
+  SELECT id, CASE WHEN md < 'ok' THEN 'low' ELSE 'high' END AS lvl, coalesce(gm, 'ok') AS g,
+         greatest(md, 'meh') AS gr FROM typed;
+CREATE VIEW public.e_join AS
+  SELECT a.id AS a, b.id AS b FROM typed a JOIN typed b ON a.md = b.md AND a.id < b.id;
 CREATE VIEW public.i_span_open AS
   SELECT s.id, o.id AS oid FROM spans s JOIN orders o ON o.ts BETWEEN s.at AND s.at + s.iv;
 `
 
 func TestSQLTypes(t *testing.T) {
-	sqlOracle{file: "types_views.sql", views: sqlIntervalViewSQL, txns: 600, shortTxns: 150, minViews: 21,
+	sqlOracle{file: "types_views.sql", views: sqlIntervalViewSQL, txns: 600, shortTxns: 150, minViews: 28,
 		schema: sqlTypesSchema, extra: typesTxn}.run(t)
 }

@@ -92,6 +92,8 @@ func Compare(a, b Datum) int {
 		return CompareNumeric(a.s, b.s)
 	case KindInterval:
 		return CompareInterval(a.Interval(), b.Interval())
+	case KindEnum:
+		return compareEnum(a, b)
 	default:
 		return strings.Compare(a.s, b.s)
 	}

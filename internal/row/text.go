@@ -116,6 +116,13 @@ func ParseText(t Type, s string) (Datum, error) {
 		}
 		return NewInterval(iv), nil
 	}
+	if e := LookupEnum(t.OID); e != nil {
+		d, err := e.Parse(s)
+		if err != nil {
+			return bad("not a label of the enum")
+		}
+		return d, nil
+	}
 	return bad("type is not supported by ripple")
 }
 

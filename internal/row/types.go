@@ -52,9 +52,10 @@ const (
 	KindJSON        // Str() holds the json text exactly as stored
 	KindJSONB       // Str() holds jsonb's canonical text output
 	KindInterval    // Interval(): months, days, microseconds
+	KindEnum        // Str() is the label; EnumOrder() its pg_enum.enumsortorder
 )
 
-var kindNames = [...]string{"null", "bool", "int", "float", "numeric", "text", "bytes", "date", "timestamp", "timestamptz", "uuid", "json", "jsonb", "interval"}
+var kindNames = [...]string{"null", "bool", "int", "float", "numeric", "text", "bytes", "date", "timestamp", "timestamptz", "uuid", "json", "jsonb", "interval", "enum"}
 
 func (k Kind) String() string {
 	if int(k) < len(kindNames) {
@@ -94,7 +95,7 @@ var (
 )
 
 // Supported reports whether ripple can carry and compute on values of t.
-func (t Type) Supported() bool { _, ok := kindOf[t.OID]; return ok }
+func (t Type) Supported() bool { return t.Kind() != KindNull }
 
 var kindOf = map[OID]Kind{
 	OIDBool: KindBool, OIDBytea: KindBytes, OIDName: KindText, OIDInt8: KindInt, OIDInt2: KindInt,
@@ -105,7 +106,15 @@ var kindOf = map[OID]Kind{
 }
 
 // Kind is the physical kind of values of t (KindNull for unsupported types).
-func (t Type) Kind() Kind { return kindOf[t.OID] }
+func (t Type) Kind() Kind {
+	if k, ok := kindOf[t.OID]; ok {
+		return k
+	}
+	if LookupEnum(t.OID) != nil {
+		return KindEnum
+	}
+	return KindNull
+}
 
 var typeNames = map[OID]string{
 	OIDBool: "boolean", OIDBytea: "bytea", OIDName: "name", OIDInt8: "bigint", OIDInt2: "smallint",
@@ -120,6 +129,9 @@ var typeNames = map[OID]string{
 // can be used verbatim in CREATE TABLE.
 func (t Type) String() string {
 	name, ok := typeNames[t.OID]
+	if e := LookupEnum(t.OID); !ok && e != nil {
+		return e.Name
+	}
 	if !ok {
 		return fmt.Sprintf("type(oid=%d)", t.OID)
 	}

@@ -106,6 +106,8 @@ func newAggregate(name string, star bool, arg Expr, argCol int) (dataflow.Aggreg
 			cmpf = func(a, b row.Datum) int { return cmpInt(a.Int(), b.Int()) }
 		case 'T':
 			cmpf = func(a, b row.Datum) int { return row.CompareInterval(a.Interval(), b.Interval()) }
+		case 'E':
+			cmpf = row.Compare
 		default:
 			return nil, row.Type{}, noFunc()
 		}
@@ -623,7 +625,7 @@ func orderable(t row.Type) bool {
 	}
 	switch t.Kind() {
 	case row.KindInt, row.KindFloat, row.KindNumeric, row.KindBool, row.KindDate, row.KindTimestamp,
-		row.KindTimestampTZ, row.KindText, row.KindBytes, row.KindUUID, row.KindInterval:
+		row.KindTimestampTZ, row.KindText, row.KindBytes, row.KindUUID, row.KindInterval, row.KindEnum:
 		return true
 	}
 	return t.OID == row.OIDUnknown

@@ -396,6 +396,9 @@ func parseInput(t row.Type, s string) (row.Datum, error) {
 		}
 		return d, nil
 	}
+	if e := row.LookupEnum(t.OID); e != nil {
+		return e.Parse(s)
+	}
 	return row.Null, fmt.Errorf("type %s is not supported yet", t)
 }
 

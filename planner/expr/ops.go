@@ -283,6 +283,10 @@ func (c *Compiler) comparable(l, r Expr, op string, loc int, ordering bool) (Exp
 		return l, r, func(a, b row.Datum) int { return cmp.Compare(a.Int(), b.Int()) }, nil
 	case 'T':
 		return l, r, func(a, b row.Datum) int { return row.CompareInterval(a.Interval(), b.Interval()) }, nil
+	case 'E':
+		if lt.OID == rt.OID {
+			return l, r, row.Compare, nil
+		}
 	case 'U':
 		switch lt.OID {
 		case row.OIDUUID, row.OIDBytea:

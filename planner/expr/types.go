@@ -25,6 +25,9 @@ func typeCategory(t row.Type) byte {
 	case row.OIDInterval:
 		return 'T'
 	}
+	if t.Kind() == row.KindEnum {
+		return 'E'
+	}
 	return 'U'
 }
 
