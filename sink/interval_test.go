@@ -2,10 +2,16 @@ package sink
 
 import "github.com/rippledb/ripple/internal/row"
 
-// Interval columns in every sink's round trip: equal spans with different
-// fields ('1 day' and '24:00:00') must come back as written.
+// enumOID is an enum type registered for the sink tests, as cdc registers
+// the source's enums; its values are stored as their labels.
+const enumOID row.OID = 990101
+
+// Interval and enum columns in every sink's round trip: equal spans with
+// different fields ('1 day' and '24:00:00') must come back as written, and
+// enum labels whose order is not their text order as their labels.
 func init() {
-	ivs := typedColumn{"iv", row.Interval, []string{"1 year 2 mons -3 days +04:05:06.5", "24:00:00", "1 day", ""}}
-	allTypes = append(allTypes, ivs)
-	myAllTypes = append(myAllTypes, typedColumn{"iv", row.Interval, []string{"-178956970 years -8 mons -2147483648 days -2562047788:00:54.775808", "24:00:00", "1 day", ""}})
+	row.RegisterEnum(enumOID, &row.EnumType{Name: "mood", Labels: map[string]float64{"sad": 1, "ok": 2, "happy": 3, "Zen Mode": 0.5}})
+	enum := typedColumn{"md", row.Type{OID: enumOID, Mod: -1}, []string{"happy", "Zen Mode", "sad", ""}}
+	allTypes = append(allTypes, typedColumn{"iv", row.Interval, []string{"1 year 2 mons -3 days +04:05:06.5", "24:00:00", "1 day", ""}}, enum)
+	myAllTypes = append(myAllTypes, typedColumn{"iv", row.Interval, []string{"-178956970 years -8 mons -2147483648 days -2562047788:00:54.775808", "24:00:00", "1 day", ""}}, enum)
 }
