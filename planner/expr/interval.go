@@ -623,3 +623,22 @@ func (s *intervalSum) Result() (row.Datum, error) {
 	}
 	return row.NewInterval(sum), nil
 }
+
+// unknownInterval resolves an unknown literal added to a timestamp or
+// timestamptz as an interval: there is no timestamp + timestamp, so
+// PostgreSQL's operator resolution picks timestamp + interval
+// (ts + '1 day'). ts - '...' stays timestamp - timestamp, as there.
+func unknownInterval(op string, l, r Expr) (Expr, Expr, error) {
+	isTS := func(t row.Type) bool { return t.OID == row.OIDTimestamp || t.OID == row.OIDTimestampTZ }
+	if op != "+" {
+		return l, r, nil
+	}
+	var err error
+	switch {
+	case isTS(l.Type) && r.Type.OID == row.OIDUnknown:
+		r, err = Cast(r, row.Interval, false)
+	case isTS(r.Type) && l.Type.OID == row.OIDUnknown:
+		l, err = Cast(l, row.Interval, false)
+	}
+	return l, r, err
+}

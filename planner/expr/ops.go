@@ -381,7 +381,11 @@ func (c *Compiler) arith(op string, l, r Expr, loc int) (Expr, error) {
 	if l.Type.OID == row.OIDUnknown && r.Type.OID == row.OIDUnknown {
 		return Expr{}, c.errorf(loc, "operator is not unique: unknown %s unknown", op)
 	}
-	l, r, err := resolveUnknown(l, r)
+	l, r, err := unknownInterval(op, l, r)
+	if err != nil {
+		return Expr{}, c.errAt(loc, err)
+	}
+	l, r, err = resolveUnknown(l, r)
 	if err != nil {
 		return Expr{}, c.errAt(loc, err)
 	}
@@ -559,7 +563,7 @@ func (c *Compiler) dateArith(op string, l, r Expr, loc int) (Expr, bool, error) 
 	ld, rd := l.Type.OID == row.OIDDate, r.Type.OID == row.OIDDate
 	if !ld && !rd {
 		if typeCategory(l.Type) == 'D' || typeCategory(r.Type) == 'D' {
-			return Expr{}, false, c.errorf(loc, "operator %s on %s and %s is not supported yet (intervals are not supported)", op, typeName(l.Type), typeName(r.Type))
+			return Expr{}, false, c.errorf(loc, "operator %s on %s and %s is not supported yet", op, typeName(l.Type), typeName(r.Type))
 		}
 		return Expr{}, false, nil
 	}

@@ -33,5 +33,6 @@ func init() {
 	}
 	pgCases = append(pgCases,
 		pgCase{expr: "interval '1' day", refused: true}, pgCase{expr: "age(ts)", refused: true},
-		pgCase{expr: "ts + '1 day'", refused: true})
+		pgCase{expr: "ts + '1 day'"}, pgCase{expr: "'1 mon' + tz"}, pgCase{expr: "ts - '1 day'", msgDiffers: true /* ripple names the type "timestamp without time zone" */}, pgCase{expr: "ts - '2000-01-01'"},
+		pgCase{expr: "ts + 'bad'"}, pgCase{expr: "d + '1 day'", refused: true})
 }
