@@ -642,3 +642,56 @@ func unknownInterval(op string, l, r Expr) (Expr, Expr, error) {
 	}
 	return l, r, err
 }
+
+// intervalTrunc is date_trunc on an interval (interval_trunc): the fields
+// below the unit are zeroed, field by field as interval2itm splits them.
+func (c *Compiler) intervalTrunc(f *funcCtx) (Expr, error) {
+	unit, null, err := c.constUnit(f)
+	if err != nil {
+		return Expr{}, err
+	}
+	low, u := lookupUnit(unit)
+	var bad error
+	switch u {
+	case uMillennium, uCentury, uDecade, uYear, uQuarter, uMonth, uDay, uHour, uMinute, uSecond, uMilli, uMicro:
+	case uWeek, uTZ, uTZHour, uTZMinute:
+		bad = fmt.Errorf("unit \"%s\" not supported for type interval", low)
+	default:
+		bad = fmt.Errorf("unit \"%s\" not recognized for type interval", low)
+	}
+	if null {
+		bad = nil
+	}
+	return c.strict(f, row.Interval, func(ds []row.Datum) (row.Datum, error) {
+		if bad != nil {
+			return row.Null, bad
+		}
+		x := ds[1].Interval()
+		year, mon, mday := int64(x.Months/12), int64(x.Months%12), int64(x.Days)
+		t := x.Micros
+		hour := t / 3600_000_000
+		t -= hour * 3600_000_000
+		minute := t / 60_000_000
+		t -= minute * 60_000_000
+		sec := t / 1_000_000
+		usec := t - sec*1_000_000
+		// The cascade of interval_trunc's switch, which falls through.
+		level := map[int]int{uMillennium: 0, uCentury: 1, uDecade: 2, uYear: 3, uQuarter: 4, uMonth: 5, uDay: 6,
+			uHour: 7, uMinute: 8, uSecond: 9, uMilli: 10, uMicro: 11}[u]
+		steps := []func(){
+			func() { year = year / 1000 * 1000 }, func() { year = year / 100 * 100 }, func() { year = year / 10 * 10 },
+			func() { mon = 0 }, func() { mon = 3 * (mon / 3) }, func() { mday = 0 }, func() { hour = 0 },
+			func() { minute = 0 }, func() { sec = 0 }, func() { usec = 0 },
+		}
+		switch {
+		case level <= 9:
+			for _, s := range steps[level:] {
+				s()
+			}
+		case level == 10:
+			usec = usec / 1000 * 1000
+		}
+		return row.NewInterval(row.IntervalValue{Months: int32(year*12 + mon), Days: int32(mday),
+			Micros: ((hour*60+minute)*60+sec)*1_000_000 + usec}), nil
+	}), nil
+}

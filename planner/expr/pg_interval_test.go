@@ -26,6 +26,10 @@ func init() {
 		"extract(hour from IV)", "extract(minute from IV)", "extract(second from IV)", "extract(milliseconds from IV)",
 		"extract(microseconds from IV)", "extract(quarter from IV)", "extract(century from interval '-250 years')",
 		"date_part('epoch', IV)", "date_part('second', IV)", "date_part('hour', IV)", "extract(dow from IV)",
+		"date_trunc('hour', IV)", "date_trunc('day', IV)", "date_trunc('month', IV)", "date_trunc('quarter', IV)",
+		"date_trunc('year', IV)", "date_trunc('millennium', interval '-1234 years 5 mons')", "date_trunc('decade', interval '-19 years')",
+		"date_trunc('milliseconds', interval '1.2345 seconds')", "date_trunc('second', -IV)", "date_trunc('minute', IV)",
+		"date_trunc('week', IV)", "date_trunc('dow', IV)", "date_trunc('microseconds', IV)", "date_trunc('century', interval '250 years')",
 		"IV::text", "concat(IV, '|')", "(ts - IV)::date", "greatest(IV, interval '1 day')", "coalesce(IV, interval '1 sec')",
 	}
 	for _, c := range cases {
