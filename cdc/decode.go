@@ -353,7 +353,7 @@ func newRelation(m msgRelation) *Relation {
 }
 
 // parseValue decodes the text of one value of type t. Values of types ripple
-// does not support (t.Supported() is false: enums, arrays, ranges, money, ...)
+// does not support (t.Supported() is false: arrays, ranges, money, ...)
 // are kept opaque as row.NewText of their text form, so they can be carried
 // and written out but not computed on.
 func parseValue(t row.Type, s string) (row.Datum, error) {
