@@ -144,7 +144,7 @@ CREATE VIEW public.t_domain_groups AS
 CREATE VIEW public.t_domain_top AS
   SELECT id, m FROM typed WHERE m IS NOT NULL ORDER BY m DESC, id LIMIT 3;
 CREATE VIEW public.t_domain_join AS
-  SELECT t.id, s.iv FROM typed t JOIN spans s ON s.id = t.p AND s.iv = t.d;
+  SELECT t.id, s.id AS sid, s.iv, s.iv = t.d AS same, s.iv < t.d AS shorter FROM typed t JOIN spans s ON s.grp + 1 = t.p;
 CREATE VIEW public.e_filter AS
   SELECT id, md, gm, md::text AS label, md > 'meh' AS above, md || '!' AS x FROM typed
   WHERE md BETWEEN 'zen' AND 'ok' OR md IN ('happy', 'meh');
