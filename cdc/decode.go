@@ -353,7 +353,7 @@ func newRelation(m msgRelation) *Relation {
 }
 
 // parseValue decodes the text of one value of type t. Values of types ripple
-// does not support (t.Supported() is false: enums, arrays, ranges, money, ...)
+// does not support (t.Supported() is false: arrays, ranges, money, ...)
 // are kept opaque as row.NewText of their text form, so they can be carried
 // and written out but not computed on.
 func parseValue(t row.Type, s string) (row.Datum, error) {
@@ -397,6 +397,8 @@ func decodeTuple(rel *Relation, cols []tupleCol) (r row.Row, unchanged []bool, e
 // assembler turns a message sequence into committed transactions. It owns
 // the relation cache. The zero value is not ready: use newAssembler.
 type assembler struct {
+	// base maps a domain's OID to its base type (nil: no domains).
+	base func(row.OID) (row.Type, bool)
 	rels map[RelationID]*Relation
 	cur  *Txn // the transaction between Begin and Commit; nil between transactions
 }
@@ -426,7 +428,15 @@ func (a *assembler) apply(m message) (*Txn, error) {
 	case msgRelation:
 		// A new *Relation each time: Changes already assembled keep the
 		// shape they were decoded with.
-		a.rels[m.ID] = newRelation(m)
+		rel := newRelation(m)
+		if a.base != nil {
+			for i := range rel.Columns {
+				if t, ok := a.base(rel.Columns[i].Type.OID); ok {
+					rel.Columns[i].Type = t
+				}
+			}
+		}
+		a.rels[m.ID] = rel
 	case msgType, msgOrigin, msgLogical:
 		// Type: ripple keeps values of unknown types as text, so it needs no
 		// type names. Origin and logical messages carry nothing for views.

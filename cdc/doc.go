@@ -42,8 +42,10 @@
 //     row.SessionSettings, so values decode the same whatever the database
 //     or role defaults for DateStyle, TimeZone, IntervalStyle,
 //     extra_float_digits or bytea_output are.
-//   - Unsupported types (row.Type.Supported() false: enums, arrays, ranges,
+//   - Unsupported types (row.Type.Supported() false: arrays, ranges,
 //     money, ...) are carried opaquely as row.NewText of their text form.
+//     Domains are read as their base type and enum types' labels are
+//     registered with package row when a table is looked up (types.go).
 //   - I6: bad input is answered: malformed protocol bytes give an error
 //     wrapping ErrMalformed, never a panic; setup problems give errors that
 //     match ErrWalLevel, ErrNoReplicationPrivilege, ErrNoSuchTable,

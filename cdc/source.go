@@ -162,6 +162,8 @@ type Source struct {
 	rels   []tableInfo
 
 	ack ackState
+
+	types typeMap // domains seen in the looked-up tables (types.go)
 }
 
 // ackState is the ack position shared between Ack (any goroutine) and the
@@ -365,6 +367,11 @@ func (s *Source) readColumns(ctx context.Context, r *Relation) ([]int16, error) 
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("read columns of %s: %w", r.Name, err)
+	}
+	for i := range r.Columns {
+		if err := s.resolveDomain(ctx, &r.Columns[i].Type); err != nil {
+			return nil, fmt.Errorf("read columns of %s: column %s: %w", r.Name, row.QuoteIdent(r.Columns[i].Name), err)
+		}
 	}
 	return attnums, nil
 }

@@ -336,7 +336,8 @@ func TestValueTextHostileGUCs(t *testing.T) {
 		{"json", `'{"b": 1,  "a": [1, 2.50]}'`, row.NewJSON(`{"b": 1,  "a": [1, 2.50]}`)},
 		{"jsonb", `'{"b": 1, "a": [1, 2.50]}'`, row.NewJSONB(`{"a": [1, 2.50], "b": 1}`)},
 		{"bytea", `'\xDEADBEEF00'`, row.NewBytes([]byte{0xde, 0xad, 0xbe, 0xef, 0})},
-		{"interval", "'1 year 2 mons 3 days 04:05:06.789'", row.NewText("1 year 2 mons 3 days 04:05:06.789")},
+		{"interval", "'1 year 2 mons 3 days 04:05:06.789'", parse(t, row.Interval, "1 year 2 mons 3 days 04:05:06.789")},
+		{"interval", "'-1 days +02:03:00'", parse(t, row.Interval, "-1 days +02:03:00")},
 		{"int4[]", "'{1,NULL,3}'", row.NewText("{1,NULL,3}")},
 	}
 	var defs, lits []string

@@ -106,7 +106,7 @@ func (s *Source) Stream(ctx context.Context, start row.LSN, out chan<- Txn) erro
 		src:      s,
 		conn:     conn,
 		out:      out,
-		asm:      newAssembler(),
+		asm:      newAssemblerWith(s.types.base),
 		reported: start,
 	}
 	return s.diagnose(ctx, st.run(ctx))

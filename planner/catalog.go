@@ -135,7 +135,7 @@ func staticTable(src expr.Source, cs *pg_query.CreateStmt) (*Table, error) {
 // reference such a column still plans) and the planner names them when a
 // view does.
 var unsupportedTypes = map[string]row.OID{
-	"interval": 1186, "time": 1083, "timetz": 1266, "money": 790, "inet": 869, "cidr": 650,
+	"time": 1083, "timetz": 1266, "money": 790, "inet": 869, "cidr": 650,
 	"macaddr": 829, "bit": 1560, "varbit": 1562, "xml": 142, "oid": 26, "tsvector": 3614,
 	"tsquery": 3615, "point": 600, "int4range": 3904, "int8range": 3926, "numrange": 3906,
 	"daterange": 3912, "tsrange": 3908, "tstzrange": 3910, "char": 18,
@@ -144,7 +144,7 @@ var unsupportedTypes = map[string]row.OID{
 // typeNames extends row.Type.String for the unsupported types, so an error
 // can name them.
 var unsupportedTypeNames = map[row.OID]string{
-	1186: "interval", 1083: "time without time zone", 1266: "time with time zone", 790: "money",
+	1083: "time without time zone", 1266: "time with time zone", 790: "money",
 	869: "inet", 650: "cidr", 829: "macaddr", 1560: "bit", 1562: "bit varying", 142: "xml", 26: "oid",
 	3614: "tsvector", 3615: "tsquery", 600: "point", 3904: "int4range", 3926: "int8range",
 	3906: "numrange", 3912: "daterange", 3908: "tsrange", 3910: "tstzrange", 18: `"char"`,

@@ -201,7 +201,7 @@ func orderableType(t row.Type) bool {
 	}
 	switch t.Kind() {
 	case row.KindInt, row.KindFloat, row.KindNumeric, row.KindBool, row.KindDate, row.KindTimestamp,
-		row.KindTimestampTZ, row.KindText, row.KindBytes, row.KindUUID:
+		row.KindTimestampTZ, row.KindText, row.KindBytes, row.KindUUID, row.KindInterval, row.KindEnum:
 		return true
 	}
 	return false

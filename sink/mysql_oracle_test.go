@@ -29,7 +29,7 @@ func TestMySQLDumpMatchesPostgres(t *testing.T) {
 	for _, col := range v.Columns {
 		cols = append(cols, row.QuoteIdent(col.Name)+" "+col.Type.String())
 	}
-	pgtest.Exec(t, c, "src", "CREATE TABLE t ("+strings.Join(cols, ", ")+")")
+	pgtest.Exec(t, c, "src", enumDDL+"CREATE TABLE t ("+strings.Join(cols, ", ")+")")
 	src, err := oracle.Connect(ctx, c.DSN("src"))
 	if err != nil {
 		t.Fatal(err)

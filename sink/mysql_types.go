@@ -154,6 +154,10 @@ func mapColumn(c row.Column, pos int, fl mysqlFlavor) myColumn {
 		mc.ddl, mc.keyBytes, mc.cast = "DATETIME(6)", 8, "CAST(%s AS DATETIME(6))"
 	case row.OIDUUID:
 		mc.ddl, mc.keyBytes = "CHAR(36) CHARACTER SET ascii COLLATE ascii_bin", 36
+	case row.OIDInterval:
+		// MySQL has no interval type: PostgreSQL's text under
+		// IntervalStyle=postgres, at most 68 characters.
+		mc.ddl, mc.keyBytes = "VARCHAR(80) CHARACTER SET ascii COLLATE ascii_bin", 80
 	case row.OIDJSON, row.OIDJSONB:
 		// Not MySQL's binary JSON type: it rewrites the text (key order,
 		// whitespace) and compares as JSON, so neither json's exact text
@@ -341,7 +345,7 @@ func (c *myColumn) appendParams(args []any, d row.Datum) ([]any, string) {
 	case row.KindTimestamp, row.KindTimestampTZ:
 		s, why := mysqlDatetime(d.Int())
 		return append(args, s), why
-	case row.KindUUID:
+	case row.KindUUID, row.KindInterval:
 		return append(args, row.FormatText(d)), ""
 	default: // text, json, jsonb
 		return append(args, d.Str()), ""

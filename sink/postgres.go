@@ -459,7 +459,7 @@ func createTableSQL(v *pgView) string {
 		}
 		b.WriteString(row.QuoteIdent(c.Name))
 		b.WriteByte(' ')
-		b.WriteString(c.Type.String())
+		b.WriteString(pgColumnType(c.Type))
 	}
 	b.WriteByte(')')
 	return b.String()
@@ -508,6 +508,9 @@ func matchExpr(c row.Column) string {
 func paramOID(c row.Column) uint32 {
 	switch c.Type.OID {
 	case row.OIDJSON, row.OIDUnknown:
+		return uint32(row.OIDText)
+	}
+	if c.Type.Kind() == row.KindEnum {
 		return uint32(row.OIDText)
 	}
 	return uint32(c.Type.OID)

@@ -29,6 +29,11 @@ type sqlOracle struct {
 	txns      int    // workload transactions (RIPPLE_ORACLE_TXNS overrides)
 	shortTxns int    // with -short
 	minViews  int    // guards against a views string that lost statements
+	// schema, when set, is more DDL run after the oracle schema, and extra
+	// runs one more random transaction on those tables after each of the
+	// workload's (sql_types_test.go).
+	schema string
+	extra  func(t *testing.T, w *workload)
 }
 
 func (o sqlOracle) run(t *testing.T) {
@@ -46,11 +51,17 @@ func (o sqlOracle) run(t *testing.T) {
 	src := pgtest.Source(t)
 	other := pgtest.Start(t, pgcluster.Options{})
 	pgtest.CreateDB(t, other, "warehouse")
-	pgtest.Exec(t, src, "app", oracleSchema)
+	pgtest.Exec(t, src, "app", oracleSchema+o.schema)
 	srcConn := connect(t, src, "app")
 	w := newWorkload(rand.New(rand.NewSource(sd)), srcConn)
-	for i := 0; i < 60; i++ { // initial contents, taken by the snapshot
+	step := func() {
 		w.txn(t)
+		if o.extra != nil {
+			o.extra(t, w)
+		}
+	}
+	for i := 0; i < 60; i++ { // initial contents, taken by the snapshot
+		step()
 	}
 
 	defs, err := planner.ParseViews(o.file, o.views)
@@ -92,7 +103,7 @@ func (o sqlOracle) run(t *testing.T) {
 	quiet := max(txns/10, 1)
 	most := make([]int64, len(views))
 	for i := 1; i <= txns; i++ {
-		w.txn(t)
+		step()
 		if i%quiet != 0 && i != txns {
 			continue
 		}

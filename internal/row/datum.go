@@ -90,6 +90,10 @@ func Compare(a, b Datum) int {
 		return CompareFloat(a.f, b.f)
 	case KindNumeric:
 		return CompareNumeric(a.s, b.s)
+	case KindInterval:
+		return CompareInterval(a.Interval(), b.Interval())
+	case KindEnum:
+		return compareEnum(a, b)
 	default:
 		return strings.Compare(a.s, b.s)
 	}
@@ -189,6 +193,7 @@ const (
 	tagNumeric
 	tagString
 	tagTime
+	tagInterval
 )
 
 // AppendKey appends the key encoding of d to buf.
@@ -217,6 +222,8 @@ func AppendKey(buf []byte, d Datum) []byte {
 		buf = append(buf, tagNumeric)
 		buf = binary.AppendUvarint(buf, uint64(len(c)))
 		return append(buf, c...)
+	case KindInterval:
+		return appendIntervalKey(append(buf, tagInterval), d.Interval())
 	default:
 		buf = append(buf, tagString, byte(d.kind))
 		buf = binary.AppendUvarint(buf, uint64(len(d.s)))
@@ -236,6 +243,11 @@ func AppendExact(buf []byte, d Datum) []byte {
 	case KindFloat:
 		buf = append(buf, tagFloat, byte(d.i))
 		return binary.BigEndian.AppendUint64(buf, exactFloatBits(d.f))
+	case KindInterval:
+		// '1 day' and '24 hours' are equal but print differently.
+		buf = append(buf, tagInterval, 1)
+		buf = append(buf, d.s...)
+		return binary.BigEndian.AppendUint64(buf, uint64(d.i))
 	}
 	return AppendKey(buf, d)
 }

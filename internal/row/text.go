@@ -109,6 +109,19 @@ func ParseText(t Type, s string) (Datum, error) {
 		return NewJSON(s), nil
 	case OIDJSONB:
 		return NewJSONB(s), nil
+	case OIDInterval:
+		iv, err := ParseInterval(s)
+		if err != nil {
+			return bad(err.Error())
+		}
+		return NewInterval(iv), nil
+	}
+	if e := LookupEnum(t.OID); e != nil {
+		d, err := e.Parse(s)
+		if err != nil {
+			return bad("not a label of the enum")
+		}
+		return d, nil
 	}
 	return bad("type is not supported by ripple")
 }
@@ -137,6 +150,8 @@ func FormatText(d Datum) string {
 		return formatTimestamp(d.i, false)
 	case KindTimestampTZ:
 		return formatTimestamp(d.i, true)
+	case KindInterval:
+		return FormatInterval(d.Interval())
 	case KindUUID:
 		h := hex.EncodeToString([]byte(d.s))
 		if len(h) != 32 {

@@ -26,6 +26,7 @@ const (
 	OIDDate        OID = 1082
 	OIDTimestamp   OID = 1114
 	OIDTimestampTZ OID = 1184
+	OIDInterval    OID = 1186
 	OIDNumeric     OID = 1700
 	OIDUUID        OID = 2950
 	OIDJSONB       OID = 3802
@@ -50,9 +51,11 @@ const (
 	KindUUID        // Str() holds the 16 raw bytes
 	KindJSON        // Str() holds the json text exactly as stored
 	KindJSONB       // Str() holds jsonb's canonical text output
+	KindInterval    // Interval(): months, days, microseconds
+	KindEnum        // Str() is the label; EnumOrder() its pg_enum.enumsortorder
 )
 
-var kindNames = [...]string{"null", "bool", "int", "float", "numeric", "text", "bytes", "date", "timestamp", "timestamptz", "uuid", "json", "jsonb"}
+var kindNames = [...]string{"null", "bool", "int", "float", "numeric", "text", "bytes", "date", "timestamp", "timestamptz", "uuid", "json", "jsonb", "interval", "enum"}
 
 func (k Kind) String() string {
 	if int(k) < len(kindNames) {
@@ -87,22 +90,31 @@ var (
 	Timestamp   = Type{OIDTimestamp, -1}
 	TimestampTZ = Type{OIDTimestampTZ, -1}
 	UUID        = Type{OIDUUID, -1}
+	Interval    = Type{OIDInterval, -1}
 	Unknown     = Type{OIDUnknown, -1}
 )
 
 // Supported reports whether ripple can carry and compute on values of t.
-func (t Type) Supported() bool { _, ok := kindOf[t.OID]; return ok }
+func (t Type) Supported() bool { return t.Kind() != KindNull }
 
 var kindOf = map[OID]Kind{
 	OIDBool: KindBool, OIDBytea: KindBytes, OIDName: KindText, OIDInt8: KindInt, OIDInt2: KindInt,
 	OIDInt4: KindInt, OIDText: KindText, OIDJSON: KindJSON, OIDFloat4: KindFloat, OIDFloat8: KindFloat,
 	OIDBpchar: KindText, OIDVarchar: KindText, OIDDate: KindDate, OIDTimestamp: KindTimestamp,
 	OIDTimestampTZ: KindTimestampTZ, OIDNumeric: KindNumeric, OIDUUID: KindUUID, OIDJSONB: KindJSONB,
-	OIDUnknown: KindText,
+	OIDUnknown: KindText, OIDInterval: KindInterval,
 }
 
 // Kind is the physical kind of values of t (KindNull for unsupported types).
-func (t Type) Kind() Kind { return kindOf[t.OID] }
+func (t Type) Kind() Kind {
+	if k, ok := kindOf[t.OID]; ok {
+		return k
+	}
+	if LookupEnum(t.OID) != nil {
+		return KindEnum
+	}
+	return KindNull
+}
 
 var typeNames = map[OID]string{
 	OIDBool: "boolean", OIDBytea: "bytea", OIDName: "name", OIDInt8: "bigint", OIDInt2: "smallint",
@@ -110,12 +122,16 @@ var typeNames = map[OID]string{
 	OIDBpchar: "character", OIDVarchar: "character varying", OIDDate: "date",
 	OIDTimestamp: "timestamp without time zone", OIDTimestampTZ: "timestamp with time zone",
 	OIDNumeric: "numeric", OIDUUID: "uuid", OIDJSONB: "jsonb", OIDUnknown: "unknown",
+	OIDInterval: "interval",
 }
 
 // String renders t the way PostgreSQL's format_type(oid, typmod) does, so it
 // can be used verbatim in CREATE TABLE.
 func (t Type) String() string {
 	name, ok := typeNames[t.OID]
+	if e := LookupEnum(t.OID); !ok && e != nil {
+		return e.Name
+	}
 	if !ok {
 		return fmt.Sprintf("type(oid=%d)", t.OID)
 	}

@@ -53,6 +53,9 @@ func newAggregate(name string, star bool, arg Expr, argCol int) (dataflow.Aggreg
 		return &aggregate{label: label, mk: func() dataflow.AggState { return &countState{col: argCol, star: star} }}, row.Int8, nil
 	case "sum", "avg":
 		avg := name == "avg"
+		if t.OID == row.OIDInterval {
+			return &aggregate{label: label, mk: func() dataflow.AggState { return &intervalSum{col: argCol, avg: avg} }}, row.Interval, nil
+		}
 		var res row.Type
 		switch t.OID {
 		case row.OIDInt2, row.OIDInt4:
@@ -101,6 +104,10 @@ func newAggregate(name string, star bool, arg Expr, argCol int) (dataflow.Aggreg
 			}
 		case 'D':
 			cmpf = func(a, b row.Datum) int { return cmpInt(a.Int(), b.Int()) }
+		case 'T':
+			cmpf = func(a, b row.Datum) int { return row.CompareInterval(a.Interval(), b.Interval()) }
+		case 'E':
+			cmpf = row.Compare
 		default:
 			return nil, row.Type{}, noFunc()
 		}
@@ -618,7 +625,7 @@ func orderable(t row.Type) bool {
 	}
 	switch t.Kind() {
 	case row.KindInt, row.KindFloat, row.KindNumeric, row.KindBool, row.KindDate, row.KindTimestamp,
-		row.KindTimestampTZ, row.KindText, row.KindBytes, row.KindUUID:
+		row.KindTimestampTZ, row.KindText, row.KindBytes, row.KindUUID, row.KindInterval, row.KindEnum:
 		return true
 	}
 	return t.OID == row.OIDUnknown

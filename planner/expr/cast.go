@@ -376,6 +376,16 @@ func parseInput(t row.Type, s string) (row.Datum, error) {
 			return row.Null, invalidInput(t, s)
 		}
 		return d, nil
+	case row.OIDInterval:
+		v, err := row.ParseInterval(trimmed)
+		d := row.NewInterval(v)
+		if err != nil {
+			if errors.Is(err, row.ErrIntervalRange) {
+				return row.Null, fmt.Errorf("interval field value out of range: \"%s\"", s)
+			}
+			return row.Null, invalidInput(t, s)
+		}
+		return d, nil
 	case row.OIDUUID, row.OIDBytea:
 		d, err := row.ParseText(t, trimmed)
 		if t.OID == row.OIDBytea {
@@ -385,6 +395,9 @@ func parseInput(t row.Type, s string) (row.Datum, error) {
 			return row.Null, invalidInput(t, s)
 		}
 		return d, nil
+	}
+	if e := row.LookupEnum(t.OID); e != nil {
+		return e.Parse(s)
 	}
 	return row.Null, fmt.Errorf("type %s is not supported yet", t)
 }

@@ -45,7 +45,8 @@ func TestCompileErrors(t *testing.T) {
 		{"sum(b.x) OVER ()", "C", "", `line 2, column 1: window functions are not supported yet (sum ... OVER)`},
 		{"ARRAY[1]", "C", "", `line 2, column 1: arrays are not supported yet`},
 		{"ROW(1, 2)", "C", "", `line 2, column 1: row constructors are not supported yet`},
-		{"b.x::interval", "C", "", `line 2, column 6: type interval is not supported yet`},
+		{"b.x::interval", "C", "", `line 2, column 4: cannot cast type bigint to interval`},
+		{"b.x::money", "C", "", `line 2, column 6: type money is not supported yet`},
 		{"b.x ^ 2", "C", "", `line 2, column 5: operator ^ is not supported yet`},
 		{"name SIMILAR TO 'x'", "C", "", `line 2, column 6: SIMILAR TO is not supported yet`},
 	} {

@@ -41,7 +41,7 @@ var volatileFuncs = map[string]bool{
 	"transaction_timestamp": true, "timeofday": true, "gen_random_uuid": true, "uuid_generate_v1": true,
 	"uuid_generate_v4": true, "txid_current": true, "nextval": true, "currval": true, "lastval": true,
 	"setseed": true, "current_setting": true, "pg_backend_pid": true, "random_normal": true,
-	"current_database": true, "current_schema": true, "version": true, "age": true,
+	"current_database": true, "current_schema": true, "version": true,
 }
 
 func funcName(fc *pg_query.FuncCall) (string, error) {
@@ -84,9 +84,6 @@ func (c *Compiler) funcCall(fc *pg_query.FuncCall) (Expr, error) {
 		return Expr{}, c.errorf(loc, "FILTER specified, but %s is not an aggregate function", name)
 	case fc.FuncVariadic:
 		return Expr{}, c.errorf(loc, "VARIADIC is not supported yet")
-	}
-	if name == "age" && len(fc.Args) == 2 {
-		return Expr{}, c.errorf(loc, "age() is not supported: it returns interval, and type interval is not supported yet")
 	}
 	if volatileFuncs[name] {
 		return Expr{}, c.errorf(loc, "%s() is not supported: its value changes over time, so a view using it cannot be maintained incrementally", name)

@@ -158,6 +158,9 @@ func timeTrunc(c *Compiler, f *funcCtx) (Expr, error) {
 	if f.args[0].Type.OID == row.OIDUnknown {
 		f.args[0], _ = Cast(f.args[0], row.Text, false)
 	}
+	if f.args[1].Type.OID == row.OIDInterval && typeCategory(f.args[0].Type) == 'S' {
+		return c.intervalTrunc(f)
+	}
 	t, ok := timeArg(f, 1, false)
 	if !ok || typeCategory(f.args[0].Type) != 'S' {
 		return Expr{}, f.notExist()
@@ -261,6 +264,9 @@ func timePart(c *Compiler, f *funcCtx) (Expr, error) {
 		f.args[0], _ = Cast(f.args[0], row.Text, false)
 	}
 	numeric := f.name == "extract"
+	if f.args[1].Type.OID == row.OIDInterval && typeCategory(f.args[0].Type) == 'S' {
+		return c.intervalExtract(f, numeric)
+	}
 	t, ok := timeArg(f, 1, numeric)
 	if !ok || typeCategory(f.args[0].Type) != 'S' {
 		return Expr{}, f.notExist()

@@ -281,6 +281,12 @@ func (c *Compiler) comparable(l, r Expr, op string, loc int, ordering bool) (Exp
 		return l, r, func(a, b row.Datum) int { return cmp.Compare(timeMicros(a), timeMicros(b)) }, nil
 	case 'B':
 		return l, r, func(a, b row.Datum) int { return cmp.Compare(a.Int(), b.Int()) }, nil
+	case 'T':
+		return l, r, func(a, b row.Datum) int { return row.CompareInterval(a.Interval(), b.Interval()) }, nil
+	case 'E':
+		if lt.OID == rt.OID {
+			return l, r, row.Compare, nil
+		}
 	case 'U':
 		switch lt.OID {
 		case row.OIDUUID, row.OIDBytea:
@@ -375,9 +381,16 @@ func (c *Compiler) arith(op string, l, r Expr, loc int) (Expr, error) {
 	if l.Type.OID == row.OIDUnknown && r.Type.OID == row.OIDUnknown {
 		return Expr{}, c.errorf(loc, "operator is not unique: unknown %s unknown", op)
 	}
-	l, r, err := resolveUnknown(l, r)
+	l, r, err := unknownInterval(op, l, r)
 	if err != nil {
 		return Expr{}, c.errAt(loc, err)
+	}
+	l, r, err = resolveUnknown(l, r)
+	if err != nil {
+		return Expr{}, c.errAt(loc, err)
+	}
+	if e, ok, err := c.intervalArith(op, l, r, loc); ok || err != nil {
+		return e, err
 	}
 	if e, ok, err := c.dateArith(op, l, r, loc); ok || err != nil {
 		return e, err
@@ -550,7 +563,7 @@ func (c *Compiler) dateArith(op string, l, r Expr, loc int) (Expr, bool, error) 
 	ld, rd := l.Type.OID == row.OIDDate, r.Type.OID == row.OIDDate
 	if !ld && !rd {
 		if typeCategory(l.Type) == 'D' || typeCategory(r.Type) == 'D' {
-			return Expr{}, false, c.errorf(loc, "operator %s on %s and %s is not supported yet (intervals are not supported)", op, typeName(l.Type), typeName(r.Type))
+			return Expr{}, false, c.errorf(loc, "operator %s on %s and %s is not supported yet", op, typeName(l.Type), typeName(r.Type))
 		}
 		return Expr{}, false, nil
 	}
@@ -596,6 +609,9 @@ func (c *Compiler) dateArith(op string, l, r Expr, loc int) (Expr, bool, error) 
 func (c *Compiler) unary(op string, e Expr, loc int) (Expr, error) {
 	if e.Type.OID == row.OIDUnknown {
 		return Expr{}, c.errorf(loc, "operator is not unique: %s unknown", op)
+	}
+	if e.Type.OID == row.OIDInterval && (op == "-" || op == "+") {
+		return c.intervalUnary(op, e, loc), nil
 	}
 	if typeCategory(e.Type) != 'N' || (op != "-" && op != "+") {
 		return Expr{}, c.errorf(loc, "operator does not exist: %s %s", op, typeName(e.Type))

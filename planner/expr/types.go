@@ -22,6 +22,11 @@ func typeCategory(t row.Type) byte {
 		return 'D'
 	case row.OIDUnknown:
 		return 'X'
+	case row.OIDInterval:
+		return 'T'
+	}
+	if t.Kind() == row.KindEnum {
+		return 'E'
 	}
 	return 'U'
 }
@@ -264,7 +269,12 @@ func TypeFromName(tn *pg_query.TypeName) (row.Type, error) {
 		return noMods(row.JSONB)
 	case "bytea":
 		return noMods(row.Bytea)
-	case "interval", "time", "timetz", "money", "inet", "cidr", "macaddr", "bit", "varbit", "xml", "oid",
+	case "interval":
+		if len(mods) > 0 {
+			return row.Type{}, fmt.Errorf("interval with a field restriction or precision is not supported yet")
+		}
+		return row.Interval, nil
+	case "time", "timetz", "money", "inet", "cidr", "macaddr", "bit", "varbit", "xml", "oid",
 		"regclass", "regtype", "tsvector", "tsquery", "point", "int4range", "int8range", "numrange",
 		"daterange", "tsrange", "tstzrange", "char", "name":
 		return row.Type{}, fmt.Errorf("type %s is not supported yet", name)
