@@ -72,7 +72,7 @@ func DecodeBinary(b []byte) (Row, []byte, error) {
 		kind, flags := Kind(b[0]), b[1]
 		b = b[2:]
 		if int(kind) >= len(kindNames) || flags&^(binHasInt|binHasFloat|binHasStr) != 0 ||
-			(flags&binHasFloat != 0 && kind != KindFloat) || (kind == KindNull && flags != 0) {
+			(flags&binHasFloat != 0 && kind != KindFloat && kind != KindEnum) || (kind == KindNull && flags != 0) {
 			return nil, nil, fmt.Errorf("%w: kind %d flags %#x", errBinary, kind, flags)
 		}
 		d := Datum{kind: kind}
@@ -88,6 +88,9 @@ func DecodeBinary(b []byte) (Row, []byte, error) {
 				return nil, nil, errBinary
 			}
 			d.f, b = math.Float64frombits(binary.LittleEndian.Uint64(b)), b[8:]
+			if kind == KindEnum && math.IsNaN(d.f) {
+				return nil, nil, fmt.Errorf("%w: enum sort order NaN", errBinary)
+			}
 		}
 		if flags&binHasStr != 0 {
 			l, k := binary.Uvarint(b)
