@@ -394,9 +394,6 @@ func checkSelect(s *pg_query.SelectStmt, top bool, kwBefore func(int, ...pg_quer
 	if wc := s.GetWindowClause(); len(wc) > 0 {
 		add(firstLocation(wc[0]), "named windows (WINDOW clause) are not supported yet; write the window inline in OVER (...)")
 	}
-	if dc := s.GetDistinctClause(); len(dc) > 0 && dc[0].GetNode() != nil {
-		add(kwBefore(firstLocation(dc[0]), pg_query.Token_DISTINCT), "DISTINCT ON is not supported yet")
-	}
 	if gc := s.GetGroupClause(); s.GetGroupDistinct() && len(gc) > 0 {
 		add(kwBefore(firstLocation(gc[0]), pg_query.Token_GROUP_P), "GROUP BY DISTINCT is not supported yet")
 	}
