@@ -329,11 +329,6 @@ func checkConstructs(stmt *pg_query.SelectStmt, kwBefore func(loc int, kws ...pg
 		case *pg_query.RangeTableSample:
 			add(int(x.GetLocation()), "TABLESAMPLE is not supported (a sample cannot be maintained incrementally)")
 			return false
-		case *pg_query.GroupingSet:
-			add(int(x.GetLocation()), "GROUPING SETS, ROLLUP and CUBE are not supported yet")
-			return false
-		case *pg_query.GroupingFunc:
-			add(int(x.GetLocation()), "GROUPING() is not supported yet")
 		case *pg_query.ParamRef:
 			add(int(x.GetLocation()), "parameters ($n) are not allowed in a view")
 		case *pg_query.JoinExpr:
