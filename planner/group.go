@@ -526,6 +526,8 @@ func (v *viewBuilder) aggregateFn(gs *grouping, argScope []expr.ScopeColumn, res
 			if err := v.aggOrder(&ac2, order, argNodes, ac, column, resolve, name, loc); err != nil {
 				return expr.Expr{}, err
 			}
+		} else if name != "string_agg" && expr.OrderedAggregate(name) {
+			return expr.Expr{}, v.errorf(loc, "%s without ORDER BY is not supported: PostgreSQL collects in an unspecified order; write %s(x ORDER BY x) (ORDER BY must include the aggregated value, so that ties cannot change the result)", name, name)
 		} else if name == "string_agg" {
 			return expr.Expr{}, v.errorf(loc, "string_agg without ORDER BY is not supported: PostgreSQL concatenates in an unspecified order; write string_agg(x, sep ORDER BY x) (ORDER BY must include the aggregated value, so that ties cannot change the result)")
 		}
@@ -549,7 +551,7 @@ func (v *viewBuilder) aggregateFn(gs *grouping, argScope []expr.ScopeColumn, res
 // ignore the order.
 func (v *viewBuilder) aggOrder(call *expr.AggCall, order []*pg_query.Node, args []*pg_query.Node, ac *expr.Compiler,
 	column func(*pg_query.Node, expr.Expr) int, resolve func(*pg_query.ColumnRef) (int, bool), name string, loc int) error {
-	if name != "string_agg" {
+	if !expr.OrderedAggregate(name) {
 		for _, n := range order {
 			sb := n.GetSortBy()
 			if sb == nil {
@@ -601,7 +603,7 @@ func (v *viewBuilder) aggOrder(call *expr.AggCall, order []*pg_query.Node, args 
 		call.Order = append(call.Order, expr.AggOrder{Expr: e, Col: column(sb.GetNode(), e), Desc: desc, NullsFirst: nullsFirst})
 	}
 	if !covered {
-		return v.errorf(loc, "string_agg ORDER BY must include the aggregated value (%s): PostgreSQL leaves the order of ties unspecified, so the result would not be unique", call.Args[0].Text)
+		return v.errorf(loc, "%s ORDER BY must include the aggregated value (%s): PostgreSQL leaves the order of ties unspecified, so the result would not be unique", name, call.Args[0].Text)
 	}
 	return nil
 }
