@@ -29,6 +29,7 @@ type sqlOracle struct {
 	txns      int    // workload transactions (RIPPLE_ORACLE_TXNS overrides)
 	shortTxns int    // with -short
 	minViews  int    // guards against a views string that lost statements
+	schema    string // extra DDL run after the oracle schema (tables the workload fills through triggers)
 }
 
 func (o sqlOracle) run(t *testing.T) {
@@ -46,7 +47,7 @@ func (o sqlOracle) run(t *testing.T) {
 	src := pgtest.Source(t)
 	other := pgtest.Start(t, pgcluster.Options{})
 	pgtest.CreateDB(t, other, "warehouse")
-	pgtest.Exec(t, src, "app", oracleSchema)
+	pgtest.Exec(t, src, "app", oracleSchema+o.schema)
 	srcConn := connect(t, src, "app")
 	w := newWorkload(rand.New(rand.NewSource(sd)), srcConn)
 	for i := 0; i < 60; i++ { // initial contents, taken by the snapshot
