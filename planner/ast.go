@@ -304,10 +304,11 @@ type refusal struct {
 func checkConstructs(stmt *pg_query.SelectStmt, kwBefore func(loc int, kws ...pg_query.Token) int) *refusal {
 	var found []refusal
 	add := func(loc int, msg string) { found = append(found, refusal{loc, msg}) }
+	lateral := map[*pg_query.SelectStmt]bool{} // LATERAL subqueries may have a LIMIT (planner/lateral.go)
 	inspectNode(stmt, func(m protoreflect.Message) bool {
 		switch x := m.Interface().(type) {
 		case *pg_query.SelectStmt:
-			checkSelect(x, x == stmt, kwBefore, add)
+			checkSelect(x, x == stmt || lateral[x], kwBefore, add)
 		case *pg_query.SubLink:
 			// The planner decides by placement (planner/sublink.go); the
 			// subquery's own constructs are checked here.
@@ -316,9 +317,8 @@ func checkConstructs(stmt *pg_query.SelectStmt, kwBefore func(loc int, kws ...pg
 				return false
 			}
 		case *pg_query.RangeSubselect:
-			if x.GetLateral() {
-				add(kwBefore(firstLocation(x), pg_query.Token_LATERAL_P), "LATERAL subqueries are not supported yet")
-				return false
+			if x.GetLateral() && x.GetSubquery().GetSelectStmt() != nil {
+				lateral[x.GetSubquery().GetSelectStmt()] = true
 			}
 		case *pg_query.RangeFunction:
 			add(firstLocation(x), "functions in FROM are not supported yet")

@@ -512,6 +512,9 @@ func (v *viewBuilder) selectLeaf(s *pg_query.SelectStmt) (*leaf, error) {
 	if len(s.GetFromClause()) == 0 {
 		return nil, v.errorf(firstLocation(s), "SELECT without FROM is not supported yet")
 	}
+	if err := v.decorrelateLateral(s); err != nil { // planner/lateral.go
+		return nil, err
+	}
 	f, err := v.from(s.GetFromClause())
 	if err != nil {
 		return nil, err
@@ -646,7 +649,7 @@ func (v *viewBuilder) expandStar(f *fromClause, cr *pg_query.ColumnRef) ([]expr.
 		}
 		var cols []expr.ScopeColumn
 		for _, c := range f.scope {
-			if c.Table == r.name && f.owner[c.Index] == i {
+			if c.Table == r.name && f.owner[c.Index] == i && !(c.Hidden && hiddenLateral(c.Name) && !hiddenLateral(tname)) {
 				cols = append(cols, c)
 			}
 		}

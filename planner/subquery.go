@@ -194,10 +194,15 @@ func (v *viewBuilder) addDerived(f *fromClause, name string, colnames []*pg_quer
 	f.rels = append(f.rels, r)
 	var it fromItem
 	for i, c := range schema {
-		it.cols = append(it.cols, expr.ScopeColumn{Table: name, Name: c.Name, Type: c.Type, Index: r.offset + i})
+		// The LATERAL rewrite's columns (planner/lateral.go) are hidden
+		// except inside its own wrapper, whose alias has the same prefix.
+		hidden := hiddenLateral(c.Name) && !hiddenLateral(name)
+		it.cols = append(it.cols, expr.ScopeColumn{Table: name, Name: c.Name, Type: c.Type, Index: r.offset + i, Hidden: hidden})
 		f.owner = append(f.owner, idx)
+		if !hidden {
+			it.star = append(it.star, it.cols[len(it.cols)-1])
+		}
 	}
-	it.star = slices.Clone(it.cols)
 	it.node = &fromNode{rel: idx, loc: loc}
 	return it, nil
 }
