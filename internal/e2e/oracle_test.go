@@ -197,6 +197,7 @@ func waitLoaded(t *testing.T, snk *pgx.Conn, done chan error) {
 		}
 		select {
 		case err := <-done:
+			done <- err // for the cleanup that waits for the pipeline
 			t.Fatalf("pipeline stopped before the initial load: %v", err)
 		case <-time.After(50 * time.Millisecond):
 		}
