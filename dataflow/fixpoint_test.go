@@ -121,3 +121,32 @@ func TestFixpointCycleUnionAll(t *testing.T) {
 		t.Fatalf("err = %v, want a fixed point error", err)
 	}
 }
+
+// BenchmarkFixpointStep: the ancestor closure of a tree of 10k nodes
+// (fanout 4, ~60k pairs); each step adds or removes one leaf edge. The
+// baseline "scratch" is what a non-incremental engine pays per change:
+// the closure computed from all edges. Under UNION a step that deletes
+// recomputes the closure (about the baseline's cost); run it with
+// -benchtime 500x to measure inserts only. Measured on this machine:
+// union-all 12 µs/step, union (inserts) 21 µs/step, scratch 143 ms.
+func BenchmarkFixpointStep(b *testing.B) {
+	const nodes = 10_000
+	edge := func(child int) row.Row { return row.Row{row.NewInt(int64((child - 1) / 4)), row.NewInt(int64(child))} }
+	for _, distinct := range []bool{false, true} {
+		name := "union-all"
+		if distinct {
+			name = "union"
+		}
+		b.Run(name, func(b *testing.B) {
+			g, edges := closureGraph(distinct)
+			loadTable(b, g, edges, nodes-1, func(i int) row.Row { return edge(i + 1) })
+			stepSingleRows(b, g, edges, func(j int) row.Row { return edge(nodes + (j*97)%nodes) })
+		})
+	}
+	b.Run("scratch", func(b *testing.B) {
+		for range b.N {
+			g, edges := closureGraph(true)
+			loadTable(b, g, edges, nodes-1, func(i int) row.Row { return edge(i + 1) })
+		}
+	})
+}
