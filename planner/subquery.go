@@ -208,8 +208,13 @@ func (v *viewBuilder) addDerived(f *fromClause, name string, colnames []*pg_quer
 }
 
 // checkWith refuses the WITH constructs ripple cannot maintain.
+// Recursive queries are checked when planned (planner/recursive.go).
 func checkWith(w *pg_query.WithClause, add func(int, string)) {
-	_ = w
+	for _, n := range w.GetCtes() {
+		if c := n.GetCommonTableExpr(); c != nil && (c.GetSearchClause() != nil || c.GetCycleClause() != nil) {
+			add(int(c.GetLocation()), "SEARCH and CYCLE clauses of WITH RECURSIVE are not supported yet")
+		}
+	}
 }
 
 // checkSubLink refuses the kinds of subquery expressions ripple has no
