@@ -47,10 +47,12 @@ func (g *Graph) Fixpoint(in []*Node, inner *Graph, recursive row.TableName, tabl
 	}
 	var b strings.Builder
 	for _, line := range strings.Split(strings.TrimRight(inner.Explain("term"), "\n"), "\n") {
-		b.WriteString("\n      | " + line)
+		b.WriteString("\n  " + line)
 	}
-	return g.add(&Node{inputs: in, schema: in[0].schema, kind: "Fixpoint", label: label + " (" + kind + ")" + b.String(),
-		state: "the recursive term's state, the base rows, per row its derivation count",
+	// The term's own operators show under the state (the label stays one
+	// line: errors quote it).
+	return g.add(&Node{inputs: in, schema: in[0].schema, kind: "Fixpoint", label: label + " (" + kind + ")",
+		state: "the base rows, per row its derivation count, and the recursive term's state:" + b.String(),
 		op: &fixpointOp{inner: inner, recursive: recursive, tables: tables, distinct: distinct,
 			base: map[string]*counted{}, count: map[string]*counted{}}})
 }
