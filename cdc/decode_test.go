@@ -268,7 +268,7 @@ func TestAssemblerErrors(t *testing.T) {
 }
 
 func TestUnsupportedTypeIsOpaqueText(t *testing.T) {
-	txns := feed(t, beginMsg(1, 1), relMsg(1, "public", "t", 'f', relCol{"m", 18313, true}, relCol{"a", 1007, true}),
+	txns := feed(t, beginMsg(1, 1), relMsg(1, "public", "t", 'f', relCol{"m", 18313, true}, relCol{"a", 3904, true}), // int4range
 		msg('I').u32(1).u8('N').tuple(2).text("sad").text("{1,2}"), commitMsg(1, 2))
 	r := txns[0].Changes[0].New
 	if r[0] != row.NewText("sad") || r[1] != row.NewText("{1,2}") {

@@ -338,7 +338,9 @@ func TestValueTextHostileGUCs(t *testing.T) {
 		{"bytea", `'\xDEADBEEF00'`, row.NewBytes([]byte{0xde, 0xad, 0xbe, 0xef, 0})},
 		{"interval", "'1 year 2 mons 3 days 04:05:06.789'", parse(t, row.Interval, "1 year 2 mons 3 days 04:05:06.789")},
 		{"interval", "'-1 days +02:03:00'", parse(t, row.Interval, "-1 days +02:03:00")},
-		{"int4[]", "'{1,NULL,3}'", row.NewText("{1,NULL,3}")},
+		{"int4[]", "'{1,NULL,3}'", parse(t, row.Type{OID: row.OIDInt4Array, Mod: -1}, "{1,NULL,3}")},
+		{"text[]", `'{"a b",NULL,"q\"x",""}'`, parse(t, row.Type{OID: row.OIDTextArray, Mod: -1}, `{"a b",NULL,"q\"x",""}`)},
+		{"date[]", "'{2024-02-29,infinity}'", parse(t, row.Type{OID: row.OIDDateArray, Mod: -1}, "{2024-02-29,infinity}")},
 	}
 	var defs, lits []string
 	want := row.Row{row.NewInt(0)}

@@ -279,7 +279,7 @@ func (g *Graph) Explain(name string) string {
 		seen[n] = true
 		fmt.Fprintf(&b, "%s%s#%d %s %s\n", prefix, branch, n.id, n.kind, n.label)
 		if n.state != "" {
-			fmt.Fprintf(&b, "%s%s   state: %s\n", prefix, next, n.state)
+			fmt.Fprintf(&b, "%s%s   state: %s\n", prefix, next, strings.ReplaceAll(n.state, "\n", "\n"+prefix+next+"   "))
 		}
 		for i, in := range n.inputs {
 			walk(in, prefix+next, i == len(n.inputs)-1)

@@ -304,10 +304,11 @@ type refusal struct {
 func checkConstructs(stmt *pg_query.SelectStmt, kwBefore func(loc int, kws ...pg_query.Token) int) *refusal {
 	var found []refusal
 	add := func(loc int, msg string) { found = append(found, refusal{loc, msg}) }
+	lateral := map[*pg_query.SelectStmt]bool{} // LATERAL subqueries may have a LIMIT (planner/lateral.go)
 	inspectNode(stmt, func(m protoreflect.Message) bool {
 		switch x := m.Interface().(type) {
 		case *pg_query.SelectStmt:
-			checkSelect(x, x == stmt, kwBefore, add)
+			checkSelect(x, x == stmt || lateral[x], kwBefore, add)
 		case *pg_query.SubLink:
 			// The planner decides by placement (planner/sublink.go); the
 			// subquery's own constructs are checked here.
@@ -316,9 +317,8 @@ func checkConstructs(stmt *pg_query.SelectStmt, kwBefore func(loc int, kws ...pg
 				return false
 			}
 		case *pg_query.RangeSubselect:
-			if x.GetLateral() {
-				add(kwBefore(firstLocation(x), pg_query.Token_LATERAL_P), "LATERAL subqueries are not supported yet")
-				return false
+			if x.GetLateral() && x.GetSubquery().GetSelectStmt() != nil {
+				lateral[x.GetSubquery().GetSelectStmt()] = true
 			}
 		case *pg_query.RangeFunction:
 			add(firstLocation(x), "functions in FROM are not supported yet")
@@ -329,11 +329,6 @@ func checkConstructs(stmt *pg_query.SelectStmt, kwBefore func(loc int, kws ...pg
 		case *pg_query.RangeTableSample:
 			add(int(x.GetLocation()), "TABLESAMPLE is not supported (a sample cannot be maintained incrementally)")
 			return false
-		case *pg_query.GroupingSet:
-			add(int(x.GetLocation()), "GROUPING SETS, ROLLUP and CUBE are not supported yet")
-			return false
-		case *pg_query.GroupingFunc:
-			add(int(x.GetLocation()), "GROUPING() is not supported yet")
 		case *pg_query.ParamRef:
 			add(int(x.GetLocation()), "parameters ($n) are not allowed in a view")
 		case *pg_query.JoinExpr:
@@ -393,9 +388,6 @@ func checkSelect(s *pg_query.SelectStmt, top bool, kwBefore func(int, ...pg_quer
 	}
 	if wc := s.GetWindowClause(); len(wc) > 0 {
 		add(firstLocation(wc[0]), "named windows (WINDOW clause) are not supported yet; write the window inline in OVER (...)")
-	}
-	if dc := s.GetDistinctClause(); len(dc) > 0 && dc[0].GetNode() != nil {
-		add(kwBefore(firstLocation(dc[0]), pg_query.Token_DISTINCT), "DISTINCT ON is not supported yet")
 	}
 	if gc := s.GetGroupClause(); s.GetGroupDistinct() && len(gc) > 0 {
 		add(kwBefore(firstLocation(gc[0]), pg_query.Token_GROUP_P), "GROUP BY DISTINCT is not supported yet")

@@ -299,7 +299,13 @@ type leaf struct {
 	locs     []int
 	plain    []int // position in in's rows when the expression just reads a column, else -1
 	distinct bool
-	key      []int
+	// distinctOn is the SELECT's DISTINCT ON clause, nil without one
+	// (planner/distinct_on.go).
+	distinctOn *distinctOn
+	key        []int
+	// inKey is a unique key of in's rows (positions), nil when none is
+	// known or after grouping.
+	inKey []int
 	// scope is the input's columns at their positions in in's rows, for
 	// ORDER BY entries that name input columns (planner/order.go); nil
 	// after grouping.
@@ -408,6 +414,9 @@ func (v *viewBuilder) finish(r *result, types []row.Type, names []string) (*data
 }
 
 func (v *viewBuilder) finishLeaf(l *leaf, types []row.Type, names []string) (*dataflow.Node, []int, error) {
+	if l.distinctOn != nil {
+		return v.finishDistinctOn(l, types, names)
+	}
 	exprs := slices.Clone(l.exprs)
 	identity := len(exprs) == len(l.in.Schema())
 	for i := range exprs {
@@ -503,6 +512,9 @@ func (v *viewBuilder) selectLeaf(s *pg_query.SelectStmt) (*leaf, error) {
 	if len(s.GetFromClause()) == 0 {
 		return nil, v.errorf(firstLocation(s), "SELECT without FROM is not supported yet")
 	}
+	if err := v.decorrelateLateral(s); err != nil { // planner/lateral.go
+		return nil, err
+	}
 	f, err := v.from(s.GetFromClause())
 	if err != nil {
 		return nil, err
@@ -562,6 +574,11 @@ func (v *viewBuilder) selectLeaf(s *pg_query.SelectStmt) (*leaf, error) {
 	}
 	dc := s.GetDistinctClause()
 	l.distinct = len(dc) > 0
+	if l.distinct && dc[0].GetNode() != nil {
+		l.distinct = false
+		l.distinctOn = &distinctOn{exprs: dc, order: s.GetSortClause(),
+			loc: v.keywordBefore(firstLocation(dc[0]), pg_query.Token_DISTINCT)}
+	}
 	if l.distinct || grouped {
 		// DISTINCT and GROUP BY resolve unknown-type outputs to text
 		// before comparing them.
@@ -632,7 +649,7 @@ func (v *viewBuilder) expandStar(f *fromClause, cr *pg_query.ColumnRef) ([]expr.
 		}
 		var cols []expr.ScopeColumn
 		for _, c := range f.scope {
-			if c.Table == r.name && f.owner[c.Index] == i {
+			if c.Table == r.name && f.owner[c.Index] == i && !(c.Hidden && hiddenLateral(c.Name) && !hiddenLateral(tname)) {
 				cols = append(cols, c)
 			}
 		}
@@ -645,7 +662,7 @@ func (v *viewBuilder) expandStar(f *fromClause, cr *pg_query.ColumnRef) ([]expr.
 // rows.
 func (v *viewBuilder) selectList(f *fromClause, targets []target, in *dataflow.Node, pos []int) (*leaf, error) {
 	c := v.compiler(remap(f.scope, pos), "select list", "", nil)
-	l := &leaf{in: in, scope: remap(f.scope, pos)}
+	l := &leaf{in: in, scope: remap(f.scope, pos), inKey: inputKey(f, pos)}
 	globals := make([]int, len(targets))
 	for i, t := range targets {
 		var e expr.Expr

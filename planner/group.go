@@ -46,6 +46,8 @@ type grouping struct {
 	aggs    []dataflow.Aggregate
 	types   []row.Type
 	aggByFP map[string]expr.Expr
+
+	last int // the item the last groupBy call resolved to (planner/grouping_sets.go)
 }
 
 func (v *viewBuilder) group(s *pg_query.SelectStmt, f *fromClause, targets []target, in *dataflow.Node, pos []int) (*leaf, error) {
@@ -62,12 +64,32 @@ func (v *viewBuilder) group(s *pg_query.SelectStmt, f *fromClause, targets []tar
 			gs.synth += "#"
 		}
 	}
-	for _, n := range s.GetGroupClause() {
-		if err := v.groupBy(gs, n, f, targets, gc, fc, pos, resolve); err != nil {
+	var sets [][]int // GROUPING SETS, ROLLUP, CUBE (planner/grouping_sets.go)
+	if hasGroupingSets(s.GetGroupClause()) {
+		exprSets, err := v.groupingSets(s.GetGroupClause())
+		if err != nil {
 			return nil, err
+		}
+		if sets, err = v.groupSets(gs, exprSets, f, targets, gc, fc, pos, resolve); err != nil {
+			return nil, err
+		}
+	} else {
+		for _, n := range s.GetGroupClause() {
+			if err := v.groupBy(gs, n, f, targets, gc, fc, pos, resolve); err != nil {
+				return nil, err
+			}
 		}
 	}
 	nUser := len(gs.items)
+	var nodes []*pg_query.Node
+	for _, t := range targets {
+		nodes = append(nodes, t.node)
+	}
+	groupingCalls, err := v.groupingArgs(gs, resolve, append(nodes, s.GetHavingClause())...)
+	if err != nil {
+		return nil, err
+	}
+	setName := "#set"
 
 	// Check and rewrite the select list and HAVING (this may add
 	// functionally dependent columns as extra keys).
@@ -88,7 +110,11 @@ func (v *viewBuilder) group(s *pg_query.SelectStmt, f *fromClause, targets []tar
 		if err != nil {
 			return nil, err
 		}
-		rewritten[i], changed[i] = n, ch
+		var gch bool
+		if len(groupingCalls) > 0 {
+			n, gch = groupingFuncs(n, gs, sets, setName, groupingCalls)
+		}
+		rewritten[i], changed[i] = n, ch || gch
 		if cr := n.GetColumnRef(); ch && cr != nil && len(cr.GetFields()) == 2 && cr.GetFields()[0].GetString_().GetSval() == gs.synth {
 			whole[i] = slices.Index(gs.names, cr.GetFields()[1].GetString_().GetSval())
 		}
@@ -99,6 +125,19 @@ func (v *viewBuilder) group(s *pg_query.SelectStmt, f *fromClause, targets []tar
 		if having, _, err = v.groupRewrite(h, gs, f, gc, pos, resolve); err != nil {
 			return nil, err
 		}
+		having, _ = groupingFuncs(having, gs, sets, setName, groupingCalls)
+	}
+	setItem := -1
+	if sets != nil {
+		if len(gs.items) > nUser {
+			return nil, v.errorf(targets[0].loc, "columns that are functionally dependent on the GROUP BY key are not supported with GROUPING SETS, ROLLUP or CUBE; group by them or aggregate them")
+		}
+		for len(gs.names) < len(gs.items) {
+			gs.names = append(gs.names, "")
+		}
+		setItem = len(gs.items)
+		gs.items = append(gs.items, &groupItem{e: constExpr(row.Int4, row.Null, "grouping set"), global: -1})
+		gs.names = append(gs.names, setName)
 	}
 
 	// The Reduce's rows: one column per group item, then one per aggregate.
@@ -196,7 +235,11 @@ func (v *viewBuilder) group(s *pg_query.SelectStmt, f *fromClause, targets []tar
 	if len(gs.items) > 0 {
 		label = "group by " + strings.Join(keyLabels, ", ")
 	}
-	node = v.g.Reduce(node, group, gs.aggs, nUser == 0, schema, label)
+	if sets != nil {
+		node = v.lowerSets(in, gs, sets, setItem, schema)
+	} else {
+		node = v.g.Reduce(node, group, gs.aggs, nUser == 0, schema, label)
+	}
 	if havingPred != nil {
 		node = v.g.Filter(node, havingPred, havingText)
 	}
@@ -207,7 +250,7 @@ func (v *viewBuilder) group(s *pg_query.SelectStmt, f *fromClause, targets []tar
 	if nUser == 0 {
 		l.key = []int{}
 	}
-	if nUser > 0 {
+	if nUser > 0 && sets == nil {
 		for g := range nUser {
 			i := slices.Index(groupOf, g)
 			if i < 0 {
@@ -273,6 +316,7 @@ func (v *viewBuilder) groupTarget(gs *grouping, t target, f *fromClause, gc, fc 
 			gs.byGlobal[t.col.Index] = len(gs.items)
 			gs.items = append(gs.items, &groupItem{e: columnExpr(t.col, pos[t.col.Index]), global: t.col.Index, user: true})
 		}
+		gs.last = gs.byGlobal[t.col.Index]
 		return nil
 	}
 	return v.groupExpr(gs, t.node, gc, fc, resolve)
@@ -297,6 +341,7 @@ func (v *viewBuilder) groupExpr(gs *grouping, n *pg_query.Node, gc, fc *expr.Com
 				gs.byGlobal[g] = len(gs.items)
 				gs.items = append(gs.items, &groupItem{e: e, global: g, user: true})
 			}
+			gs.last = gs.byGlobal[g]
 			return nil
 		}
 	}
@@ -315,6 +360,7 @@ func (v *viewBuilder) groupExpr(gs *grouping, n *pg_query.Node, gc, fc *expr.Com
 		}
 		gs.names = append(gs.names, name)
 	}
+	gs.last = gs.byFP[fp]
 	return nil
 }
 
@@ -480,6 +526,8 @@ func (v *viewBuilder) aggregateFn(gs *grouping, argScope []expr.ScopeColumn, res
 			if err := v.aggOrder(&ac2, order, argNodes, ac, column, resolve, name, loc); err != nil {
 				return expr.Expr{}, err
 			}
+		} else if name != "string_agg" && expr.OrderedAggregate(name) {
+			return expr.Expr{}, v.errorf(loc, "%s without ORDER BY is not supported: PostgreSQL collects in an unspecified order; write %s(x ORDER BY x) (ORDER BY must include the aggregated value, so that ties cannot change the result)", name, name)
 		} else if name == "string_agg" {
 			return expr.Expr{}, v.errorf(loc, "string_agg without ORDER BY is not supported: PostgreSQL concatenates in an unspecified order; write string_agg(x, sep ORDER BY x) (ORDER BY must include the aggregated value, so that ties cannot change the result)")
 		}
@@ -503,7 +551,7 @@ func (v *viewBuilder) aggregateFn(gs *grouping, argScope []expr.ScopeColumn, res
 // ignore the order.
 func (v *viewBuilder) aggOrder(call *expr.AggCall, order []*pg_query.Node, args []*pg_query.Node, ac *expr.Compiler,
 	column func(*pg_query.Node, expr.Expr) int, resolve func(*pg_query.ColumnRef) (int, bool), name string, loc int) error {
-	if name != "string_agg" {
+	if !expr.OrderedAggregate(name) {
 		for _, n := range order {
 			sb := n.GetSortBy()
 			if sb == nil {
@@ -555,7 +603,7 @@ func (v *viewBuilder) aggOrder(call *expr.AggCall, order []*pg_query.Node, args 
 		call.Order = append(call.Order, expr.AggOrder{Expr: e, Col: column(sb.GetNode(), e), Desc: desc, NullsFirst: nullsFirst})
 	}
 	if !covered {
-		return v.errorf(loc, "string_agg ORDER BY must include the aggregated value (%s): PostgreSQL leaves the order of ties unspecified, so the result would not be unique", call.Args[0].Text)
+		return v.errorf(loc, "%s ORDER BY must include the aggregated value (%s): PostgreSQL leaves the order of ties unspecified, so the result would not be unique", name, call.Args[0].Text)
 	}
 	return nil
 }

@@ -30,6 +30,8 @@ type cte struct {
 	env    *cteEnv // the WITH queries its body sees (earlier siblings, outer levels)
 	node   *dataflow.Node
 	schema row.Schema // the node's columns renamed by the WITH query's column list
+	// recursive is set for a WITH RECURSIVE query that reads itself.
+	recursive bool
 }
 
 func (e *cteEnv) lookup(name string) *cte {
@@ -43,9 +45,6 @@ func (e *cteEnv) lookup(name string) *cte {
 
 // with makes the WITH queries of w visible (the caller restores v.env).
 func (v *viewBuilder) with(w *pg_query.WithClause) error {
-	if w.GetRecursive() {
-		return v.errorf(int(w.GetLocation()), "WITH RECURSIVE is not supported yet")
-	}
 	seen := map[string]bool{}
 	for _, n := range w.GetCtes() {
 		c := n.GetCommonTableExpr()
@@ -60,7 +59,7 @@ func (v *viewBuilder) with(w *pg_query.WithClause) error {
 		if c.GetCtequery().GetSelectStmt() == nil {
 			return v.errorf(loc, "WITH query %q must be a SELECT (data-modifying WITH is not allowed in a view)", c.GetCtename())
 		}
-		v.env = &cteEnv{name: c.GetCtename(), cte: &cte{def: c, env: v.env}, parent: v.env}
+		v.env = &cteEnv{name: c.GetCtename(), cte: &cte{def: c, env: v.env, recursive: w.GetRecursive() && selfReferencing(c)}, parent: v.env}
 	}
 	return nil
 }
@@ -131,6 +130,11 @@ func (v *viewBuilder) derivedRangeVar(f *fromClause, rv *pg_query.RangeVar) (fro
 	}
 	if rv.GetSchemaname() == "" && rv.GetCatalogname() == "" {
 		if c := v.env.lookup(rv.GetRelname()); c != nil {
+			if c.node == nil && c.recursive {
+				if err := v.recursiveCTE(c); err != nil { // planner/recursive.go
+					return fromItem{}, true, err
+				}
+			}
 			if c.node == nil {
 				saved := v.env
 				v.env = c.env
@@ -190,18 +194,26 @@ func (v *viewBuilder) addDerived(f *fromClause, name string, colnames []*pg_quer
 	f.rels = append(f.rels, r)
 	var it fromItem
 	for i, c := range schema {
-		it.cols = append(it.cols, expr.ScopeColumn{Table: name, Name: c.Name, Type: c.Type, Index: r.offset + i})
+		// The LATERAL rewrite's columns (planner/lateral.go) are hidden
+		// except inside its own wrapper, whose alias has the same prefix.
+		hidden := hiddenLateral(c.Name) && !hiddenLateral(name)
+		it.cols = append(it.cols, expr.ScopeColumn{Table: name, Name: c.Name, Type: c.Type, Index: r.offset + i, Hidden: hidden})
 		f.owner = append(f.owner, idx)
+		if !hidden {
+			it.star = append(it.star, it.cols[len(it.cols)-1])
+		}
 	}
-	it.star = slices.Clone(it.cols)
 	it.node = &fromNode{rel: idx, loc: loc}
 	return it, nil
 }
 
 // checkWith refuses the WITH constructs ripple cannot maintain.
+// Recursive queries are checked when planned (planner/recursive.go).
 func checkWith(w *pg_query.WithClause, add func(int, string)) {
-	if w.GetRecursive() {
-		add(int(w.GetLocation()), "WITH RECURSIVE is not supported yet")
+	for _, n := range w.GetCtes() {
+		if c := n.GetCommonTableExpr(); c != nil && (c.GetSearchClause() != nil || c.GetCycleClause() != nil) {
+			add(int(c.GetLocation()), "SEARCH and CYCLE clauses of WITH RECURSIVE are not supported yet")
+		}
 	}
 }
 

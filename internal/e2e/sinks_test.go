@@ -37,6 +37,8 @@ CREATE VIEW public.k_country AS
   FROM orders o JOIN customers c ON c.id = o.cust JOIN products p ON p.id = o.prod GROUP BY c.country;
 CREATE VIEW public.k_distinct AS SELECT DISTINCT prod, flag FROM orders;
 CREATE VIEW public.k_global AS SELECT count(*) AS n, sum(qty) AS q, max(d) AS last_d FROM orders;
+CREATE VIEW public.k_arrays AS
+  SELECT cust, array_agg(note ORDER BY note NULLS FIRST) AS notes, json_agg(id ORDER BY id) AS ids FROM orders GROUP BY cust;
 `
 
 // multisetViews have no unique key: duplicates must survive.

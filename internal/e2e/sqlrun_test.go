@@ -109,6 +109,7 @@ func (o sqlOracle) run(t *testing.T) {
 		}
 		select {
 		case err := <-done:
+			done <- err // for the cleanup that waits for the pipeline
 			t.Fatalf("seed %d: pipeline stopped: %v", sd, err)
 		default:
 		}

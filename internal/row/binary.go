@@ -71,7 +71,7 @@ func DecodeBinary(b []byte) (Row, []byte, error) {
 		}
 		kind, flags := Kind(b[0]), b[1]
 		b = b[2:]
-		if int(kind) >= len(kindNames) || flags&^(binHasInt|binHasFloat|binHasStr) != 0 ||
+		if (int(kind) >= len(kindNames) && kind != KindArray) || flags&^(binHasInt|binHasFloat|binHasStr) != 0 ||
 			(flags&binHasFloat != 0 && kind != KindFloat && kind != KindEnum) || (kind == KindNull && flags != 0) {
 			return nil, nil, fmt.Errorf("%w: kind %d flags %#x", errBinary, kind, flags)
 		}

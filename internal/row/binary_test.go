@@ -26,7 +26,7 @@ func TestBinaryRoundTrip(t *testing.T) {
 		{Null, NewBool(true), NewBool(false), NewInt(0), NewInt(-1), NewInt(math.MinInt64), NewInt(math.MaxInt64)},
 		{NewFloat(0), NewFloat(math.Copysign(0, -1)), NewFloat(math.NaN()), NewFloat(math.Inf(-1)), f4},
 		{NewNumeric("1.500"), NewNumeric("-0.00"), NewNumeric("NaN"), NewText(""), NewText("a\x00b\n"), NewBytes([]byte{0, 1, 255})},
-		{NewInterval(IntervalValue{Months: -14, Days: 3, Micros: 1}), NewInterval(IntervalValue{}), NewEnum("b", 1.5)},
+		{NewInterval(IntervalValue{Months: -14, Days: 3, Micros: 1}), NewInterval(IntervalValue{}), NewEnum("b", 1.5), NewArray([]Datum{NewInt(1), Null, NewInt(3)})},
 		{NewDate(PosInfinity), NewTimestamp(NegInfinity), NewTimestampTZ(123), NewUUID([16]byte{1, 2, 3}), NewJSON(`{"a": 1}`), NewJSONB(`{"a": 1}`)},
 	}
 	var buf []byte

@@ -48,6 +48,9 @@ func (e *ParseError) Error() string {
 // produced under SessionSettings.
 func ParseText(t Type, s string) (Datum, error) {
 	bad := func(msg string) (Datum, error) { return Null, &ParseError{Type: t, Text: s, Msg: msg} }
+	if t.IsArray() {
+		return parseArray(t, s)
+	}
 	switch t.OID {
 	case OIDBool:
 		if b, ok := parseBool(strings.TrimSpace(s)); ok {

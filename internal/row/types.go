@@ -58,6 +58,9 @@ const (
 var kindNames = [...]string{"null", "bool", "int", "float", "numeric", "text", "bytes", "date", "timestamp", "timestamptz", "uuid", "json", "jsonb", "interval", "enum"}
 
 func (k Kind) String() string {
+	if k == KindArray {
+		return "array"
+	}
 	if int(k) < len(kindNames) {
 		return kindNames[k]
 	}
@@ -128,6 +131,9 @@ var typeNames = map[OID]string{
 // String renders t the way PostgreSQL's format_type(oid, typmod) does, so it
 // can be used verbatim in CREATE TABLE.
 func (t Type) String() string {
+	if a, ok := arrayTypeString(t); ok {
+		return a
+	}
 	name, ok := typeNames[t.OID]
 	if e := LookupEnum(t.OID); !ok && e != nil {
 		return e.Name

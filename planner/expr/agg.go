@@ -462,6 +462,9 @@ func NewAggregateCall(call AggCall) (dataflow.Aggregate, row.Type, error) {
 		switch {
 		case name == "count", distinctInsensitive[name]:
 		case (name == "sum" || name == "avg") && isIntType(arg.Type):
+		case collectNames[name] && arg.Type.Kind() != row.KindNumeric && arg.Type.Kind() != row.KindFloat && arg.Type.Kind() != row.KindJSON:
+			// Equal values print alike: which of them DISTINCT keeps does
+			// not show.
 		case name == "sum" || name == "avg":
 			// The display scale (numeric) or sign of zero (float) of the
 			// result would depend on which of several equal values
@@ -487,6 +490,8 @@ func NewAggregateCall(call AggCall) (dataflow.Aggregate, row.Type, error) {
 			return nil, row.Type{}, fmt.Errorf("function string_agg with %d arguments does not exist", nargs)
 		}
 		agg, typ, err = newStringAgg(call)
+	case collectNames[name]:
+		agg, typ, err = newCollectAgg(name, call)
 	case nargs > 1:
 		return nil, row.Type{}, fmt.Errorf("%s with %d arguments is not supported", name, nargs)
 	case name == "bool_and" || name == "bool_or" || name == "every":
@@ -517,7 +522,7 @@ func NewAggregateCall(call AggCall) (dataflow.Aggregate, row.Type, error) {
 		agg = &aggregate{label: label, mk: func() dataflow.AggState {
 			s := inner()
 			if distinct {
-				s = &distinctState{inner: s, col: argCol, seen: map[string]*distinctValue{}}
+				s = &distinctState{inner: s, col: argCol, seen: map[string]*distinctValue{}, keepNull: collectNames[name]}
 			}
 			if filter >= 0 {
 				s = &filterState{inner: s, col: filter}
@@ -554,11 +559,14 @@ type distinctState struct {
 	inner dataflow.AggState
 	col   int
 	seen  map[string]*distinctValue
+	// keepNull counts NULL as a value (array_agg and json_agg collect
+	// NULLs; the other aggregates skip them).
+	keepNull bool
 }
 
 func (s *distinctState) Add(r row.Row, w row.Weight) error {
 	d := r[s.col]
-	if d.IsNull() {
+	if d.IsNull() && !s.keepNull {
 		return nil
 	}
 	k := string(row.AppendKey(nil, d))

@@ -210,7 +210,7 @@ func (c *Compiler) compile(n *pg_query.Node) (Expr, error) {
 	case *pg_query.Node_SqlvalueFunction:
 		return Expr{}, c.errorf(loc, "%s is not supported: its value changes over time, so a view using it cannot be maintained incrementally", sqlValueFunctionName(v.SqlvalueFunction.Op))
 	case *pg_query.Node_GroupingFunc:
-		return Expr{}, c.errorf(loc, "GROUPING is not supported yet")
+		return Expr{}, c.errorf(loc, "GROUPING is allowed only in the select list and HAVING of a query with GROUP BY")
 	case *pg_query.Node_XmlExpr, *pg_query.Node_XmlSerialize:
 		return Expr{}, c.errorf(loc, "XML functions are not supported yet")
 	}

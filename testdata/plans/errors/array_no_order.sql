@@ -1,0 +1,4 @@
+CREATE TABLE orders (id bigint PRIMARY KEY, customer_id integer, amount numeric(12,2), note text, tags text[], f float8);
+
+CREATE VIEW v AS
+SELECT array_agg(id) FROM orders;

@@ -1,5 +1,0 @@
-CREATE TABLE orders (id bigint PRIMARY KEY, customer_id integer, amount numeric(12,2), note interval);
-CREATE TABLE customers (id integer PRIMARY KEY, name text);
-
-CREATE VIEW v AS
-WITH RECURSIVE big AS (SELECT id FROM orders WHERE amount > 100) SELECT id FROM big;
