@@ -723,12 +723,21 @@ func unknownLiteral(n *pg_query.Node) (expr.Expr, bool) {
 	}, true
 }
 
-// primaryKeyColumns returns the output positions of the primary key
-// columns of every joined table, nil unless every table has a primary key
-// and all of its columns are selected as they are.
+// primaryKeyColumns returns the output positions of a unique key of the
+// joined rows, nil when none is known: the primary key columns of every
+// joined table, selected as they are, except for tables whose whole
+// primary key is equated with columns of other tables (a many-to-one
+// join, such as orders ⋈ customers on orders.cust = customers.id): each
+// row of the other tables matches at most one of their rows, so their key
+// is implied. Only for FROM clauses without outer joins, where every
+// conjunct filters the joined rows.
 func primaryKeyColumns(f *fromClause, globals []int) []int {
+	determined := impliedRelations(f)
 	var key []int
-	for _, r := range f.rels {
+	for ri, r := range f.rels {
+		if determined[ri] {
+			continue
+		}
 		if len(r.table.Key) == 0 {
 			return nil
 		}
@@ -744,6 +753,53 @@ func primaryKeyColumns(f *fromClause, globals []int) []int {
 	}
 	slices.Sort(key)
 	return key
+}
+
+// impliedRelations marks the relations whose every primary key column is
+// equated, by an equality of two columns of the same type in a conjunct,
+// with a column of another relation that is not itself marked (so that
+// two tables joined on their primary keys keep one of the keys). Such a
+// relation contributes at most one row to each combination of the others.
+func impliedRelations(f *fromClause) map[int]bool {
+	determined := map[int]bool{}
+	for ri, r := range f.rels {
+		if len(r.table.Key) == 0 || r.oneRow {
+			continue
+		}
+		all := true
+		for _, k := range r.table.Key {
+			g := r.offset + k
+			found := false
+			for _, cj := range f.conjs {
+				if !cj.eq {
+					continue
+				}
+				var mine, other expr.ScopeColumn
+				switch g {
+				case cj.a.Index:
+					mine, other = cj.a, cj.b
+				case cj.b.Index:
+					mine, other = cj.b, cj.a
+				default:
+					continue
+				}
+				o := f.owner[other.Index]
+				if o < 0 || o == ri || determined[o] || mine.Type.OID != other.Type.OID {
+					continue
+				}
+				found = true
+				break
+			}
+			if !found {
+				all = false
+				break
+			}
+		}
+		if all {
+			determined[ri] = true
+		}
+	}
+	return determined
 }
 
 // Explain renders the plan: the source tables, then every view with its
