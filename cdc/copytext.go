@@ -3,6 +3,7 @@ package cdc
 import (
 	"bytes"
 	"fmt"
+	"strings"
 )
 
 // COPY text format (https://www.postgresql.org/docs/15/sql-copy.html,
@@ -18,21 +19,37 @@ type copyField struct {
 // splitCopyLine splits one line (without its trailing newline) into its
 // unescaped fields. A literal tab always separates fields: a tab inside a
 // value is escaped by COPY.
-func splitCopyLine(line []byte) ([]copyField, error) {
-	parts := bytes.Split(line, []byte{'\t'})
-	out := make([]copyField, len(parts))
-	for i, p := range parts {
-		if string(p) == `\N` {
-			out[i] = copyField{Null: true}
-			continue
+func splitCopyLine(line []byte) ([]copyField, error) { return appendCopyFields(nil, line) }
+
+// appendCopyFields is splitCopyLine appending to dst (reused between
+// lines). The line becomes one string that the fields share; only a field
+// with escapes gets a string of its own.
+func appendCopyFields(dst []copyField, line []byte) ([]copyField, error) {
+	dst = dst[:0]
+	s := string(line)
+	for n := 1; ; n++ {
+		i := strings.IndexByte(s, '\t')
+		f := s
+		if i >= 0 {
+			f = s[:i]
 		}
-		s, err := unescapeCopy(p)
-		if err != nil {
-			return nil, fmt.Errorf("column %d: %w", i+1, err)
+		switch {
+		case f == `\N`:
+			dst = append(dst, copyField{Null: true})
+		case strings.IndexByte(f, '\\') >= 0:
+			u, err := unescapeCopy([]byte(f))
+			if err != nil {
+				return nil, fmt.Errorf("column %d: %w", n, err)
+			}
+			dst = append(dst, copyField{Text: u})
+		default:
+			dst = append(dst, copyField{Text: f})
 		}
-		out[i] = copyField{Text: s}
+		if i < 0 {
+			return dst, nil
+		}
+		s = s[i+1:]
 	}
-	return out, nil
 }
 
 // unescapeCopy decodes COPY text escapes: \b \f \n \r \t \v, \ followed by

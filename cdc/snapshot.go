@@ -192,8 +192,9 @@ func copyTable(ctx context.Context, conn *pgconn.PgConn, t tableInfo, fn func(*R
 	q := fmt.Sprintf("COPY (SELECT %s FROM %s) TO STDOUT", strings.Join(cols, ", "), from)
 	var fnErr error
 	n := 0
+	var fields []copyField // reused from line to line
 	w := &copyLines{fn: func(line []byte) error {
-		r, err := copyRow(rel, line)
+		r, err := copyRow(rel, line, &fields)
 		if err == nil {
 			err = fn(rel, r)
 			if err != nil {
@@ -216,15 +217,17 @@ func copyTable(ctx context.Context, conn *pgconn.PgConn, t tableInfo, fn func(*R
 	return nil
 }
 
-// copyRow decodes one COPY text line into a row of rel.
-func copyRow(rel *Relation, line []byte) (row.Row, error) {
+// copyRow decodes one COPY text line into a row of rel; buf holds the
+// fields between calls.
+func copyRow(rel *Relation, line []byte, buf *[]copyField) (row.Row, error) {
 	if len(rel.Columns) == 0 {
 		return row.Row{}, nil
 	}
-	fields, err := splitCopyLine(line)
+	fields, err := appendCopyFields(*buf, line)
 	if err != nil {
 		return nil, err
 	}
+	*buf = fields
 	if len(fields) != len(rel.Columns) {
 		return nil, fmt.Errorf("COPY line has %d columns, want %d", len(fields), len(rel.Columns))
 	}

@@ -2,6 +2,7 @@ package row
 
 import (
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"math"
 	"math/big"
@@ -771,10 +772,12 @@ func parseTimestamp(s string, tz bool) (int64, error) {
 // fraction to microseconds and range-checking the fields as DecodeTime does
 // (24:00:00 and a leap second 60 are accepted).
 func parseTime(s string) (int64, error) {
-	hp := strings.Split(s, ":")
-	if len(hp) < 2 || len(hp) > 3 {
+	var parts [3]string
+	n := splitColons(s, &parts)
+	if n < 2 || n > 3 {
 		return 0, fmt.Errorf("not an ISO time")
 	}
+	hp := parts[:n]
 	var fsec int64
 	if len(hp) == 3 {
 		if i := strings.IndexByte(hp[2], '.'); i >= 0 {
@@ -791,7 +794,8 @@ func parseTime(s string) (int64, error) {
 			hp[2] = hp[2][:i]
 		}
 	} else {
-		hp = append(hp, "00")
+		parts[2] = "00"
+		hp = parts[:3]
 	}
 	for _, p := range hp {
 		if !allDigits(p) || len(p) > 2 {
@@ -810,15 +814,17 @@ func parseTime(s string) (int64, error) {
 // parseOffset parses a zone displacement as DecodeTimezone does: "+HH",
 // "+HHMM", "+HH:MM" or "+HH:MM:SS", at most 15 hours, into seconds east of UTC.
 func parseOffset(s string) (int64, error) {
-	bad := fmt.Errorf("bad zone offset")
+	bad := errBadOffset
 	sign := int64(1)
 	if s[0] == '-' {
 		sign = -1
 	}
-	parts := strings.Split(s[1:], ":")
-	if len(parts) > 3 {
+	var buf [3]string
+	n := splitColons(s[1:], &buf)
+	if n > 3 {
 		return 0, bad
 	}
+	parts := buf[:n]
 	var f [3]int64
 	for i, p := range parts {
 		if !allDigits(p) || len(p) > 6 {
@@ -833,6 +839,27 @@ func parseOffset(s string) (int64, error) {
 		return 0, bad
 	}
 	return sign * (f[0]*3600 + f[1]*60 + f[2]), nil
+}
+
+var errBadOffset = errors.New("bad zone offset")
+
+// splitColons splits s at ':' into out without allocating and returns the
+// number of parts; more than len(out) parts return len(out)+1.
+func splitColons(s string, out *[3]string) int {
+	n := 0
+	for {
+		i := strings.IndexByte(s, ':')
+		if n == len(out) {
+			return n + 1
+		}
+		if i < 0 {
+			out[n] = s
+			return n + 1
+		}
+		out[n] = s[:i]
+		n++
+		s = s[i+1:]
+	}
 }
 
 func formatYear(y int64) (string, bool) {
