@@ -122,36 +122,3 @@ func hexVal(c byte) int {
 		return int(c-'A') + 10
 	}
 }
-
-// copyLines is an io.Writer for COPY TO STDOUT output: it cuts the byte
-// stream into lines (whatever the CopyData message boundaries) and hands
-// each complete line to fn.
-type copyLines struct {
-	buf []byte
-	fn  func(line []byte) error
-}
-
-func (w *copyLines) Write(p []byte) (int, error) {
-	w.buf = append(w.buf, p...)
-	start := 0
-	for {
-		j := bytes.IndexByte(w.buf[start:], '\n')
-		if j < 0 {
-			break
-		}
-		if err := w.fn(w.buf[start : start+j]); err != nil {
-			return 0, err
-		}
-		start += j + 1
-	}
-	w.buf = append(w.buf[:0], w.buf[start:]...)
-	return len(p), nil
-}
-
-// finish reports a trailing partial line, which COPY never sends.
-func (w *copyLines) finish() error {
-	if len(w.buf) != 0 {
-		return fmt.Errorf("COPY output ends in a partial line of %d bytes", len(w.buf))
-	}
-	return nil
-}

@@ -1,10 +1,12 @@
 package cdc
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pglogrepl"
@@ -189,32 +191,106 @@ func copyTable(ctx context.Context, conn *pgconn.PgConn, t tableInfo, fn func(*R
 	for i, c := range rel.Columns {
 		cols[i] = pgx.Identifier{c.Name}.Sanitize()
 	}
-	q := fmt.Sprintf("COPY (SELECT %s FROM %s) TO STDOUT", strings.Join(cols, ", "), from)
-	var fnErr error
-	n := 0
-	var fields []copyField // reused from line to line
-	w := &copyLines{fn: func(line []byte) error {
-		r, err := copyRow(rel, line, &fields)
-		if err == nil {
-			err = fn(rel, r)
-			if err != nil {
-				fnErr = err
-			}
-		}
-		n++
-		return err
-	}}
-	_, err := conn.CopyTo(ctx, w, q)
-	if fnErr != nil {
-		return fmt.Errorf("snapshot of %s: %w", rel.Name, fnErr)
+	// COPY of a table reads its heap directly (and only that table, not
+	// inheritance children); a partitioned table needs the query form,
+	// which goes through the executor and is slower.
+	q := fmt.Sprintf("COPY %s (%s) TO STDOUT", qualified(rel.Name.Schema, rel.Name.Name), strings.Join(cols, ", "))
+	if t.partitioned {
+		q = fmt.Sprintf("COPY (SELECT %s FROM %s) TO STDOUT", strings.Join(cols, ", "), from)
 	}
-	if err == nil {
-		err = w.finish()
+	// The rows are decoded on a goroutine of their own, so that receiving
+	// COPY data and decoding it overlap; fn is still called from one
+	// goroutine at a time, in order.
+	p := newCopyParser(rel, fn)
+	_, err := conn.CopyTo(ctx, p, q)
+	n, perr := p.close()
+	if perr != nil {
+		if errors.Is(perr, errCopyRow) {
+			return fmt.Errorf("snapshot of %s (row %d): %w", rel.Name, n, perr)
+		}
+		return fmt.Errorf("snapshot of %s: %w", rel.Name, perr)
+	}
+	if err == nil && len(p.buf) != 0 {
+		err = fmt.Errorf("COPY output ends in a partial line of %d bytes", len(p.buf))
 	}
 	if err != nil {
 		return fmt.Errorf("snapshot of %s (row %d): %w", rel.Name, n, err)
 	}
 	return nil
+}
+
+// errCopyRow marks an undecodable COPY line (as opposed to fn's error).
+var errCopyRow = errors.New("undecodable COPY line")
+
+// copyParser is the io.Writer COPY TO STDOUT writes to: it cuts the byte
+// stream into chunks of whole lines and hands them to a decoding
+// goroutine, which calls fn for every row.
+type copyParser struct {
+	buf    []byte
+	chunks chan []byte
+	done   chan struct{}
+	failed atomic.Bool
+	err    error // set by the decoder before done closes
+	n      int   // rows decoded
+}
+
+func newCopyParser(rel *Relation, fn func(*Relation, row.Row) error) *copyParser {
+	p := &copyParser{chunks: make(chan []byte, 8), done: make(chan struct{})}
+	go func() {
+		defer close(p.done)
+		var fields []copyField
+		for c := range p.chunks {
+			if p.err != nil {
+				continue // drain after an error
+			}
+			for len(c) > 0 {
+				j := bytes.IndexByte(c, '\n')
+				r, err := copyRow(rel, c[:j], &fields)
+				if err != nil {
+					err = fmt.Errorf("%w: %w", errCopyRow, err)
+				} else {
+					err = fn(rel, r)
+				}
+				if err != nil {
+					p.err = err
+					p.failed.Store(true)
+					break
+				}
+				p.n++
+				c = c[j+1:]
+			}
+		}
+	}()
+	return p
+}
+
+func (p *copyParser) Write(b []byte) (int, error) {
+	if p.failed.Load() {
+		return 0, errors.New("snapshot row rejected")
+	}
+	p.buf = append(p.buf, b...)
+	if j := bytes.LastIndexByte(p.buf, '\n'); j >= 0 && j+1 >= copyChunk {
+		chunk := make([]byte, j+1)
+		copy(chunk, p.buf[:j+1])
+		p.buf = append(p.buf[:0], p.buf[j+1:]...)
+		p.chunks <- chunk
+	}
+	return len(b), nil
+}
+
+// copyChunk is the least size of a chunk handed to the decoder.
+const copyChunk = 64 << 10
+
+// close hands over the last whole lines, waits for the decoder and
+// returns the rows decoded and its error.
+func (p *copyParser) close() (int, error) {
+	if j := bytes.LastIndexByte(p.buf, '\n'); j >= 0 {
+		p.chunks <- append([]byte(nil), p.buf[:j+1]...)
+		p.buf = p.buf[j+1:]
+	}
+	close(p.chunks)
+	<-p.done
+	return p.n, p.err
 }
 
 // copyRow decodes one COPY text line into a row of rel; buf holds the
