@@ -166,7 +166,9 @@ func (e *engine) restore(store *state.Store, cp *state.Checkpoint) error {
 	}
 	for name, f := range cp.FailedViews {
 		e.failed[name] = f
-		e.status.viewFailed(name, f.Error, f.LSN)
+		if e.status != nil {
+			e.status.viewFailed(name, f.Error, f.LSN)
+		}
 	}
 	out, err := e.plan.Graph.Step(inputs)
 	if err = e.isolate(err, cp.LSN); err != nil {
@@ -199,7 +201,9 @@ func (e *engine) isolate(err error, lsn row.LSN) error {
 		}
 		f := state.FailedView{Error: v.Err.Error(), LSN: lsn}
 		e.failed[v.View] = f
-		e.status.viewFailed(v.View, f.Error, lsn)
+		if e.status != nil {
+			e.status.viewFailed(v.View, f.Error, lsn)
+		}
 		e.metrics.Error(metrics.StageView)
 		e.log.Error("view failed: its sink tables keep their contents from before this transaction and get no more changes; the other views go on. Fix the data or the view, then run `ripple resync`",
 			"view", v.View, "lsn", lsn, "err", v.Err)
