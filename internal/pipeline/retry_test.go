@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"io"
@@ -10,13 +11,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
+
 	"github.com/rippledb/ripple/cdc"
 )
 
-type sqlStateErr string
-
-func (e sqlStateErr) Error() string    { return "sqlstate " + string(e) }
-func (e sqlStateErr) SQLState() string { return string(e) }
+func sqlStateErr(code string) error {
+	return &pgconn.PgError{Severity: "FATAL", Code: code, Message: "sqlstate " + code}
+}
 
 func TestTransient(t *testing.T) {
 	cases := []struct {
@@ -39,6 +41,8 @@ func TestTransient(t *testing.T) {
 		{fmt.Errorf("%w: slot gone", ErrResyncNeeded), false},
 		{errors.New("state in /x: pebble: fatal commit error: write: no space left on device"), false},
 		{errors.New("view public.v: division by zero"), false},
+		{fmt.Errorf("sink mysql: %w", driver.ErrBadConn), true},
+		{errors.New("sink mysql: apply: invalid connection"), true},
 	}
 	for _, c := range cases {
 		if got := Transient(c.err); got != c.want {
