@@ -218,7 +218,7 @@ func (r *run) run(ctx context.Context) (err error) {
 	if cfg.OnStep != nil {
 		cfg.OnStep(StepInfo{Initial: true, Resumed: resumed, LSN: e.lastLSN, Changes: e.snapshotRows})
 	}
-	return r.stream(ctx, src, e, start)
+	return r.stream(ctx, src, e, start, fp, slot)
 }
 
 // checkResumable refuses to continue from a checkpoint the slot or a sink
@@ -305,9 +305,8 @@ func (r *run) snapshot(ctx context.Context, src *cdc.Source, e *engine, fp, slot
 
 // stream applies the source's transactions from start on, until an error
 // or ctx ends.
-func (r *run) stream(ctx context.Context, src *cdc.Source, e *engine, start row.LSN) error {
+func (r *run) stream(ctx context.Context, src *cdc.Source, e *engine, start row.LSN, fp, slot string) error {
 	cfg, st := r.cfg, r.cfg.Status
-	fp, slot := fingerprint(e, slotName(cfg.Source)), slotName(cfg.Source)
 	stream := make(chan cdc.Txn)
 	txns := make(chan queuedTxn, cfg.QueueSize)
 	queue := newByteQueue(cfg.QueueBytes)
@@ -412,6 +411,8 @@ func (r *run) stream(ctx context.Context, src *cdc.Source, e *engine, start row.
 // syncLoop makes written checkpoints durable, at most every
 // Config.SyncInterval, and only then acknowledges them to the source (I4).
 func (r *run) syncLoop(ctx context.Context, src *cdc.Source, pending <-chan struct{}) error {
+	var disk int64
+	var diskAt time.Time // the store's size is read every diskSizeInterval, not per sync
 	for {
 		select {
 		case <-ctx.Done():
@@ -429,13 +430,20 @@ func (r *run) syncLoop(ctx context.Context, src *cdc.Source, pending <-chan stru
 		}
 		crashPoint("synced")
 		src.Ack(lsn)
-		r.cfg.Status.synced(lsn, r.store.DiskSize())
+		if now := time.Now(); now.Sub(diskAt) >= diskSizeInterval {
+			disk, diskAt = r.store.DiskSize(), now
+		}
+		r.cfg.Status.synced(lsn, disk)
 		select {
 		case <-ctx.Done():
 		case <-time.After(r.cfg.SyncInterval):
 		}
 	}
 }
+
+// diskSizeInterval is how often the state's size on disk is read for
+// /status.
+const diskSizeInterval = 5 * time.Second
 
 // idleCheckpointInterval is how often an idle source's confirmable
 // position is checkpointed.
