@@ -224,11 +224,6 @@ func prefixEnd(prefix []byte) []byte {
 	return nil // prefix is all 0xff: no upper bound
 }
 
-func rowKey(prefix []byte, key string) []byte {
-	k := make([]byte, 0, len(prefix)+len(key))
-	return append(append(k, prefix...), key...)
-}
-
 // Scan calls fn for every stored row of table, in key order.
 func (s *Store) Scan(table string, fn func(key string, r row.Row, n int64) error) error {
 	prefix := tableKeyPrefix(table)
@@ -263,7 +258,8 @@ type Writer struct {
 	s        *Store
 	b        *pebble.Batch
 	prefixes map[string][]byte
-	buf      []byte
+	buf      []byte // value being encoded; pebble copies it into the batch
+	kbuf     []byte // key being built, likewise
 }
 
 // NewWriter starts a batch.
@@ -284,12 +280,18 @@ func (w *Writer) prefix(table string) []byte {
 func (w *Writer) Put(table, key string, r row.Row, n int64) error {
 	w.buf = binary.AppendVarint(w.buf[:0], n)
 	w.buf = row.AppendBinary(w.buf, r)
-	return w.b.Set(rowKey(w.prefix(table), key), w.buf, nil)
+	return w.b.Set(w.key(table, key), w.buf, nil)
+}
+
+// key builds table's key for key in the writer's reused buffer.
+func (w *Writer) key(table, key string) []byte {
+	w.kbuf = append(append(w.kbuf[:0], w.prefix(table)...), key...)
+	return w.kbuf
 }
 
 // Delete removes key from table.
 func (w *Writer) Delete(table, key string) error {
-	return w.b.Delete(rowKey(w.prefix(table), key), nil)
+	return w.b.Delete(w.key(table, key), nil)
 }
 
 // DeleteTable removes every row of table (TRUNCATE).
