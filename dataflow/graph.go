@@ -148,46 +148,32 @@ func (g *Graph) Step(inputs map[row.TableName]Batch) (map[string]Batch, error) {
 			return nil, fmt.Errorf("dataflow: step: no input for table %s", name)
 		}
 	}
+	// An intermediate batch is dropped as soon as the last operator reading
+	// it has run, and every batch once the step is over: a large
+	// transaction's deltas are not kept alive between steps or longer than
+	// the operators need them.
+	readers := make([]int, len(g.nodes))
 	for _, n := range g.nodes {
 		n.out = nil
-	}
-	for _, n := range g.nodes {
-		if n.failed != nil {
-			continue
-		}
 		for _, in := range n.inputs {
-			if in.failed != nil {
-				n.failed = in.failed
-				break
+			readers[in.id]++
+		}
+	}
+	for _, n := range g.outputs {
+		readers[n.id]++ // kept until the result is built
+	}
+	defer func() {
+		for _, n := range g.nodes {
+			n.out = nil
+		}
+	}()
+	for _, n := range g.nodes {
+		g.stepNode(n, inputs)
+		for _, in := range n.inputs {
+			if readers[in.id]--; readers[in.id] == 0 {
+				in.out = nil
 			}
 		}
-		if n.failed != nil {
-			continue
-		}
-		var ins []Batch
-		active := !g.primed
-		if n.kind == "Input" {
-			ins = []Batch{inputs[n.table]}
-		} else {
-			ins = make([]Batch, len(n.inputs))
-			for i, in := range n.inputs {
-				ins[i] = in.out
-			}
-		}
-		for _, b := range ins {
-			if len(b) > 0 {
-				active = true
-			}
-		}
-		if !active {
-			continue
-		}
-		out, err := n.op.step(ins)
-		if err != nil {
-			n.failed = fmt.Errorf("%s %s: %w", n.kind, n.label, err)
-			continue
-		}
-		n.out = out
 	}
 	g.primed = true
 	res := make(map[string]Batch, len(g.outputs))
@@ -292,3 +278,43 @@ func (g *Graph) Explain(name string) string {
 type inputOp struct{}
 
 func (inputOp) step(ins []Batch) (Batch, error) { return ins[0], nil }
+
+// stepNode runs one operator of a Step on its inputs' batches.
+func (g *Graph) stepNode(n *Node, inputs map[row.TableName]Batch) {
+	if n.failed != nil {
+		return
+	}
+	for _, in := range n.inputs {
+		if in.failed != nil {
+			n.failed = in.failed
+			break
+		}
+	}
+	if n.failed != nil {
+		return
+	}
+	var ins []Batch
+	active := !g.primed
+	if n.kind == "Input" {
+		ins = []Batch{inputs[n.table]}
+	} else {
+		ins = make([]Batch, len(n.inputs))
+		for i, in := range n.inputs {
+			ins[i] = in.out
+		}
+	}
+	for _, b := range ins {
+		if len(b) > 0 {
+			active = true
+		}
+	}
+	if !active {
+		return
+	}
+	out, err := n.op.step(ins)
+	if err != nil {
+		n.failed = fmt.Errorf("%s %s: %w", n.kind, n.label, err)
+		return
+	}
+	n.out = out
+}

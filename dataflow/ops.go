@@ -117,9 +117,12 @@ func (o *joinOp) step(ins []Batch) (Batch, error) {
 		if hasNull(u.Row, o.lkey) {
 			continue
 		}
-		o.right.each(u.Row.Key(o.lkey), func(r row.Row, w row.Weight) {
+		err := o.right.each(u.Row.Key(o.lkey), func(r row.Row, w row.Weight) {
 			out = append(out, row.Update{Row: concat(u.Row, r), W: u.W * w})
 		})
+		if err != nil {
+			return nil, err
+		}
 	}
 	for _, u := range dl {
 		if !hasNull(u.Row, o.lkey) {
@@ -130,9 +133,12 @@ func (o *joinOp) step(ins []Batch) (Batch, error) {
 		if hasNull(u.Row, o.rkey) {
 			continue
 		}
-		o.left.each(u.Row.Key(o.rkey), func(l row.Row, w row.Weight) {
+		err := o.left.each(u.Row.Key(o.rkey), func(l row.Row, w row.Weight) {
 			out = append(out, row.Update{Row: concat(l, u.Row), W: u.W * w})
 		})
+		if err != nil {
+			return nil, err
+		}
 		o.right.add(u.Row.Key(o.rkey), u.Row, u.W)
 	}
 	// A delta is a multiset: a retraction may come before the insertion it
@@ -321,59 +327,6 @@ func (o *reduceOp) step(ins []Batch) (Batch, error) {
 		}
 	}
 	return out, nil
-}
-
-// arrangement indexes rows by a key: key → distinct row → multiplicity.
-// Within a step a multiplicity may dip below zero (a delta's retraction
-// listed before the insertion it cancels); settle checks none stays there.
-type arrangement struct {
-	buckets map[string]map[string]*counted
-	neg     []*counted // entries that went negative since the last settle
-}
-
-func newArrangement() *arrangement { return &arrangement{buckets: map[string]map[string]*counted{}} }
-
-func (a *arrangement) add(key string, r row.Row, w row.Weight) {
-	b, ok := a.buckets[key]
-	if !ok {
-		b = map[string]*counted{}
-		a.buckets[key] = b
-	}
-	rk := r.EncodeExact()
-	c, ok := b[rk]
-	if !ok {
-		c = &counted{row: r}
-		b[rk] = c
-	}
-	c.w += w
-	if c.w < 0 {
-		a.neg = append(a.neg, c)
-	}
-	if c.w == 0 {
-		delete(b, rk)
-		if len(b) == 0 {
-			delete(a.buckets, key)
-		}
-	}
-}
-
-// settle reports an entry left with a negative multiplicity by the
-// updates added since the last settle.
-func (a *arrangement) settle() error {
-	neg := a.neg
-	a.neg = a.neg[:0]
-	for _, c := range neg {
-		if c.w < 0 {
-			return fmt.Errorf("negative multiplicity %d for row %v", c.w, c.row)
-		}
-	}
-	return nil
-}
-
-func (a *arrangement) each(key string, fn func(row.Row, row.Weight)) {
-	for _, c := range a.buckets[key] {
-		fn(c.row, c.w)
-	}
 }
 
 // SortBatch orders a batch deterministically (by row, then weight), for

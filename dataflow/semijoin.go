@@ -107,15 +107,16 @@ func (o *semiJoinOp) step(ins []Batch) (Batch, error) {
 		return nil, fmt.Errorf("negative right multiplicity (total %d, NULL keys %d)", o.total, o.nulls)
 	}
 	// L_old ⋉ (change of membership).
+	var eachErr error
 	emit := func(k string, was, is bool) {
-		if was == is {
+		if was == is || eachErr != nil {
 			return
 		}
 		sign := row.Weight(1)
 		if was {
 			sign = -1
 		}
-		o.left.each(k, func(r row.Row, w row.Weight) {
+		eachErr = o.left.each(k, func(r row.Row, w row.Weight) {
 			out = append(out, row.Update{Row: r, W: sign * w})
 		})
 	}
@@ -133,6 +134,9 @@ func (o *semiJoinOp) step(ins []Batch) (Batch, error) {
 		for _, k := range touched {
 			emit(k, o.kind.pass(false, oldCounts[k], oldTotal, oldNulls), o.kind.pass(false, o.counts[k], o.total, o.nulls))
 		}
+	}
+	if eachErr != nil {
+		return nil, eachErr
 	}
 	// ΔL ⋉ R_new, then L += ΔL.
 	for _, u := range ins[0] {
@@ -233,7 +237,7 @@ func (o *notInOp) step(ins []Batch) (Batch, error) {
 		if grp.total < 0 || grp.nulls < 0 {
 			return nil, fmt.Errorf("negative right multiplicity in a NOT IN group")
 		}
-		o.left.each(gk, func(r row.Row, w row.Weight) {
+		err := o.left.each(gk, func(r row.Row, w row.Weight) {
 			_, full, _, null := o.split(r, o.lkey)
 			oc, ok := oldCounts[full]
 			if !ok {
@@ -247,6 +251,9 @@ func (o *notInOp) step(ins []Batch) (Batch, error) {
 				out = append(out, row.Update{Row: r, W: w})
 			}
 		})
+		if err != nil {
+			return nil, err
+		}
 	}
 	for full := range oldCounts {
 		if c := o.counts[full]; c < 0 {

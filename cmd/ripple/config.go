@@ -32,6 +32,11 @@ type Config struct {
 	// whole, consecutive source transactions when ripple is behind; 0 or 1
 	// keeps one sink transaction per source transaction.
 	GroupTransactions int `mapstructure:"group_transactions"`
+	// TableMemory bounds the memory of ripple's copies of the source
+	// tables: past it, the largest move to disk under state_dir and are
+	// read from there (a size as in max_retained_wal; default 1GB; "0"
+	// keeps every table with a replica identity key on disk).
+	TableMemory string `mapstructure:"table_memory"`
 	// HTTP is the address of run's /status, /metrics, /healthz and /readyz
 	// endpoint; default 127.0.0.1:9187, "" disables it.
 	HTTP string `mapstructure:"http"`
@@ -122,7 +127,7 @@ type ViewsConfig struct {
 }
 
 // scalar keys that the environment and flags may set.
-var envKeys = []string{"source.dsn", "source.slot", "source.publication", "source.heartbeat_interval", "source.max_retained_wal", "state_dir", "group_transactions", "http"}
+var envKeys = []string{"source.dsn", "source.slot", "source.publication", "source.heartbeat_interval", "source.max_retained_wal", "state_dir", "group_transactions", "table_memory", "http"}
 
 // loadConfig reads the config file at path (may be "" when everything comes
 // from the environment and flags), applies defaults and validates it,
@@ -139,6 +144,7 @@ func loadConfig(path string, flags *pflag.FlagSet) (*Config, error) {
 	v.SetDefault("source.heartbeat_interval", cdc.DefaultHeartbeatInterval.String())
 	v.SetDefault("source.max_retained_wal", "1GB")
 	v.SetDefault("state_dir", "./ripple-state")
+	v.SetDefault("table_memory", "1GB")
 	v.SetDefault("http", defaultHTTP)
 	bind := map[string]string{"source-dsn": "source.dsn", "slot": "source.slot", "publication": "source.publication", "state-dir": "state_dir", "http": "http"}
 	if flags != nil {
@@ -197,7 +203,7 @@ func cleanDecodeError(err error) string {
 	msg = strings.ReplaceAll(msg, "decoding failed due to the following error(s):\n\n", "")
 	msg = strings.ReplaceAll(msg, "has invalid keys:", "unknown key:")
 	msg = strings.ReplaceAll(msg, "'' ", "top level: ")
-	return strings.TrimSpace(msg) + " (known keys: source.dsn, source.slot, source.publication, source.heartbeat_interval, source.max_retained_wal, sinks[].name, sinks[].type, sinks[].dsn, sinks[].prefix, sinks[].path, sinks[].nats, sinks[].subject, sinks[].stream, views[].files, views[].sink, state_dir, group_transactions, http)"
+	return strings.TrimSpace(msg) + " (known keys: source.dsn, source.slot, source.publication, source.heartbeat_interval, source.max_retained_wal, sinks[].name, sinks[].type, sinks[].dsn, sinks[].prefix, sinks[].path, sinks[].nats, sinks[].subject, sinks[].stream, views[].files, views[].sink, state_dir, group_transactions, table_memory, http)"
 }
 
 func (c *Config) validate() error {
@@ -213,6 +219,9 @@ func (c *Config) validate() error {
 	}
 	if c.GroupTransactions < 0 {
 		problems = append(problems, fmt.Sprintf("group_transactions %d must be 0 (strict) or more", c.GroupTransactions))
+	}
+	if _, err := parseSize(c.TableMemory); err != nil {
+		problems = append(problems, "table_memory: "+err.Error()+" (0 keeps the tables on disk)")
 	}
 	if c.Source.HeartbeatInterval < 0 {
 		problems = append(problems, fmt.Sprintf("source.heartbeat_interval %s must not be negative (0 disables heartbeats)", c.Source.HeartbeatInterval))
@@ -341,4 +350,14 @@ func appendUnique(names []row.TableName, n row.TableName) []row.TableName {
 		}
 	}
 	return append(names, n)
+}
+
+// tableMemory is pipeline.Config.TableMemory for the table_memory key of a
+// validated Config: "0" (every keyed table on disk) becomes negative.
+func (c *Config) tableMemory() int64 {
+	n, _ := parseSize(c.TableMemory)
+	if n == 0 {
+		return -1
+	}
+	return n
 }

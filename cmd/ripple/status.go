@@ -141,6 +141,9 @@ func printStatus(w io.Writer, r pipeline.StatusReport) {
 		}
 		fmt.Fprintf(tw, "checkpoint\t%s, synced %s ago; %s on disk in %s (%s)\n", dash(r.State.CheckpointLSN),
 			since(now, r.State.SyncedAt), bytesText(r.State.DiskBytes), r.State.Dir, how)
+		if len(r.State.OnDisk) > 0 {
+			fmt.Fprintf(tw, "tables on disk\t%s (their copies outgrew table_memory)\n", strings.Join(r.State.OnDisk, ", "))
+		}
 	}
 	if r.Reconnects > 0 {
 		fmt.Fprintf(tw, "reconnects\t%d\n", r.Reconnects)

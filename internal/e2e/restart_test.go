@@ -76,8 +76,9 @@ var crashPoints = []string{"snapshot:40", "loaded", "sink-committed:3", "checkpo
 // random times — restarts it, and after every restart checks with the
 // oracle that every sink equals its view: nothing lost, nothing applied
 // twice. Restarts after the first checkpoint must resume from the state
-// rather than snapshot again. A clean SIGTERM stop and restart is checked
-// at the end. RIPPLE_CRASH_CYCLES sets the number of random-kill cycles
+// rather than snapshot again. Every other start keeps the table copies on
+// disk (table_memory 0). A clean SIGTERM stop and restart is checked at
+// the end. RIPPLE_CRASH_CYCLES sets the number of random-kill cycles
 // (default 10, 4 in -short; the long form uses 50).
 func TestRestartSIGKILL(t *testing.T) {
 	cycles := 10
@@ -128,7 +129,7 @@ func TestRestartSIGKILL(t *testing.T) {
 			// snapshots (so does the first start, which has none).
 			cmd = "resync"
 		}
-		p := startRippleEnv(t, []string{"RIPPLE_TEST_CRASH_AT=" + point}, cmd, "--config", cfg, "--http", "")
+		p := startRippleEnv(t, append(tableMemoryEnv(i), "RIPPLE_TEST_CRASH_AT="+point), cmd, "--config", cfg, "--http", "")
 		select {
 		case err := <-p.done:
 			if !killedBySIGKILL(err) {
@@ -138,7 +139,7 @@ func TestRestartSIGKILL(t *testing.T) {
 			t.Fatalf("crash point %s was not reached in 90s\n%s", point, p.stderr)
 		}
 		t.Logf("crash point %d (%s): killed itself", i, point)
-		p = startRipple(t, "run", "--config", cfg, "--http", "")
+		p = startRippleEnv(t, tableMemoryEnv(i+1), "run", "--config", cfg, "--http", "")
 		check(p, fmt.Sprintf("after the restart following crash point %s", point))
 		if strings.Contains(p.stderr.String(), "resumed from checkpoint") {
 			resumes++
@@ -147,8 +148,11 @@ func TestRestartSIGKILL(t *testing.T) {
 		<-p.done
 	}
 	for cycle := 0; cycle < cycles; cycle++ {
-		p := startRipple(t, "run", "--config", cfg, "--http", "")
+		p := startRippleEnv(t, tableMemoryEnv(cycle), "run", "--config", cfg, "--http", "")
 		check(p, fmt.Sprintf("after restart %d", cycle))
+		if onDisk := strings.Contains(p.stderr.String(), "table copy moved to disk"); onDisk != (len(tableMemoryEnv(cycle)) > 0) {
+			t.Errorf("cycle %d: table copies moved to disk: %v, want %v", cycle, onDisk, !onDisk)
+		}
 		if strings.Contains(p.stderr.String(), "resumed from checkpoint") {
 			resumes++
 		}
@@ -195,6 +199,16 @@ func TestRestartSIGKILL(t *testing.T) {
 	}
 	t.Logf("%d crash points + %d random kill cycles, %d oracle checks, %d resumed starts, %d workload transactions committed (%d failed)",
 		len(crashPoints), cycles, checks+2, resumes, w.commits, load.failed)
+}
+
+// tableMemoryEnv alternates the starts between table copies in memory
+// (the default budget) and on disk (table_memory 0), so that state written
+// by either form is resumed by the other after a kill.
+func tableMemoryEnv(i int) []string {
+	if i%2 == 1 {
+		return []string{"RIPPLE_TABLE_MEMORY=0"}
+	}
+	return nil
 }
 
 func killedBySIGKILL(err error) bool {

@@ -138,6 +138,7 @@ func (e *engine) checkpoint(fp, slot string, lsn, end row.LSN, sync bool) error 
 	if err := w.Commit(cp, sync); err != nil {
 		return fmt.Errorf("checkpoint at %s: %w", lsn, err)
 	}
+	e.spillOver()
 	return nil
 }
 
@@ -145,6 +146,7 @@ func (e *engine) checkpoint(fp, slot string, lsn, end row.LSN, sync bool) error 
 // graph, which rebuilds every operator's state as of the checkpoint; the
 // graph's output is the views' contents there, which the sinks hold already.
 func (e *engine) restore(store *state.Store, cp *state.Checkpoint) error {
+	e.store = store
 	inputs := map[row.TableName]dataflow.Batch{}
 	for _, t := range e.plan.Tables {
 		ts := e.tables[t.Name]
@@ -154,6 +156,7 @@ func (e *engine) restore(store *state.Store, cp *state.Checkpoint) error {
 				return fmt.Errorf("state of table %s: a row has %d columns, the table %d", t.Name, len(r), len(e.schemas[t.Name]))
 			}
 			ts.restore(key, r, row.Weight(n))
+			e.spillOver() // the store holds every row: tables may move to disk
 			b = append(b, row.Update{Row: r, W: row.Weight(n)})
 			e.snapshotRows += int(n)
 			return nil

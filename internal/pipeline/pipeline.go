@@ -71,6 +71,13 @@ type Config struct {
 	// opt-in grouping mode); 0 or 1 is strict: one sink transaction per
 	// source transaction.
 	GroupTxns int
+	// TableMemory bounds the memory of ripple's copies of the source
+	// tables (an estimate, see tableState) when the state is durable: past
+	// it, the largest keyed tables move to disk and are read from the state
+	// store when a change needs a row. 0 means DefaultTableMemory; a
+	// negative value keeps every keyed table on disk. Without StateDir
+	// every table stays in memory.
+	TableMemory int64
 	// SyncInterval is the least time between two syncs of the state's
 	// write-ahead log; checkpoints are acknowledged to the source once
 	// synced. Default 100ms.
@@ -200,6 +207,8 @@ type engine struct {
 	// writer collects the snapshot's rows for the state store.
 	writer *state.Writer
 	store  *state.Store
+	// tableMemory is Config.TableMemory with its default applied.
+	tableMemory int64
 	// failed are the views stopped by a runtime error (by graph output
 	// name); their outputs are ignored from then on.
 	failed map[string]state.FailedView
@@ -269,17 +278,24 @@ func (e *engine) snapshotRow(rel *cdc.Relation, r row.Row) error {
 		return err
 	}
 	r, _ = a.adapt(r, nil)
-	if err := ts.insert(r); err != nil {
-		return err
-	}
-	if e.writer != nil {
-		if err := e.writer.Put(ts.id, ts.keyOf(r), r, int64(ts.rows[ts.keyOf(r)].n)); err != nil {
+	if e.writer == nil {
+		if err := ts.insert(r); err != nil {
+			return err
+		}
+	} else {
+		k, ent, err := ts.load(r)
+		if err != nil {
+			return err
+		}
+		if err := e.writer.PutEncoded(ts.id, k, ent.enc, int64(ent.n)); err != nil {
 			return err
 		}
 		if e.writer.Size() >= snapshotChunk {
 			if err := e.writer.Flush(); err != nil {
 				return err
 			}
+			// Every row so far is in the store: tables may move to disk.
+			e.spillOver()
 		}
 	}
 	e.pending[rel.Name] = append(e.pending[rel.Name], row.Update{Row: r, W: 1})
@@ -333,6 +349,38 @@ func (e *engine) record(st *Status, info StepInfo) {
 	m.State(stateBytes, stateRows)
 	for name, n := range info.ViewRows {
 		m.ViewStep(name, int64(n), e.viewRows[name])
+	}
+}
+
+// DefaultTableMemory is the default Config.TableMemory.
+const DefaultTableMemory = 1 << 30
+
+// spillOver moves the largest in-memory keyed tables to disk while the
+// table copies exceed the table memory budget. Call it only when every
+// table's rows are in the state store (see tableState.spill).
+func (e *engine) spillOver() {
+	if e.store == nil {
+		return
+	}
+	for {
+		var total int64
+		var big *tableState
+		for _, t := range e.tables {
+			total += t.bytes
+			if t.disk == nil && t.key != nil && (big == nil || t.bytes > big.bytes) {
+				big = t
+			}
+		}
+		if big == nil || (total <= e.tableMemory && e.tableMemory >= 0) {
+			return
+		}
+		bytes := big.bytes
+		big.spill(e.store)
+		e.log.Info("table copy moved to disk: the tables' copies exceed table_memory", "table", big.name.String(),
+			"rows", big.count, "memory_bytes", bytes, "table_memory", e.tableMemory)
+		if e.status != nil {
+			e.status.tableSpilled(big.name.String())
+		}
 	}
 }
 

@@ -144,6 +144,10 @@ func (r *run) run(ctx context.Context) (err error) {
 	}
 	e.metrics = m
 	e.groupTxns = cfg.GroupTxns
+	e.tableMemory = cfg.TableMemory
+	if e.tableMemory == 0 {
+		e.tableMemory = DefaultTableMemory
+	}
 	e.status, e.log = st, log
 	st.setViews(e.viewSinks())
 	m.Init(e.viewNames(), e.sinkNames())

@@ -99,6 +99,9 @@ type StateStatus struct {
 	CheckpointLSN string    `json:"checkpoint_lsn,omitempty"`
 	SyncedAt      time.Time `json:"synced_at"`
 	DiskBytes     int64     `json:"disk_bytes"`
+	// OnDisk lists the tables whose copies moved to disk because the
+	// copies outgrew table_memory (sorted).
+	OnDisk []string `json:"tables_on_disk,omitempty"`
 }
 
 // SlotStatus is the replication slot's lag as last polled.
@@ -134,7 +137,7 @@ type ViewStatus struct {
 }
 
 // stateNote says what StateBytes covers.
-const stateNote = "table arrangements only; dataflow operator state (joins, aggregates, DISTINCT) is not measured"
+const stateNote = "table copies held in memory only; tables moved to disk and dataflow operator state (joins, aggregates, DISTINCT) are not measured"
 
 // NewStatus returns an empty Status in PhaseStarting.
 func NewStatus() *Status {
@@ -313,6 +316,19 @@ func (s *Status) viewFailed(name, err string, lsn row.LSN) {
 	}
 	s.mu.r.Errors++
 	s.mu.r.LastError, s.mu.r.LastErrorAt, s.mu.r.LastErrorIsTerminal = "view "+name+": "+err, now, false
+}
+
+// tableSpilled records that table's copy moved to disk.
+func (s *Status) tableSpilled(table string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, t := range s.mu.r.State.OnDisk {
+		if t == table {
+			return // again, after a reconnect rebuilt the engine
+		}
+	}
+	s.mu.r.State.OnDisk = append(s.mu.r.State.OnDisk, table)
+	sort.Strings(s.mu.r.State.OnDisk)
 }
 
 // stateOpened records the state directory and whether the run resumed.

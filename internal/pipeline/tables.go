@@ -18,11 +18,20 @@ import (
 // Tables without a usable key (REPLICA IDENTITY FULL, or no identity at all,
 // where PostgreSQL refuses UPDATE and DELETE) are kept as a multiset of
 // whole rows.
+//
+// A keyed table is first held in memory. With durable state, once the
+// tables outgrow the engine's table memory budget, the largest move to
+// disk (spill): their rows are then read from the state store when a
+// change needs them (pebble's block cache keeps the hot ones), and rows
+// holds only what changed since the last checkpoint, a deleted row as an
+// entry with n == 0.
 type tableState struct {
 	name row.TableName
 	id   string // the table's name in the state store
 	key  []int  // replica identity columns; nil = whole-row multiset
-	rows map[string]*entry
+	rows map[string]entry
+	buf  []byte             // reused for encoding rows
+	disk *state.TableReader // set once spilled
 
 	// With durable state, dirty holds the keys changed since the last
 	// checkpoint and truncated says the table was emptied since then
@@ -36,19 +45,35 @@ type tableState struct {
 	count, bytes int64
 }
 
-// entryOverhead estimates a map entry and its *entry beyond the row and
-// the key's bytes.
-const entryOverhead = 64
+// entryOverhead estimates a map slot and the allocation headers beyond the
+// key's and the encoded row's bytes.
+const entryOverhead = 48
 
-func entrySize(k string, r row.Row) int64 { return int64(len(k) + r.Size() + entryOverhead) }
+func entrySize(k string, e entry) int64 { return int64(len(k) + len(e.enc) + entryOverhead) }
 
+// entry is one row of the table in its binary encoding (row.AppendBinary):
+// a few bytes per column rather than a 40-byte Datum each, in one
+// allocation. It is decoded when an UPDATE, DELETE or TRUNCATE needs it.
 type entry struct {
-	row row.Row
+	enc string
 	n   row.Weight // multiplicity (always 1 for keyed tables)
 }
 
+func (e entry) row() (row.Row, error) {
+	r, rest, err := row.DecodeBinaryString(e.enc)
+	if err != nil || rest != "" {
+		return nil, fmt.Errorf("undecodable row in ripple's copy of the table (%v)", err)
+	}
+	return r, nil
+}
+
 func newTableState(name row.TableName, key []int) *tableState {
-	return &tableState{name: name, id: name.String(), key: key, rows: map[string]*entry{}, dirty: map[string]struct{}{}}
+	return &tableState{name: name, id: name.String(), key: key, rows: map[string]entry{}, dirty: map[string]struct{}{}}
+}
+
+func (t *tableState) encode(r row.Row) string {
+	t.buf = row.AppendBinary(t.buf[:0], r)
+	return string(t.buf)
 }
 
 func (t *tableState) keyOf(r row.Row) string {
@@ -58,40 +83,104 @@ func (t *tableState) keyOf(r row.Row) string {
 	return r.Key(t.key)
 }
 
+// get finds the row stored under k.
+func (t *tableState) get(k string) (entry, bool, error) {
+	if e, ok := t.rows[k]; ok {
+		return e, e.n > 0, nil
+	}
+	if t.disk == nil || t.truncated {
+		return entry{}, false, nil
+	}
+	enc, n, ok, err := t.disk.Get(k)
+	if err != nil {
+		return entry{}, false, fmt.Errorf("table %s: %w", t.name, err)
+	}
+	return entry{enc: enc, n: row.Weight(n)}, ok, nil
+}
+
 func (t *tableState) insert(r row.Row) error {
 	k := t.keyOf(r)
-	if t.track {
+	if t.track && t.disk == nil {
 		t.dirty[k] = struct{}{}
 	}
-	if e, ok := t.rows[k]; ok {
+	e, ok, err := t.get(k)
+	if err != nil {
+		return err
+	}
+	if ok {
 		if t.key != nil {
 			return fmt.Errorf("table %s: insert of a row whose replica identity key is already present: %v", t.name, r)
 		}
 		e.n++
+		t.rows[k] = e
 		t.count++
 		return nil
 	}
-	t.rows[k] = &entry{row: r, n: 1}
+	e = entry{enc: t.encode(r), n: 1}
+	t.rows[k] = e
 	t.count++
-	t.bytes += entrySize(k, r)
+	if t.disk == nil {
+		t.bytes += entrySize(k, e)
+	}
 	return nil
 }
 
 func (t *tableState) remove(k string) (row.Row, error) {
-	e, ok := t.rows[k]
-	if t.track {
+	if t.track && t.disk == nil {
 		t.dirty[k] = struct{}{}
+	}
+	e, ok, err := t.get(k)
+	if err != nil {
+		return nil, err
 	}
 	if !ok {
 		return nil, fmt.Errorf("table %s: row to update or delete is not in ripple's copy of the table (key %q); the table may have been changed while replication was not running", t.name, k)
 	}
+	r, err := e.row()
+	if err != nil {
+		return nil, fmt.Errorf("table %s: %w", t.name, err)
+	}
 	e.n--
 	t.count--
-	if e.n == 0 {
+	switch {
+	case e.n > 0:
+		t.rows[k] = e
+	case t.disk != nil:
+		t.rows[k] = entry{} // deleted since the last checkpoint
+	default:
 		delete(t.rows, k)
-		t.bytes -= entrySize(k, e.row)
+		t.bytes -= entrySize(k, e)
 	}
-	return e.row, nil
+	return r, nil
+}
+
+// load adds a row of the initial snapshot and returns its key and entry,
+// which the caller writes to the state store. A spilled table keeps none of
+// them in memory: the snapshot of a keyed table has no duplicate keys.
+func (t *tableState) load(r row.Row) (string, entry, error) {
+	if t.disk != nil {
+		t.count++
+		return t.keyOf(r), entry{enc: t.encode(r), n: 1}, nil
+	}
+	if err := t.insert(r); err != nil {
+		return "", entry{}, err
+	}
+	k := t.keyOf(r)
+	return k, t.rows[k], nil
+}
+
+// spill moves the table to disk. Every row must be in the state store and
+// nothing changed since (right after a checkpoint or a flushed snapshot
+// chunk, or while restoring); keyless tables stay in memory.
+func (t *tableState) spill(store *state.Store) bool {
+	if t.disk != nil || t.key == nil || store == nil {
+		return false
+	}
+	t.disk = store.Table(t.id)
+	t.rows = map[string]entry{}
+	clear(t.dirty)
+	t.bytes = 0
+	return true
 }
 
 // apply turns one change into Z-set updates of the table, in full rows,
@@ -119,10 +208,34 @@ func (t *tableState) apply(c cdc.Change, out []row.Update) ([]row.Update, error)
 		}
 		return append(out, row.Update{Row: r, W: 1}), nil
 	case cdc.OpTruncate:
-		for _, e := range t.rows {
-			out = append(out, row.Update{Row: e.row, W: -e.n})
+		retract := func(e entry) error {
+			if e.n == 0 {
+				return nil
+			}
+			r, err := e.row()
+			if err != nil {
+				return fmt.Errorf("table %s: %w", t.name, err)
+			}
+			out = append(out, row.Update{Row: r, W: -e.n})
+			return nil
 		}
-		t.rows = map[string]*entry{}
+		for _, e := range t.rows {
+			if err := retract(e); err != nil {
+				return out, err
+			}
+		}
+		if t.disk != nil && !t.truncated {
+			err := t.disk.Scan(func(k, enc string, n int64) error {
+				if _, changed := t.rows[k]; changed {
+					return nil
+				}
+				return retract(entry{enc: enc, n: row.Weight(n)})
+			})
+			if err != nil {
+				return out, fmt.Errorf("table %s: %w", t.name, err)
+			}
+		}
+		t.rows = map[string]entry{}
 		t.count, t.bytes = 0, 0
 		if t.track {
 			t.truncated = true
@@ -165,10 +278,14 @@ func (t *tableState) fillUnchanged(r row.Row, unchanged []bool, old row.Row) row
 
 // restore puts a row read back from the state store.
 func (t *tableState) restore(k string, r row.Row, n row.Weight) {
-	t.rows[k] = &entry{row: r, n: n}
 	t.count += int64(n)
-	t.bytes += entrySize(k, r)
 	t.track = true
+	if t.disk != nil {
+		return
+	}
+	e := entry{enc: t.encode(r), n: n}
+	t.rows[k] = e
+	t.bytes += entrySize(k, e)
 }
 
 // flushDirty writes what changed since the last checkpoint to w and starts
@@ -180,10 +297,31 @@ func (t *tableState) flushDirty(w *state.Writer) error {
 		}
 		t.truncated = false
 	}
+	if t.disk != nil {
+		for k, e := range t.rows {
+			var err error
+			if e.n > 0 {
+				err = w.PutEncoded(t.id, k, e.enc, int64(e.n))
+			} else {
+				err = w.Delete(t.id, k)
+			}
+			if err != nil {
+				return err
+			}
+		}
+		// The writer's batch is committed before the next lookup.
+		if len(t.rows) > 4096 {
+			t.rows = map[string]entry{} // let a large transaction's map go
+		} else {
+			clear(t.rows)
+		}
+		t.track = true
+		return nil
+	}
 	for k := range t.dirty {
 		var err error
 		if e, ok := t.rows[k]; ok {
-			err = w.Put(t.id, k, e.row, int64(e.n))
+			err = w.PutEncoded(t.id, k, e.enc, int64(e.n))
 		} else {
 			err = w.Delete(t.id, k)
 		}

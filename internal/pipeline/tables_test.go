@@ -42,7 +42,11 @@ func updates(us []row.Update) string {
 func contents(t *tableState) string {
 	var out []string
 	for _, e := range t.rows {
-		out = append(out, fmt.Sprintf("%d×%v", e.n, e.row))
+		r, err := e.row()
+		if err != nil {
+			return err.Error()
+		}
+		out = append(out, fmt.Sprintf("%d×%v", e.n, r))
 	}
 	sort.Strings(out)
 	return strings.Join(out, "; ")
@@ -201,7 +205,7 @@ func checkSize(t *testing.T, ts *tableState) {
 	var count, bytes int64
 	for k, e := range ts.rows {
 		count += int64(e.n)
-		bytes += entrySize(k, e.row)
+		bytes += entrySize(k, e)
 	}
 	if ts.count != count || ts.bytes != bytes {
 		t.Errorf("size: count %d bytes %d, recount %d and %d", ts.count, ts.bytes, count, bytes)

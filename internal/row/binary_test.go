@@ -69,3 +69,32 @@ func FuzzDecodeBinary(f *testing.F) {
 		}
 	})
 }
+
+// TestBinaryIsIdentity: two rows encode alike exactly when they are
+// Identical, which arrangements rely on when they key rows by encoding.
+func TestBinaryIsIdentity(t *testing.T) {
+	nan2 := NewFloat(math.Float64frombits(0x7ff8000000000abc))
+	ds := []Datum{Null, NewBool(true), NewBool(false), NewInt(0), NewInt(1), NewFloat(0), NewFloat(math.Copysign(0, -1)),
+		NewFloat(math.NaN()), nan2, {kind: KindFloat, i: 4, f: 1.5}, NewFloat(1.5), NewNumeric("1.5"), NewNumeric("1.50"),
+		NewText(""), NewText("1.5"), NewBytes([]byte("1.5")), NewDate(0), NewTimestamp(0), NewTimestampTZ(0),
+		NewInterval(IntervalValue{Days: 1}), NewInterval(IntervalValue{Micros: 86400e6}), NewEnum("b", 1.5), NewEnum("b", 2),
+		NewArray([]Datum{NewInt(1)}), NewJSON("{}"), NewJSONB("{}")}
+	for _, a := range ds {
+		for _, b := range ds {
+			ra, rb := Row{a, NewInt(7)}, Row{b, NewInt(7)}
+			same := string(AppendBinary(nil, ra)) == string(AppendBinary(nil, rb))
+			if same != RowsIdentical(ra, rb) {
+				t.Errorf("%v vs %v: encodings equal %v, Identical %v", a, b, same, !same)
+			}
+		}
+	}
+}
+
+func TestDecodeBinaryString(t *testing.T) {
+	r := Row{NewText("abc"), NewInt(-5), Null, NewNumeric("2.50")}
+	s := string(AppendBinary(nil, r)) + "tail"
+	got, rest, err := DecodeBinaryString(s)
+	if err != nil || rest != "tail" || !RowsIdentical(got, r) {
+		t.Fatalf("got %v rest %q err %v", got, rest, err)
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/bloom"
 
 	"github.com/rippledb/ripple/internal/row"
 )
@@ -85,6 +86,10 @@ func Open(dir string, log *slog.Logger) (*Store, error) {
 		Logger:       pebbleLogger{log},
 		MemTableSize: 16 << 20,
 		CacheSize:    64 << 20,
+		// Tables kept on disk (see pipeline's table memory budget) look
+		// up a row for every change; a Bloom filter answers most lookups
+		// of absent keys without reading a block.
+		Levels: [7]pebble.LevelOptions{{FilterPolicy: bloom.FilterPolicy(10)}},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("open state in %s: %w", path, err)
@@ -226,8 +231,56 @@ func prefixEnd(prefix []byte) []byte {
 
 // Scan calls fn for every stored row of table, in key order.
 func (s *Store) Scan(table string, fn func(key string, r row.Row, n int64) error) error {
-	prefix := tableKeyPrefix(table)
-	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: prefixEnd(prefix)})
+	return s.Table(table).Scan(func(key, enc string, n int64) error {
+		r, rest, err := row.DecodeBinaryString(enc)
+		if err != nil || rest != "" {
+			return fmt.Errorf("state of table %s: malformed row", table)
+		}
+		return fn(key, r, n)
+	})
+}
+
+// TableReader reads the committed rows of one table. It is not safe for
+// concurrent use.
+type TableReader struct {
+	s      *Store
+	table  string
+	prefix []byte
+	buf    []byte
+}
+
+// Table returns a reader of table's rows.
+func (s *Store) Table(table string) *TableReader {
+	return &TableReader{s: s, table: table, prefix: tableKeyPrefix(table)}
+}
+
+// Get reads the row stored under key: its row.AppendBinary encoding and
+// multiplicity, or ok false.
+func (t *TableReader) Get(key string) (enc string, n int64, ok bool, err error) {
+	defer t.s.recoverFatal(&err)
+	if err := t.s.usable(); err != nil {
+		return "", 0, false, err
+	}
+	t.buf = append(append(t.buf[:0], t.prefix...), key...)
+	v, closer, err := t.s.db.Get(t.buf)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return "", 0, false, nil
+	}
+	if err != nil {
+		return "", 0, false, fmt.Errorf("read state of table %s: %w", t.table, err)
+	}
+	defer closer.Close()
+	n, m := binary.Varint(v)
+	if m <= 0 {
+		return "", 0, false, fmt.Errorf("state of table %s: malformed row", t.table)
+	}
+	return string(v[m:]), n, true, nil
+}
+
+// Scan calls fn for every stored row of the table in key order, with the
+// row in its row.AppendBinary encoding (key and enc are fresh copies).
+func (t *TableReader) Scan(fn func(key, enc string, n int64) error) error {
+	it, err := t.s.db.NewIter(&pebble.IterOptions{LowerBound: t.prefix, UpperBound: prefixEnd(t.prefix)})
 	if err != nil {
 		return err
 	}
@@ -236,17 +289,13 @@ func (s *Store) Scan(table string, fn func(key string, r row.Row, n int64) error
 		k := it.Key()
 		v, err := it.ValueAndErr()
 		if err != nil {
-			return fmt.Errorf("read state of table %s: %w", table, err)
+			return fmt.Errorf("read state of table %s: %w", t.table, err)
 		}
 		n, m := binary.Varint(v)
 		if m <= 0 {
-			return fmt.Errorf("state of table %s: malformed row", table)
+			return fmt.Errorf("state of table %s: malformed row", t.table)
 		}
-		r, rest, err := row.DecodeBinary(v[m:])
-		if err != nil || len(rest) != 0 {
-			return fmt.Errorf("state of table %s: malformed row", table)
-		}
-		if err := fn(string(k[len(prefix):]), r, n); err != nil {
+		if err := fn(string(k[len(t.prefix):]), string(v[m:]), n); err != nil {
 			return err
 		}
 	}
@@ -280,6 +329,13 @@ func (w *Writer) prefix(table string) []byte {
 func (w *Writer) Put(table, key string, r row.Row, n int64) error {
 	w.buf = binary.AppendVarint(w.buf[:0], n)
 	w.buf = row.AppendBinary(w.buf, r)
+	return w.b.Set(w.key(table, key), w.buf, nil)
+}
+
+// PutEncoded is Put for a row already in row.AppendBinary form.
+func (w *Writer) PutEncoded(table, key, enc string, n int64) error {
+	w.buf = binary.AppendVarint(w.buf[:0], n)
+	w.buf = append(w.buf, enc...)
 	return w.b.Set(w.key(table, key), w.buf, nil)
 }
 

@@ -4,8 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"runtime/pprof"
+	"strings"
 )
 
 // runMemory measures the live Go heap that ripple's state takes after the
@@ -70,6 +74,11 @@ ANALYZE m;`, groups, n)
 	}
 	defer r.stop()
 	after := liveHeap()
+	if e.profDir != "" {
+		if err := writeHeapProfile(e.profDir, "memory-"+strings.Fields(name)[0]); err != nil {
+			return err
+		}
+	}
 	total := float64(after) - float64(before)
 	perRow := total / float64(n)
 	res.add(&Figure{Name: name + ": live heap per source row", Value: perRow, Unit: "B", Baseline: "raw row payload",
@@ -85,4 +94,18 @@ ANALYZE m;`, groups, n)
 	res.stage("%s: %d rows, live heap grew %.1f MB; ripple's own estimate of the table arrangements: %.1f MB (%d rows)",
 		name, n, total/1e6, float64(st.StateBytes)/1e6, st.StateRows)
 	return r.check(ctx, e, res, name)
+}
+
+// writeHeapProfile writes the live heap (inuse_space) for -profile, so the
+// state's bytes per row can be traced to the structures holding them.
+func writeHeapProfile(dir, name string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	f, err := os.Create(filepath.Join(dir, name+".heap.pprof"))
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return pprof.Lookup("heap").WriteTo(f, 0)
 }

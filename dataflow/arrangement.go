@@ -1,0 +1,154 @@
+package dataflow
+
+import (
+	"fmt"
+
+	"github.com/rippledb/ripple/internal/row"
+)
+
+// arrangement indexes rows by a key: key → distinct row → multiplicity.
+// Within a step a multiplicity may dip below zero (a delta's retraction
+// listed before the insertion it cancels); settle checks none stays there.
+//
+// Rows are held in their binary encoding (row.AppendBinary), which is both
+// their identity (Identical rows encode alike) and their storage: a few
+// bytes per column instead of a 40-byte Datum, and one allocation per row.
+// Lookups decode the rows they return; the decoded rows share the stored
+// bytes. A key's rows are a slice, searched linearly while small and
+// through an index once the bucket grows past smallBucket rows.
+type arrangement struct {
+	buckets map[string]bucket
+	neg     []arrRef // entries that went negative since the last settle
+	buf     []byte
+}
+
+// smallBucket is the number of rows a bucket holds before it is indexed.
+const smallBucket = 8
+
+type arrRow struct {
+	enc string // row.AppendBinary of the row
+	w   row.Weight
+}
+
+type bucket struct {
+	rows []arrRow
+	idx  map[string]int32 // enc → position in rows; nil while small
+}
+
+type arrRef struct{ key, enc string }
+
+func newArrangement() *arrangement { return &arrangement{buckets: map[string]bucket{}} }
+
+// find returns the position of the row encoded as enc, or -1.
+func (b *bucket) find(enc []byte) int {
+	if b.idx != nil {
+		if i, ok := b.idx[string(enc)]; ok {
+			return int(i)
+		}
+		return -1
+	}
+	for i := range b.rows {
+		if b.rows[i].enc == string(enc) {
+			return i
+		}
+	}
+	return -1
+}
+
+func (b *bucket) push(e arrRow) {
+	b.rows = append(b.rows, e)
+	switch {
+	case b.idx != nil:
+		b.idx[e.enc] = int32(len(b.rows) - 1)
+	case len(b.rows) > smallBucket:
+		b.idx = make(map[string]int32, len(b.rows))
+		for i, r := range b.rows {
+			b.idx[r.enc] = int32(i)
+		}
+	}
+}
+
+// remove drops the row at i, moving the last row into its place.
+func (b *bucket) remove(i int) {
+	last := len(b.rows) - 1
+	if b.idx != nil {
+		delete(b.idx, b.rows[i].enc)
+		if i != last {
+			b.idx[b.rows[last].enc] = int32(i)
+		}
+	}
+	b.rows[i] = b.rows[last]
+	b.rows[last] = arrRow{}
+	b.rows = b.rows[:last]
+	if b.idx != nil && len(b.rows) <= smallBucket/2 {
+		b.idx = nil
+	}
+	if cap(b.rows) > 2*smallBucket && len(b.rows) < cap(b.rows)/4 {
+		b.rows = append([]arrRow(nil), b.rows...)
+	}
+}
+
+func (a *arrangement) add(key string, r row.Row, w row.Weight) {
+	if w == 0 {
+		return
+	}
+	a.buf = row.AppendBinary(a.buf[:0], r)
+	b := a.buckets[key]
+	i := b.find(a.buf)
+	if i < 0 {
+		enc := string(a.buf)
+		b.push(arrRow{enc: enc, w: w})
+		a.buckets[key] = b
+		if w < 0 {
+			a.neg = append(a.neg, arrRef{key, enc})
+		}
+		return
+	}
+	e := &b.rows[i] // shares the stored bucket's array
+	e.w += w
+	switch {
+	case e.w < 0:
+		a.neg = append(a.neg, arrRef{key, e.enc})
+	case e.w == 0:
+		b.remove(i)
+		if len(b.rows) == 0 {
+			delete(a.buckets, key)
+		} else {
+			a.buckets[key] = b
+		}
+	}
+}
+
+// settle reports an entry left with a negative multiplicity by the
+// updates added since the last settle.
+func (a *arrangement) settle() error {
+	neg := a.neg
+	a.neg = a.neg[:0]
+	for _, ref := range neg {
+		b := a.buckets[ref.key]
+		if i := b.find([]byte(ref.enc)); i >= 0 && b.rows[i].w < 0 {
+			r, _, err := row.DecodeBinaryString(ref.enc)
+			if err != nil {
+				return fmt.Errorf("negative multiplicity %d for a row: %w", b.rows[i].w, err)
+			}
+			return fmt.Errorf("negative multiplicity %d for row %v", b.rows[i].w, r)
+		}
+	}
+	return nil
+}
+
+// each calls fn with every row under key and its multiplicity.
+func (a *arrangement) each(key string, fn func(row.Row, row.Weight)) error {
+	b, ok := a.buckets[key]
+	if !ok {
+		return nil
+	}
+	for _, e := range b.rows {
+		r, rest, err := row.DecodeBinaryString(e.enc)
+		if err != nil || rest != "" {
+			return fmt.Errorf("arrangement: undecodable row (%v)", err)
+		}
+		fn(r, e.w)
+	}
+	return nil
+}
