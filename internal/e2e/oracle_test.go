@@ -105,7 +105,8 @@ CREATE MATERIALIZED VIEW public.v_kinds_expr AS
 // TestOracle runs a seeded random workload against every view and, after
 // every quiet point, checks that each sink table equals its view's SELECT
 // on the source as a multiset. Sinks: a separate cluster and another
-// database of the source cluster.
+// database of the source cluster. ripple's copies of the source tables are
+// kept on disk (table_memory 0).
 func TestOracle(t *testing.T) {
 	txns := 2000
 	if testing.Short() {
@@ -151,6 +152,9 @@ func TestOracle(t *testing.T) {
 				{Sink: sink.NewPostgres(sink.PostgresConfig{Name: "other-cluster", DSN: other.DSN("warehouse")}), Views: names},
 			},
 			QueueSize: 16,
+			// Durable state with every table copy on disk: the other
+			// oracle tests keep them in memory.
+			StateDir: t.TempDir(), TableMemory: -1,
 		})
 	}()
 	t.Cleanup(func() {
