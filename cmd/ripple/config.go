@@ -32,6 +32,9 @@ type Config struct {
 	// whole, consecutive source transactions when ripple is behind; 0 or 1
 	// keeps one sink transaction per source transaction.
 	GroupTransactions int `mapstructure:"group_transactions"`
+	// Tick is how often views with temporal filters (now() in WHERE) are
+	// brought up to the present while the source is idle; default 1s.
+	Tick time.Duration `mapstructure:"tick"`
 	// HTTP is the address of run's /status, /metrics, /healthz and /readyz
 	// endpoint; default 127.0.0.1:9187, "" disables it.
 	HTTP string `mapstructure:"http"`
@@ -122,7 +125,7 @@ type ViewsConfig struct {
 }
 
 // scalar keys that the environment and flags may set.
-var envKeys = []string{"source.dsn", "source.slot", "source.publication", "source.heartbeat_interval", "source.max_retained_wal", "state_dir", "group_transactions", "http"}
+var envKeys = []string{"source.dsn", "source.slot", "source.publication", "source.heartbeat_interval", "source.max_retained_wal", "state_dir", "group_transactions", "tick", "http"}
 
 // loadConfig reads the config file at path (may be "" when everything comes
 // from the environment and flags), applies defaults and validates it,
@@ -137,6 +140,7 @@ func loadConfig(path string, flags *pflag.FlagSet) (*Config, error) {
 	v.SetDefault("source.slot", "ripple")
 	v.SetDefault("source.publication", "ripple")
 	v.SetDefault("source.heartbeat_interval", cdc.DefaultHeartbeatInterval.String())
+	v.SetDefault("tick", "1s")
 	v.SetDefault("source.max_retained_wal", "1GB")
 	v.SetDefault("state_dir", "./ripple-state")
 	v.SetDefault("http", defaultHTTP)
@@ -197,7 +201,7 @@ func cleanDecodeError(err error) string {
 	msg = strings.ReplaceAll(msg, "decoding failed due to the following error(s):\n\n", "")
 	msg = strings.ReplaceAll(msg, "has invalid keys:", "unknown key:")
 	msg = strings.ReplaceAll(msg, "'' ", "top level: ")
-	return strings.TrimSpace(msg) + " (known keys: source.dsn, source.slot, source.publication, source.heartbeat_interval, source.max_retained_wal, sinks[].name, sinks[].type, sinks[].dsn, sinks[].prefix, sinks[].path, sinks[].nats, sinks[].subject, sinks[].stream, views[].files, views[].sink, state_dir, group_transactions, http)"
+	return strings.TrimSpace(msg) + " (known keys: source.dsn, source.slot, source.publication, source.heartbeat_interval, source.max_retained_wal, sinks[].name, sinks[].type, sinks[].dsn, sinks[].prefix, sinks[].path, sinks[].nats, sinks[].subject, sinks[].stream, views[].files, views[].sink, state_dir, group_transactions, tick, http)"
 }
 
 func (c *Config) validate() error {
@@ -213,6 +217,9 @@ func (c *Config) validate() error {
 	}
 	if c.GroupTransactions < 0 {
 		problems = append(problems, fmt.Sprintf("group_transactions %d must be 0 (strict) or more", c.GroupTransactions))
+	}
+	if c.Tick <= 0 {
+		problems = append(problems, fmt.Sprintf("tick %s must be positive", c.Tick))
 	}
 	if c.Source.HeartbeatInterval < 0 {
 		problems = append(problems, fmt.Sprintf("source.heartbeat_interval %s must not be negative (0 disables heartbeats)", c.Source.HeartbeatInterval))
