@@ -70,6 +70,9 @@ type Graph struct {
 	outputs map[string]*Node
 	order   []string // output names in registration order
 	primed  bool
+	// now is the logical time of the current (or last) step; only
+	// temporal filters read it.
+	now Time
 	// reported holds the outputs whose failure a Step already returned.
 	reported map[string]bool
 }
@@ -143,6 +146,19 @@ func (g *Graph) OutputNode(name string) *Node { return g.outputs[name] }
 // naming the outputs that failed in this step. Any other error is
 // terminal for the whole graph.
 func (g *Graph) Step(inputs map[row.TableName]Batch) (map[string]Batch, error) {
+	return g.StepAt(g.now, inputs)
+}
+
+// StepAt is Step at logical time now, which must not be before the
+// previous step's. Temporal filters emit the changes of validity since
+// the previous step's time together with the inputs' changes; a step with
+// no input changes only advances time (a tick). Graphs without temporal
+// filters ignore the time.
+func (g *Graph) StepAt(now Time, inputs map[row.TableName]Batch) (map[string]Batch, error) {
+	if g.primed && now < g.now {
+		return nil, fmt.Errorf("dataflow: step at %s, before the previous step's time %s", now, g.now)
+	}
+	g.now = now
 	for name := range inputs {
 		if _, ok := g.inputs[name]; !ok {
 			return nil, fmt.Errorf("dataflow: step: no input for table %s", name)
@@ -204,6 +220,47 @@ func (g *Graph) Step(inputs map[row.TableName]Batch) (map[string]Batch, error) {
 		return res, failed
 	}
 	return res, nil
+}
+
+// Now is the logical time of the last step (zero before the first).
+func (g *Graph) Now() Time { return g.now }
+
+// Temporal reports whether any output's value depends on the logical time
+// (the graph has a temporal filter): such a graph must be stepped as time
+// passes, not only when its inputs change.
+func (g *Graph) Temporal() bool {
+	for _, n := range g.nodes {
+		if _, ok := n.op.(timed); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// TemporalOutput reports whether output name reads a temporal filter.
+func (g *Graph) TemporalOutput(name string) bool {
+	n, ok := g.outputs[name]
+	if !ok {
+		return false
+	}
+	seen := map[*Node]bool{}
+	var walk func(n *Node) bool
+	walk = func(n *Node) bool {
+		if seen[n] {
+			return false
+		}
+		seen[n] = true
+		if _, ok := n.op.(timed); ok {
+			return true
+		}
+		for _, in := range n.inputs {
+			if walk(in) {
+				return true
+			}
+		}
+		return false
+	}
+	return walk(n)
 }
 
 // ViewError is the runtime error that stopped one output.
@@ -307,6 +364,9 @@ func (g *Graph) stepNode(n *Node, inputs map[row.TableName]Batch) {
 		if len(b) > 0 {
 			active = true
 		}
+	}
+	if t, ok := n.op.(timed); ok && t.due(g.now) {
+		active = true
 	}
 	if !active {
 		return

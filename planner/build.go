@@ -56,6 +56,7 @@ type builder struct {
 	cat       Catalog
 	collation string
 	g         *dataflow.Graph
+	top       *dataflow.Graph // the views' graph (g is another while planning a recursive term)
 	lookups   map[[2]string]*Table
 	seen      map[row.TableName]bool
 	tables    []*Table
@@ -92,8 +93,9 @@ func Build(ctx context.Context, defs []ViewDef, cat Catalog) (*Plan, error) {
 	if err != nil {
 		return nil, fmt.Errorf("planner: read the source's collation: %w", err)
 	}
+	top := dataflow.New()
 	b := &builder{
-		ctx: ctx, cat: cat, collation: coll, g: dataflow.New(),
+		ctx: ctx, cat: cat, collation: coll, g: top, top: top,
 		lookups: map[[2]string]*Table{}, seen: map[row.TableName]bool{}, viewNames: map[row.TableName]bool{},
 	}
 	first := map[row.TableName]ViewDef{}
@@ -523,6 +525,10 @@ func (v *viewBuilder) selectLeaf(s *pg_query.SelectStmt) (*leaf, error) {
 	if err != nil {
 		return nil, err
 	}
+	where, temporal, err := v.splitTemporal(where) // planner/temporal.go
+	if err != nil {
+		return nil, err
+	}
 	gc := v.compiler(f.scope, "select list", "", nil)
 	targets, err := v.targets(s.GetTargetList(), f, gc)
 	if err != nil {
@@ -549,6 +555,11 @@ func (v *viewBuilder) selectLeaf(s *pg_query.SelectStmt) (*leaf, error) {
 	node, pos, err := join(f)
 	if err != nil {
 		return nil, err
+	}
+	if len(temporal) > 0 {
+		if node, err = v.temporalFilter(node, f.scope, pos, temporal); err != nil {
+			return nil, err
+		}
 	}
 	if node, err = v.semiJoins(f, node, pos, semis); err != nil {
 		return nil, err

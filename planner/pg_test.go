@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -76,6 +77,18 @@ func oracle(t *testing.T, conn *pgx.Conn, sql string, seed int64) {
 	nextID = map[row.TableName]int64{}
 	live := map[row.TableName][]row.Row{}
 	acc := collector{}
+	// Views with temporal filters are stepped at a logical time that
+	// moves through the random timestamps (2024-01-01 to 05 at 10:00),
+	// and PostgreSQL evaluates them with now() replaced by that time.
+	temporal := p.Graph.Temporal()
+	now := dataflow.TimeOf(time.Date(2024, 1, 1, 9, 0, 0, 0, time.UTC))
+	query := func(q string) string {
+		lit := "'" + now.String() + "'::timestamptz"
+		for _, f := range []string{"now()", "current_timestamp", "transaction_timestamp()"} {
+			q = strings.ReplaceAll(q, f, lit)
+		}
+		return q
+	}
 	step := func(what string, in map[row.TableName]dataflow.Batch) {
 		t.Helper()
 		for name, b := range in {
@@ -85,13 +98,13 @@ func oracle(t *testing.T, conn *pgx.Conn, sql string, seed int64) {
 				}
 			}
 		}
-		out, err := p.Graph.Step(in)
+		out, err := p.Graph.StepAt(now, in)
 		if err != nil {
 			t.Fatalf("%s: step: %v", what, err)
 		}
 		acc.apply(t, out)
 		for _, v := range p.Views {
-			compareView(t, conn, what, v, acc)
+			compareView(t, conn, what, v, query(v.SourceQuery), acc)
 		}
 	}
 	step("empty", nil)
@@ -123,7 +136,17 @@ func oracle(t *testing.T, conn *pgx.Conn, sql string, seed int64) {
 			live[tbl.Name] = keep
 			in[tbl.Name] = b
 		}
+		if temporal {
+			now = dataflow.TimeOf(time.Date(2024, 1, 2+round, 10, 0, 1, 0, time.UTC))
+		}
 		step(fmt.Sprintf("round %d", round), in)
+		if temporal {
+			// Time passes with no change: rows leave and enter the views.
+			now = dataflow.TimeOf(time.Date(2024, 1, 2+round, 10, 0, 2, 500_000_000, time.UTC))
+			step(fmt.Sprintf("round %d, tick at %s", round, now), nil)
+			now = dataflow.TimeOf(time.Date(2024, 1, 2+round, 23, 59, 59, 999_999_000, time.UTC))
+			step(fmt.Sprintf("round %d, tick at %s", round, now), nil)
+		}
 	}
 }
 
@@ -216,9 +239,9 @@ func dmlFor(p *Plan, name row.TableName, u row.Update) string {
 	return fmt.Sprintf("DELETE FROM %s WHERE ctid = (SELECT ctid FROM %s WHERE %s LIMIT 1)", name, name, strings.Join(conds, " AND "))
 }
 
-func compareView(t *testing.T, conn *pgx.Conn, what string, v View, acc collector) {
+func compareView(t *testing.T, conn *pgx.Conn, what string, v View, query string, acc collector) {
 	t.Helper()
-	rows, err := conn.Query(context.Background(), v.SourceQuery, pgx.QueryResultFormats{pgx.TextFormatCode})
+	rows, err := conn.Query(context.Background(), query, pgx.QueryResultFormats{pgx.TextFormatCode})
 	if err != nil {
 		t.Fatalf("view %s: %s: %v", v.Def.Name, v.SourceQuery, err)
 	}

@@ -109,7 +109,7 @@ func (m *Memory) Apply(_ context.Context, step Step) error {
 	if !m.mu.open {
 		return fmt.Errorf("sink %s: apply: sink is not open", m.name)
 	}
-	if step.LSN <= m.mu.progress {
+	if step.Applied(m.mu.progress) {
 		return nil
 	}
 	// Check everything first, so a failing step changes nothing (I2).

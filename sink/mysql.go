@@ -815,7 +815,7 @@ func (m *MySQL) applyLocked(ctx context.Context, step Step) (applied bool, err e
 	if err != nil {
 		return false, fmt.Errorf("apply step %s: %w", step.LSN, err)
 	}
-	if ok && step.LSN <= cur {
+	if ok && step.Applied(cur) {
 		m.log.Debug("step already applied; skipped", "lsn", step.LSN, "progress", cur)
 		return false, nil
 	}

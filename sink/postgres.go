@@ -585,7 +585,11 @@ func (p *Postgres) applyStep(ctx context.Context, step Step) error {
 	// The conditional upsert locks the progress row first (a second
 	// pipeline on the same sink waits here) and changes nothing when the
 	// step is at or below the recorded progress.
-	batch.ExecPrepared(progress, [][]byte{[]byte(p.pipeline), []byte(step.LSN.String()), ct}, nil, nil)
+	tick := []byte("false")
+	if step.Tick {
+		tick = []byte("true")
+	}
+	batch.ExecPrepared(progress, [][]byte{[]byte(p.pipeline), []byte(step.LSN.String()), ct, tick}, nil, nil)
 	checks, copies, err := p.queueDeltas(ctx, step, &batch)
 	if err != nil {
 		return err
@@ -780,18 +784,19 @@ func updateStatement(v *pgView, old, new row.Row) (string, []uint32, [][]byte) {
 }
 
 // progressAdvance records a step's progress unless the recorded progress
-// is already at or past it (then it changes no row).
+// is already at or past it (then it changes no row); a tick ($4) is
+// applied at the progress it carries (Step.Applied).
 const progressAdvance = `
 INSERT INTO ripple.progress (pipeline, lsn, commit_time, updated_at) VALUES ($1, $2::pg_lsn, $3::timestamptz, now())
-ON CONFLICT (pipeline) DO UPDATE SET lsn = excluded.lsn, commit_time = excluded.commit_time, updated_at = excluded.updated_at
-WHERE ripple.progress.lsn < excluded.lsn`
+ON CONFLICT (pipeline) DO UPDATE SET lsn = excluded.lsn, commit_time = coalesce(excluded.commit_time, ripple.progress.commit_time), updated_at = excluded.updated_at
+WHERE ripple.progress.lsn < excluded.lsn OR ($4::bool AND ripple.progress.lsn = excluded.lsn)`
 
 const progressStmtName = "ripple_sink_progress"
 
 // progressStmt prepares progressAdvance once per connection.
 func (p *Postgres) progressStmt(ctx context.Context) (string, error) {
 	if !p.progressReady {
-		oids := []uint32{uint32(row.OIDText), uint32(row.OIDText), uint32(row.OIDText)}
+		oids := []uint32{uint32(row.OIDText), uint32(row.OIDText), uint32(row.OIDText), uint32(row.OIDText)}
 		if _, err := p.conn.PgConn().Prepare(ctx, progressStmtName, progressAdvance, oids); err != nil {
 			return "", fmt.Errorf("sink %s: prepare the progress statement: %w", p.cfg.Name, err)
 		}

@@ -549,7 +549,7 @@ func (r *Redis) Apply(ctx context.Context, step Step) error {
 		if err != nil {
 			return err
 		}
-		if step.LSN <= cur {
+		if step.Applied(cur) {
 			r.log.Debug("step already applied; skipped", "lsn", step.LSN, "progress", cur)
 			skipped = true
 			return nil // Tx.Close sends UNWATCH (I3)

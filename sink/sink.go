@@ -38,6 +38,19 @@ type Step struct {
 	// CommitTime is the source commit time of that transaction.
 	CommitTime time.Time
 	Deltas     []Delta
+	// Tick marks a step that moves no source position: the changes of
+	// views with temporal filters as time passed (now() in the views).
+	// It carries the progress LSN the sink already holds and is applied
+	// at that LSN; the pipeline never sends a tick twice (after a crash
+	// that may have left one applied, it reloads the sink instead).
+	Tick bool
+}
+
+// Applied reports whether a sink whose progress is progress holds the
+// step already (I3): a step at or below the progress, except a tick at
+// exactly the progress.
+func (s Step) Applied(progress row.LSN) bool {
+	return s.LSN < progress || s.LSN == progress && !s.Tick
 }
 
 // Sink is a database that holds the results of a set of views.

@@ -275,7 +275,7 @@ func (s *Stream) Apply(ctx context.Context, step Step) error {
 	if s.outs == nil {
 		return fmt.Errorf("sink %s: apply: sink is not open", s.cfg.Name)
 	}
-	if step.LSN <= s.minProgress() {
+	if step.Applied(s.minProgress()) {
 		return nil
 	}
 	for _, d := range step.Deltas {
@@ -293,7 +293,7 @@ func (s *Stream) Apply(ctx context.Context, step Step) error {
 	}
 	s.buf = ev
 	for _, o := range s.outs {
-		if step.LSN <= o.progress {
+		if step.Applied(o.progress) {
 			continue
 		}
 		if err := o.write(ctx, streamStep, step.LSN, ev); err != nil {

@@ -37,6 +37,9 @@ type Config struct {
 	// read from there (a size as in max_retained_wal; default 1GB; "0"
 	// keeps every table with a replica identity key on disk).
 	TableMemory string `mapstructure:"table_memory"`
+	// Tick is how often views with temporal filters (now() in WHERE) are
+	// brought up to the present while the source is idle; default 1s.
+	Tick time.Duration `mapstructure:"tick"`
 	// HTTP is the address of run's /status, /metrics, /healthz and /readyz
 	// endpoint; default 127.0.0.1:9187, "" disables it.
 	HTTP string `mapstructure:"http"`
@@ -127,7 +130,7 @@ type ViewsConfig struct {
 }
 
 // scalar keys that the environment and flags may set.
-var envKeys = []string{"source.dsn", "source.slot", "source.publication", "source.heartbeat_interval", "source.max_retained_wal", "state_dir", "group_transactions", "table_memory", "http"}
+var envKeys = []string{"source.dsn", "source.slot", "source.publication", "source.heartbeat_interval", "source.max_retained_wal", "state_dir", "group_transactions", "table_memory", "tick", "http"}
 
 // loadConfig reads the config file at path (may be "" when everything comes
 // from the environment and flags), applies defaults and validates it,
@@ -142,6 +145,7 @@ func loadConfig(path string, flags *pflag.FlagSet) (*Config, error) {
 	v.SetDefault("source.slot", "ripple")
 	v.SetDefault("source.publication", "ripple")
 	v.SetDefault("source.heartbeat_interval", cdc.DefaultHeartbeatInterval.String())
+	v.SetDefault("tick", "1s")
 	v.SetDefault("source.max_retained_wal", "1GB")
 	v.SetDefault("state_dir", "./ripple-state")
 	v.SetDefault("table_memory", "1GB")
@@ -203,7 +207,7 @@ func cleanDecodeError(err error) string {
 	msg = strings.ReplaceAll(msg, "decoding failed due to the following error(s):\n\n", "")
 	msg = strings.ReplaceAll(msg, "has invalid keys:", "unknown key:")
 	msg = strings.ReplaceAll(msg, "'' ", "top level: ")
-	return strings.TrimSpace(msg) + " (known keys: source.dsn, source.slot, source.publication, source.heartbeat_interval, source.max_retained_wal, sinks[].name, sinks[].type, sinks[].dsn, sinks[].prefix, sinks[].path, sinks[].nats, sinks[].subject, sinks[].stream, views[].files, views[].sink, state_dir, group_transactions, table_memory, http)"
+	return strings.TrimSpace(msg) + " (known keys: source.dsn, source.slot, source.publication, source.heartbeat_interval, source.max_retained_wal, sinks[].name, sinks[].type, sinks[].dsn, sinks[].prefix, sinks[].path, sinks[].nats, sinks[].subject, sinks[].stream, views[].files, views[].sink, state_dir, group_transactions, table_memory, tick, http)"
 }
 
 func (c *Config) validate() error {
@@ -222,6 +226,9 @@ func (c *Config) validate() error {
 	}
 	if _, err := parseSize(c.TableMemory); err != nil {
 		problems = append(problems, "table_memory: "+err.Error()+" (0 keeps the tables on disk)")
+	}
+	if c.Tick <= 0 {
+		problems = append(problems, fmt.Sprintf("tick %s must be positive", c.Tick))
 	}
 	if c.Source.HeartbeatInterval < 0 {
 		problems = append(problems, fmt.Sprintf("source.heartbeat_interval %s must not be negative (0 disables heartbeats)", c.Source.HeartbeatInterval))

@@ -22,6 +22,10 @@ const snapshotChunk = 8 << 20
 // graph and returns the views' changes.
 func (e *engine) step(txn cdc.Txn) (map[string]dataflow.Batch, StepInfo, error) {
 	info := StepInfo{LSN: txn.CommitLSN, CommitTime: txn.CommitTime, Changes: len(txn.Changes), ViewRows: map[string]int{}}
+	now := e.advance()
+	if e.temporal {
+		info.Time = now.Go()
+	}
 	inputs := map[row.TableName]dataflow.Batch{}
 	for _, c := range txn.Changes {
 		ts, ok := e.tables[c.Rel.Name]
@@ -38,10 +42,18 @@ func (e *engine) step(txn cdc.Txn) (map[string]dataflow.Batch, StepInfo, error) 
 			return nil, info, fmt.Errorf("transaction at %s: %w", txn.CommitLSN, err)
 		}
 	}
-	out, err := e.plan.Graph.Step(inputs)
+	out, err := e.plan.Graph.StepAt(now, inputs)
+	e.now = now
 	if err = e.isolate(err, txn.CommitLSN); err != nil {
 		return nil, info, fmt.Errorf("transaction at %s: %w", txn.CommitLSN, err)
 	}
+	e.countOutput(out, &info)
+	return out, info, nil
+}
+
+// countOutput drops the failed views' changes from out and counts the
+// rest in info and the views' sizes.
+func (e *engine) countOutput(out map[string]dataflow.Batch, info *StepInfo) {
 	for name := range e.failed {
 		delete(out, name)
 	}
@@ -58,7 +70,58 @@ func (e *engine) step(txn cdc.Txn) (map[string]dataflow.Batch, StepInfo, error) 
 			info.ViewRows[name] += w
 		}
 	}
-	return out, info, nil
+}
+
+// tick steps the graph at the current time with no source transaction
+// (views with temporal filters change as time passes) and commits the
+// changes, if any, to the sinks at their current progress LSN. With a
+// state, a checkpoint marking the tick as pending is synced before the
+// first sink commit and cleared after the last, so a crash in between
+// is detected on resume (see reloadTemporal). It returns false when
+// nothing changed.
+func (e *engine) tick(ctx context.Context, fp, slot string) (StepInfo, bool, error) {
+	now := e.advance()
+	info := StepInfo{LSN: e.lastLSN, CommitTime: e.lastCommit, Time: now.Go(), Tick: true, ViewRows: map[string]int{}}
+	out, err := e.plan.Graph.StepAt(now, nil)
+	e.now = now
+	if err = e.isolate(err, e.lastLSN); err != nil {
+		return info, false, fmt.Errorf("tick at %s: %w", now, err)
+	}
+	e.countOutput(out, &info)
+	if len(out) == 0 {
+		return info, false, nil
+	}
+	if e.store != nil {
+		e.tickPending = true
+		if err := e.checkpoint(fp, slot, e.lastLSN, e.lastEnd, true); err != nil {
+			return info, false, err
+		}
+	}
+	for _, t := range e.targets {
+		name := t.Sink.Name()
+		step := sink.Step{LSN: e.lastLSN, CommitTime: e.lastCommit, Tick: true}
+		for _, v := range t.Views {
+			if b, ok := out[v.String()]; ok {
+				step.Deltas = append(step.Deltas, sink.Delta{View: v, Rows: b})
+			}
+		}
+		if len(step.Deltas) == 0 || e.sinkLSN[name] > e.lastLSN {
+			continue // a sink ahead of the state holds no view with temporal filters (reloadTemporal)
+		}
+		start := time.Now()
+		if err := t.Sink.Apply(ctx, step); err != nil {
+			return info, false, fmt.Errorf("apply tick at %s to sink %s: %w", now, name, err)
+		}
+		e.sinkLSN[name] = e.lastLSN
+		e.metrics.SinkCommit(name, time.Since(start))
+	}
+	if e.store != nil {
+		e.tickPending = false
+		if err := e.checkpoint(fp, slot, e.lastLSN, e.lastEnd, false); err != nil {
+			return info, false, err
+		}
+	}
+	return info, true, nil
 }
 
 // applyGroup runs whole, consecutive source transactions through the graph
@@ -75,7 +138,7 @@ func (e *engine) applyGroup(ctx context.Context, group []cdc.Txn) ([]StepInfo, e
 			return nil, err
 		}
 		outs[i], infos[i] = out, info
-		e.lastLSN = txn.CommitLSN
+		e.lastLSN, e.lastCommit = txn.CommitLSN, txn.CommitTime
 	}
 	last := group[len(group)-1]
 	for _, t := range e.targets {
@@ -134,7 +197,8 @@ func (e *engine) checkpoint(fp, slot string, lsn, end row.LSN, sync bool) error 
 	for k, v := range e.sinkLSN {
 		sinks[k] = v
 	}
-	cp := &state.Checkpoint{Fingerprint: fp, Slot: slot, LSN: lsn, EndLSN: end, Sinks: sinks, Rows: rows, FailedViews: e.failed}
+	cp := &state.Checkpoint{Fingerprint: fp, Slot: slot, LSN: lsn, EndLSN: end, Sinks: sinks, Rows: rows, FailedViews: e.failed,
+		Now: int64(e.now), TickPending: e.tickPending}
 	if err := w.Commit(cp, sync); err != nil {
 		return fmt.Errorf("checkpoint at %s: %w", lsn, err)
 	}
@@ -173,10 +237,14 @@ func (e *engine) restore(store *state.Store, cp *state.Checkpoint) error {
 			e.status.viewFailed(name, f.Error, f.LSN)
 		}
 	}
-	out, err := e.plan.Graph.Step(inputs)
+	// The graph is rebuilt at the checkpoint's logical time, where the
+	// sinks are; the first tick brings it to the present.
+	e.now = dataflow.Time(cp.Now)
+	out, err := e.plan.Graph.StepAt(e.now, inputs)
 	if err = e.isolate(err, cp.LSN); err != nil {
 		return fmt.Errorf("resume from %s: rebuilding the views' state: %w", store.Dir(), err)
 	}
+	e.restored = out
 	for name := range e.views {
 		var n int64
 		for _, u := range out[name.String()] {
@@ -186,6 +254,42 @@ func (e *engine) restore(store *state.Store, cp *state.Checkpoint) error {
 	}
 	e.lastLSN = cp.LSN
 	e.store = store
+	return nil
+}
+
+// reloadTemporal loads again, from the state just restored, every sink
+// holding a view with temporal filters that may hold changes the
+// checkpoint does not account for: a tick the checkpoint marks pending,
+// or transactions committed to the sink after the checkpoint (their
+// steps' logical times are not recorded, so replaying them would not
+// reproduce what the sink holds). The sink's progress goes back to the
+// checkpoint's LSN and the transactions after it are applied again.
+func (e *engine) reloadTemporal(ctx context.Context, cp *state.Checkpoint) error {
+	out := e.restored
+	e.restored = nil
+	if !e.temporal {
+		return nil
+	}
+	for _, t := range e.targets {
+		name := t.Sink.Name()
+		temporal := false
+		for _, v := range t.Views {
+			temporal = temporal || e.plan.Graph.TemporalOutput(v.String())
+		}
+		if !temporal || !cp.TickPending && e.sinkLSN[name] <= cp.Sinks[name] {
+			continue
+		}
+		rows := make(map[row.TableName][]row.Update, len(t.Views))
+		for _, v := range t.Views {
+			rows[v] = out[v.String()]
+		}
+		e.log.Warn("a sink may hold changes of views with temporal filters that ripple's checkpoint does not record (ripple stopped while committing); loading it again from the state",
+			"sink", name, "sink_lsn", e.sinkLSN[name], "checkpoint_lsn", cp.LSN, "tick_pending", cp.TickPending)
+		if err := t.Sink.Load(ctx, cp.LSN, rows); err != nil {
+			return fmt.Errorf("reload sink %s: %w", name, err)
+		}
+		e.sinkLSN[name] = cp.LSN
+	}
 	return nil
 }
 

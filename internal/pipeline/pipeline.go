@@ -82,6 +82,13 @@ type Config struct {
 	// write-ahead log; checkpoints are acknowledged to the source once
 	// synced. Default 100ms.
 	SyncInterval time.Duration
+	// Tick is how often a pipeline whose views have temporal filters
+	// (now() in WHERE) steps them with no source transaction, so that rows
+	// enter and leave them while the source is idle; default 1s.
+	Tick time.Duration
+	// Clock is the wall clock now() is read from (docs/sql.md); default
+	// time.Now. Tests set it to control the views' time.
+	Clock func() time.Time
 	// RetryInitial and RetryMax bound the exponential backoff between
 	// reconnection attempts after a lost connection; defaults 1s and 30s.
 	RetryInitial, RetryMax time.Duration
@@ -93,8 +100,14 @@ type StepInfo struct {
 	Resumed    bool // Initial, and resumed from the durable state instead of a snapshot
 	LSN        row.LSN
 	CommitTime time.Time
-	Changes    int            // source row changes in the transaction
-	ViewRows   map[string]int // output rows changed per view (sum of |weight|)
+	// Time is the logical time of the step: now() in views with temporal
+	// filters.
+	Time time.Time
+	// Tick marks a step with no source transaction (time passed); LSN is
+	// then the last transaction's.
+	Tick     bool
+	Changes  int            // source row changes in the transaction
+	ViewRows map[string]int // output rows changed per view (sum of |weight|)
 }
 
 func (c *Config) setDefaults() {
@@ -118,6 +131,12 @@ func (c *Config) setDefaults() {
 	}
 	if c.SyncInterval <= 0 {
 		c.SyncInterval = 100 * time.Millisecond
+	}
+	if c.Tick <= 0 {
+		c.Tick = time.Second
+	}
+	if c.Clock == nil {
+		c.Clock = time.Now
 	}
 	if c.RetryInitial <= 0 {
 		c.RetryInitial = time.Second
@@ -204,6 +223,19 @@ type engine struct {
 	// sinkLSN is each sink's progress: what it returned from Open, then the
 	// LSN of every step committed to it.
 	sinkLSN map[string]row.LSN
+	// now is the logical time of the last step (now() in the views);
+	// clock is the wall clock it follows; temporal says whether any view
+	// depends on it. tickPending is recorded in checkpoints while a tick
+	// is committed to the sinks; lastCommit is the last transaction's
+	// commit time, for the progress a tick writes.
+	now         dataflow.Time
+	clock       func() time.Time
+	temporal    bool
+	tickPending bool
+	lastCommit  time.Time
+	// restored is the views' contents rebuilt by restore, until
+	// reloadTemporal has used them.
+	restored map[string]dataflow.Batch
 	// writer collects the snapshot's rows for the state store.
 	writer *state.Writer
 	store  *state.Store
@@ -225,7 +257,7 @@ func newEngine(plan *planner.Plan, targets []Target) (*engine, error) {
 		schemas: map[row.TableName]row.Schema{}, adapters: map[*cdc.Relation]*adapter{},
 		views: map[row.TableName]planner.View{}, pending: map[row.TableName]dataflow.Batch{},
 		viewRows: map[string]int64{}, sinkLSN: map[string]row.LSN{}, failed: map[string]state.FailedView{},
-		log: slog.Default()}
+		log: slog.Default(), clock: time.Now, temporal: plan.Graph.Temporal()}
 	for _, t := range plan.Tables {
 		e.tables[t.Name] = newTableState(t.Name, t.Key)
 		e.schemas[t.Name] = t.Columns
@@ -305,7 +337,8 @@ func (e *engine) snapshotRow(rel *cdc.Relation, r row.Row) error {
 
 // load pushes the snapshot through the graph and loads every sink.
 func (e *engine) load(ctx context.Context, lsn row.LSN) error {
-	out, err := e.plan.Graph.Step(e.pending)
+	e.now = e.advance()
+	out, err := e.plan.Graph.StepAt(e.now, e.pending)
 	e.pending = nil
 	if err = e.isolate(err, lsn); err != nil {
 		return fmt.Errorf("initial load: %w", err)
@@ -337,6 +370,12 @@ func (e *engine) load(ctx context.Context, lsn row.LSN) error {
 	return nil
 }
 
+// advance returns the logical time of the next step: the wall clock in
+// microseconds, never before the previous step's.
+func (e *engine) advance() dataflow.Time {
+	return max(e.now, dataflow.TimeOf(e.clock()))
+}
+
 // record reports an applied step to the status and the metrics.
 func (e *engine) record(st *Status, info StepInfo) {
 	stateBytes, stateRows := e.stateSize()
@@ -345,7 +384,9 @@ func (e *engine) record(st *Status, info StepInfo) {
 	if m == nil {
 		return
 	}
-	m.SourceStep(info.Changes, uint64(info.LSN))
+	if !info.Tick {
+		m.SourceStep(info.Changes, uint64(info.LSN))
+	}
 	m.State(stateBytes, stateRows)
 	for name, n := range info.ViewRows {
 		m.ViewStep(name, int64(n), e.viewRows[name])

@@ -143,6 +143,7 @@ func (r *run) run(ctx context.Context) (err error) {
 		return err
 	}
 	e.metrics = m
+	e.clock = cfg.Clock
 	e.groupTxns = cfg.GroupTxns
 	e.tableMemory = cfg.TableMemory
 	if e.tableMemory == 0 {
@@ -193,6 +194,9 @@ func (r *run) run(ctx context.Context) (err error) {
 			if err := e.restore(r.store, cp); err != nil {
 				return err
 			}
+			if err := e.reloadTemporal(ctx, cp); err != nil {
+				return err
+			}
 			start, resumed = cp.EndLSN, true
 			e.lastEnd = cp.EndLSN
 			log.Info("resumed from checkpoint", "lsn", cp.LSN, "rows", e.snapshotRows, "elapsed", time.Since(begin).Round(time.Millisecond), "state_dir", r.store.Dir())
@@ -220,7 +224,11 @@ func (r *run) run(ctx context.Context) (err error) {
 	}
 	m.Ready(true)
 	if cfg.OnStep != nil {
-		cfg.OnStep(StepInfo{Initial: true, Resumed: resumed, LSN: e.lastLSN, Changes: e.snapshotRows})
+		info := StepInfo{Initial: true, Resumed: resumed, LSN: e.lastLSN, Changes: e.snapshotRows}
+		if e.temporal {
+			info.Time = e.now.Go()
+		}
+		cfg.OnStep(info)
 	}
 	return r.stream(ctx, src, e, start, fp, slot)
 }
@@ -329,11 +337,18 @@ func (r *run) stream(ctx context.Context, src *cdc.Source, e *engine, start row.
 	})
 	g.Go(func() error {
 		group := make([]cdc.Txn, 0, max(cfg.GroupTxns, 1))
-		var idleTick <-chan time.Time
+		var idleTick, timeTick <-chan time.Time
 		if r.store != nil {
 			t := time.NewTicker(idleCheckpointInterval)
 			defer t.Stop()
 			idleTick = t.C
+		}
+		if e.temporal {
+			// Views with temporal filters change as time passes, also
+			// while the source is idle.
+			t := time.NewTicker(cfg.Tick)
+			defer t.Stop()
+			timeTick = t.C
 		}
 		notify := func() {
 			select {
@@ -359,6 +374,19 @@ func (r *run) stream(ctx context.Context, src *cdc.Source, e *engine, start row.
 					}
 					e.lastEnd = idle
 					notify()
+				}
+				continue
+			case <-timeTick:
+				info, changed, err := e.tick(gctx, fp, slot)
+				if err != nil {
+					return err
+				}
+				if changed && r.store != nil {
+					notify()
+				}
+				e.record(st, info)
+				if changed && cfg.OnStep != nil {
+					cfg.OnStep(info)
 				}
 				continue
 			}

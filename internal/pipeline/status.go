@@ -64,6 +64,9 @@ type StatusReport struct {
 	LastLSN        string    `json:"last_lsn"`
 	LastCommitTime time.Time `json:"last_commit_time"` // its source commit time
 	LastAppliedAt  time.Time `json:"last_applied_at"`  // when it became durable
+	// LogicalTime is now() in views with temporal filters at the last
+	// applied step (a transaction or a tick); zero without such views.
+	LogicalTime time.Time `json:"logical_time,omitempty"`
 
 	Transactions        int64        `json:"transactions"`            // source transactions applied since start
 	Changes             int64        `json:"changes"`                 // source row changes in them
@@ -257,6 +260,17 @@ func (s *Status) applied(info StepInfo, viewRows map[string]int64, stateBytes, s
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	r := &s.mu.r
+	if !info.Time.IsZero() {
+		r.LogicalTime = info.Time
+	}
+	if info.Tick {
+		for name, v := range s.mu.views {
+			if v.Failed == "" {
+				v.Rows = viewRows[name]
+			}
+		}
+		return
+	}
 	r.LastLSN, r.LastCommitTime, r.LastAppliedAt = lsn, info.CommitTime, now
 	r.Transactions++
 	r.Changes += int64(info.Changes)

@@ -48,6 +48,15 @@ type Checkpoint struct {
 	// and the LSN of the transaction that failed them: their sink tables
 	// are frozen until a resync, also across restarts.
 	FailedViews map[string]FailedView `json:"failed_views,omitempty"`
+	// Now is the logical time (now() in views with temporal filters, in
+	// microseconds since 2000-01-01 UTC) of the last step in the state:
+	// the graph is rebuilt at it on resume, so that it equals the sinks.
+	Now int64 `json:"now,omitempty"`
+	// TickPending is set while a tick's changes (a step at Now with no
+	// source transaction) are being committed to the sinks: resuming from
+	// such a checkpoint cannot tell which sinks hold them, so the sinks
+	// holding views with temporal filters are loaded again.
+	TickPending bool `json:"tick_pending,omitempty"`
 	// Rows is the number of stored table rows (with multiplicity).
 	Rows int64     `json:"rows"`
 	Time time.Time `json:"time"`

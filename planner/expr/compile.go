@@ -208,6 +208,9 @@ func (c *Compiler) compile(n *pg_query.Node) (Expr, error) {
 	case *pg_query.Node_AIndirection:
 		return Expr{}, c.errorf(loc, "subscripts and field selection are not supported yet")
 	case *pg_query.Node_SqlvalueFunction:
+		if v.SqlvalueFunction.Op == pg_query.SQLValueFunctionOp_SVFOP_CURRENT_TIMESTAMP {
+			return Expr{}, c.errorf(loc, "current_timestamp is not supported in %s: %s", c.clause(), TemporalForm)
+		}
 		return Expr{}, c.errorf(loc, "%s is not supported: its value changes over time, so a view using it cannot be maintained incrementally", sqlValueFunctionName(v.SqlvalueFunction.Op))
 	case *pg_query.Node_GroupingFunc:
 		return Expr{}, c.errorf(loc, "GROUPING is allowed only in the select list and HAVING of a query with GROUP BY")

@@ -34,6 +34,9 @@ var aggregateNames = map[string]bool{
 // IsAggregate reports whether name is a PostgreSQL aggregate function.
 func IsAggregate(name string) bool { return aggregateNames[strings.ToLower(name)] }
 
+// TemporalForm says where now() is supported.
+const TemporalForm = "now() is supported only in a WHERE conjunct comparing a row's timestamp with it, `ts > now() - interval '5 minutes'` (operators <, <=, >, >=, BETWEEN; now() plus or minus a constant interval)"
+
 // volatileFuncs change value between evaluations; a maintained view cannot
 // contain them.
 var volatileFuncs = map[string]bool{
@@ -84,6 +87,9 @@ func (c *Compiler) funcCall(fc *pg_query.FuncCall) (Expr, error) {
 		return Expr{}, c.errorf(loc, "FILTER specified, but %s is not an aggregate function", name)
 	case fc.FuncVariadic:
 		return Expr{}, c.errorf(loc, "VARIADIC is not supported yet")
+	}
+	if name == "now" || name == "transaction_timestamp" {
+		return Expr{}, c.errorf(loc, "%s() is not supported in %s: %s", name, c.clause(), TemporalForm)
 	}
 	if volatileFuncs[name] {
 		return Expr{}, c.errorf(loc, "%s() is not supported: its value changes over time, so a view using it cannot be maintained incrementally", name)
