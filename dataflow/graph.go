@@ -213,7 +213,10 @@ func (g *Graph) StepAt(now Time, inputs map[row.TableName]Batch) (map[string]Bat
 			continue
 		}
 		if b := n.out.Consolidate(); len(b) > 0 {
-			res[name] = append(Batch(nil), b...)
+			if len(n.out) <= 1 {
+				b = append(Batch(nil), b...) // Consolidate returned the operator's own batch
+			}
+			res[name] = b // otherwise a fresh array
 		}
 	}
 	if failed != nil {

@@ -139,6 +139,9 @@ func (e *engine) applyGroup(ctx context.Context, group []cdc.Txn) ([]StepInfo, e
 		}
 		outs[i], infos[i] = out, info
 		e.lastLSN, e.lastCommit = txn.CommitLSN, txn.CommitTime
+		// The decoded changes are in the table copies and the graph now;
+		// let a large transaction's go before the sinks are written.
+		group[i].Changes = nil
 	}
 	last := group[len(group)-1]
 	for _, t := range e.targets {

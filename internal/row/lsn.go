@@ -2,6 +2,7 @@ package row
 
 import (
 	"fmt"
+	"hash/maphash"
 	"strconv"
 	"strings"
 )
@@ -40,6 +41,9 @@ type Update struct {
 // adding their weights and drops rows whose weight sums to zero. The
 // result keeps the first-seen order of surviving rows; the input slice is
 // reused.
+// consolidateHash is maphash.Bytes; tests replace it to force collisions.
+var consolidateHash = maphash.Bytes
+
 func Consolidate(us []Update) []Update {
 	if len(us) <= 1 {
 		if len(us) == 1 && us[0].W == 0 {
@@ -47,15 +51,37 @@ func Consolidate(us []Update) []Update {
 		}
 		return us
 	}
-	idx := make(map[string]int, len(us))
+	// Rows are found by a hash of their exact encoding (8 bytes a row
+	// rather than the encoding itself, for large batches); rows whose hashes
+	// collide are told apart by the encoding.
+	seed := maphash.MakeSeed()
+	idx := make(map[uint64]int32, len(us))
+	var spill map[string]int32 // rows whose hash another row had first
 	out := us[:0:0]
+	var buf []byte
 	for _, u := range us {
-		k := u.Row.EncodeExact()
-		if i, ok := idx[k]; ok {
-			out[i].W += u.W
+		buf = buf[:0]
+		for _, d := range u.Row {
+			buf = AppendExact(buf, d)
+		}
+		h := consolidateHash(seed, buf)
+		if i, ok := idx[h]; ok {
+			if RowsIdentical(out[i].Row, u.Row) {
+				out[i].W += u.W
+				continue
+			}
+			if j, ok := spill[string(buf)]; ok {
+				out[j].W += u.W
+				continue
+			}
+			if spill == nil {
+				spill = map[string]int32{}
+			}
+			spill[string(buf)] = int32(len(out))
+			out = append(out, u)
 			continue
 		}
-		idx[k] = len(out)
+		idx[h] = int32(len(out))
 		out = append(out, u)
 	}
 	n := 0
