@@ -160,8 +160,15 @@ func (v *viewBuilder) seriesTypes(sf *setFunction, es []expr.Expr) error {
 		case unknown(es[0]) && unknown(es[1]):
 			return v.errorf(sf.loc, "function %s is not unique: cast the start or the stop to timestamp or timestamptz", sig())
 		}
+		// PostgreSQL's resolution: the form with more exactly matching
+		// arguments, on a tie the preferred type timestamptz (two dates
+		// give timestamptz, a date and a timestamp timestamp).
+		exact := map[row.OID]int{}
+		for _, e := range es[:2] {
+			exact[e.Type.OID]++
+		}
 		sf.typ = row.TimestampTZ
-		if (es[0].Type.OID == row.OIDTimestamp || unknown(es[0])) && (es[1].Type.OID == row.OIDTimestamp || unknown(es[1])) {
+		if exact[row.OIDTimestamp] > exact[row.OIDTimestampTZ] {
 			sf.typ = row.Timestamp
 		}
 		sf.types = []row.Type{sf.typ, sf.typ, row.Interval}
