@@ -337,6 +337,9 @@ func (v *viewBuilder) lateJoin(f *fromClause, j *pg_query.JoinExpr, l, r fromIte
 	switch {
 	case kind == pg_query.JoinType_JOIN_INNER:
 	case kind == pg_query.JoinType_JOIN_LEFT && r.lateOnly:
+		if j.GetRarg().GetJoinExpr() != nil {
+			return fromItem{}, v.errorf(rloc, "LEFT JOIN with a join of functions in FROM or LATERAL subqueries with aggregates is not supported yet")
+		}
 		if !onTrue {
 			return fromItem{}, v.errorf(rloc, "LEFT JOIN with a LATERAL subquery with aggregates or a function in FROM is supported only with ON true")
 		}
