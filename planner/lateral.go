@@ -18,8 +18,14 @@ import (
 // correlation columns, the rows at those positions: row_number() OVER
 // (PARTITION BY the inner sides ORDER BY the subquery's ORDER BY), which
 // the window planner maintains per partition (a keyed top-k) and which
-// needs a deterministic order like every top-k. Aggregates, DISTINCT and
-// set operations in a correlated lateral subquery are refused.
+// needs a deterministic order like every top-k. With GROUP BY, the inner
+// sides join the GROUP BY (each group of the subquery for an outer row is
+// a group of rows that also agree on the inner sides). A subquery with
+// aggregates and no GROUP BY returns one row per outer row, also when no
+// inner row matches: it is left LATERAL here and planned by the FROM
+// clause as a LEFT JOIN (planner/correlated.go). DISTINCT, window
+// functions and set operations in a correlated lateral subquery are
+// refused.
 
 // latPrefix starts the names of the hidden columns the rewrite adds.
 const latPrefix = "#lat"

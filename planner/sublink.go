@@ -25,13 +25,14 @@ import (
 //     false; NOT IN keeps PostgreSQL's rule (never true when the subquery
 //     yields a NULL, nor for a NULL x over a non-empty subquery), per
 //     correlation group when correlated.
-//   - A scalar subquery that is an aggregate without GROUP BY (exactly one
-//     row, whatever the data) becomes a one-row relation cross-joined into
-//     the FROM clause, and the subquery a reference to its column; when
-//     correlated by equalities (WHERE, or the select list of a query without
-//     grouping) it becomes a LEFT JOIN of the subquery grouped by its
-//     correlation. Any other scalar subquery could return several rows (an
-//     error in PostgreSQL) or none, and is refused.
+//   - A scalar subquery whose select list is an expression over aggregates
+//     without GROUP BY (exactly one row, whatever the data) becomes a
+//     one-row relation cross-joined into the FROM clause, and the subquery
+//     a reference to its column; when correlated by equalities (WHERE, or
+//     the select list of a query without grouping) it becomes a LEFT JOIN
+//     of the subquery grouped by its correlation (planner/correlated.go).
+//     Any other scalar subquery could return several rows (an error in
+//     PostgreSQL) or none, and is refused.
 
 // semiLink is one top-level WHERE conjunct that tests a subquery.
 type semiLink struct {
