@@ -80,6 +80,9 @@ type viewBuilder struct {
 	env     *cteEnv
 	derived map[*pg_query.SelectStmt]*dataflow.Node
 	chain   []string // views waiting for this one (planner/views.go)
+	// lateAggs are the correlated LATERAL subqueries with aggregates and
+	// no GROUP BY, which the FROM clause plans (planner/correlated.go).
+	lateAggs map[*pg_query.RangeSubselect]bool
 }
 
 // Build plans every view of defs into one dataflow graph. Names are

@@ -140,7 +140,7 @@ func (v *viewBuilder) fromItem(f *fromClause, n *pg_query.Node) (fromItem, error
 	case *pg_query.Node_JoinExpr:
 		return v.joinExpr(f, x.JoinExpr)
 	case *pg_query.Node_RangeSubselect:
-		if x.RangeSubselect.GetLateral() { // left LATERAL by planner/lateral.go
+		if v.lateAggs[x.RangeSubselect] { // planner/lateral.go
 			return v.lateralAggregate(f, x.RangeSubselect, append(slices.Clone(f.scope), f.pending...))
 		}
 		return v.rangeSubselect(f, x.RangeSubselect)

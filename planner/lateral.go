@@ -48,8 +48,11 @@ func (v *viewBuilder) decorrelateLateral(s *pg_query.SelectStmt) error {
 		rs.Lateral = false
 		conds, keep, err := v.lateral(rs, n)
 		n++
-		if keep {
-			rs.Lateral = true // planned by the FROM clause (planner/correlated.go)
+		if keep { // planned by the FROM clause (planner/correlated.go)
+			if v.lateAggs == nil {
+				v.lateAggs = map[*pg_query.RangeSubselect]bool{}
+			}
+			v.lateAggs[rs] = true
 			return nil
 		}
 		if err != nil || len(conds) == 0 {
@@ -143,8 +146,8 @@ func outerRefs(n *pg_query.Node, inner map[string]bool) (outer, local bool) {
 
 // lateral rewrites one lateral subquery (the n-th) in place and returns
 // the equalities the enclosing query must apply. keep is set for a
-// correlated subquery with aggregates and no GROUP BY, which is left
-// LATERAL for the FROM clause to plan as a late item.
+// correlated subquery with aggregates and no GROUP BY, which the FROM
+// clause plans as a late item (planner/correlated.go).
 func (v *viewBuilder) lateral(rs *pg_query.RangeSubselect, n int) (conds []*pg_query.Node, keep bool, err error) {
 	conds, err = v.lateralRewrite(rs, n, &keep)
 	return conds, keep, err
