@@ -320,9 +320,6 @@ func checkConstructs(stmt *pg_query.SelectStmt, kwBefore func(loc int, kws ...pg
 			if x.GetLateral() && x.GetSubquery().GetSelectStmt() != nil {
 				lateral[x.GetSubquery().GetSelectStmt()] = true
 			}
-		case *pg_query.RangeFunction:
-			add(firstLocation(x), "functions in FROM are not supported yet")
-			return false
 		case *pg_query.RangeTableFunc:
 			add(int(x.GetLocation()), "table functions in FROM are not supported")
 			return false

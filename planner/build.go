@@ -81,6 +81,9 @@ type viewBuilder struct {
 	env     *cteEnv
 	derived map[*pg_query.SelectStmt]*dataflow.Node
 	chain   []string // views waiting for this one (planner/views.go)
+	// lateAggs are the correlated LATERAL subqueries with aggregates and
+	// no GROUP BY, which the FROM clause plans (planner/correlated.go).
+	lateAggs map[*pg_query.RangeSubselect]bool
 }
 
 // Build plans every view of defs into one dataflow graph. Names are
@@ -312,6 +315,11 @@ type leaf struct {
 	// ORDER BY entries that name input columns (planner/order.go); nil
 	// after grouping.
 	scope []expr.ScopeColumn
+	// aggs are the aggregates of a grouped SELECT without GROUPING SETS,
+	// whose exprs read rows of nkeys group columns followed by their
+	// results (planner/correlated.go evaluates them over no rows).
+	aggs  []dataflow.Aggregate
+	nkeys int
 }
 
 // setOpNames name the set operations for messages.
@@ -543,6 +551,10 @@ func (v *viewBuilder) selectLeaf(s *pg_query.SelectStmt) (*leaf, error) {
 			return nil, err
 		}
 		for _, n := range conjuncts(w) {
+			if v.readsLate(f, f.scope, n) { // applied with the late items (planner/correlated.go)
+				f.lateConds = append(f.lateConds, n)
+				continue
+			}
 			if err := v.addConjunct(f, n, f.scope, "WHERE"); err != nil {
 				return nil, err
 			}
@@ -554,6 +566,9 @@ func (v *viewBuilder) selectLeaf(s *pg_query.SelectStmt) (*leaf, error) {
 	}
 	node, pos, err := join(f)
 	if err != nil {
+		return nil, err
+	}
+	if node, err = v.applyLate(f, node, pos); err != nil {
 		return nil, err
 	}
 	if len(temporal) > 0 {
@@ -666,6 +681,11 @@ func (v *viewBuilder) expandStar(f *fromClause, cr *pg_query.ColumnRef) ([]expr.
 		}
 		return cols, nil
 	}
+	for _, it := range f.late {
+		if it.name == tname && len(fields) == 2 {
+			return it.cols, nil
+		}
+	}
 	return nil, v.errorf(loc, "missing FROM-clause entry for table %q", tname)
 }
 
@@ -745,6 +765,21 @@ func unknownLiteral(n *pg_query.Node) (expr.Expr, bool) {
 func primaryKeyColumns(f *fromClause, globals []int) []int {
 	determined := impliedRelations(f)
 	var key []int
+	for _, it := range f.late {
+		// A set-returning function repeats the rows it extends: its
+		// ordinality tells them apart.
+		if it.srf == nil {
+			continue
+		}
+		if !it.srf.ordinality {
+			return nil
+		}
+		i := slices.Index(globals, it.cols[1].Index)
+		if i < 0 {
+			return nil
+		}
+		key = append(key, i)
+	}
 	for ri, r := range f.rels {
 		if determined[ri] {
 			continue

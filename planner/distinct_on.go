@@ -210,5 +210,13 @@ func inputKey(f *fromClause, pos []int) []int {
 			key = append(key, pos[r.offset+k])
 		}
 	}
+	for _, it := range f.late {
+		if it.srf != nil && !it.srf.ordinality {
+			return nil
+		}
+		if it.srf != nil {
+			key = append(key, pos[it.cols[1].Index])
+		}
+	}
 	return key
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/rippledb/ripple/dataflow"
 	"github.com/rippledb/ripple/internal/row"
+	"github.com/rippledb/ripple/planner/expr"
 )
 
 // OperatorCost is the state one stateful operator of a view keeps.
@@ -55,6 +56,11 @@ func analyzeView(p *Plan, v View) ViewCost {
 	vc := ViewCost{View: v.Def.Name}
 	ranges := rangeTables(p, v.Def.Query)
 	for _, n := range viewNodes(p, v) {
+		if n.Kind() == "FlatMap" {
+			vc.Warnings = append(vc.Warnings, fmt.Sprintf(
+				"#%d FlatMap %s: each row it reads becomes as many rows as the function returns for it (up to %d), and every change to that row changes all of them",
+				n.ID(), n.Label(), expr.MaxSeriesRows))
+		}
 		if n.StateDesc() == "" {
 			continue
 		}

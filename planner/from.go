@@ -2,6 +2,7 @@ package planner
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	pg_query "github.com/pganalyze/pg_query_go/v5"
@@ -72,6 +73,14 @@ type fromClause struct {
 	// (planner/sublink.go).
 	correlated []*correlatedScalar
 	lateWhere  []*pg_query.Node
+	// late are the FROM items computed from the joined rows (correlated
+	// LATERAL aggregates, set-returning functions), lateConds the WHERE and
+	// inner ON conjuncts that read them (planner/correlated.go); pending
+	// are the columns to the left of the join being resolved, which a
+	// LATERAL item may reference.
+	late      []*lateItem
+	lateConds []*pg_query.Node
+	pending   []expr.ScopeColumn
 }
 
 // fromNode is one table or join of a FROM item's tree.
@@ -99,7 +108,10 @@ type computedUsing struct {
 type fromItem struct {
 	cols []expr.ScopeColumn // every entry of the item
 	star []expr.ScopeColumn // the visible entries, in * order
-	node *fromNode
+	node *fromNode          // nil for a late item
+	// late is set when the item holds a late item (planner/correlated.go),
+	// lateOnly when it is one.
+	late, lateOnly bool
 }
 
 func (v *viewBuilder) from(items []*pg_query.Node) (*fromClause, error) {
@@ -111,7 +123,12 @@ func (v *viewBuilder) from(items []*pg_query.Node) (*fromClause, error) {
 		}
 		f.scope = append(f.scope, it.cols...)
 		f.star = append(f.star, it.star...)
-		f.items = append(f.items, it.node)
+		if it.node != nil {
+			f.items = append(f.items, it.node)
+		}
+	}
+	if len(f.rels) == 0 && len(f.late) > 0 {
+		return nil, v.errorf(firstLocation(items[0]), "a FROM clause with only set-returning functions or LATERAL subqueries is not supported yet: add a table")
 	}
 	return f, nil
 }
@@ -123,7 +140,12 @@ func (v *viewBuilder) fromItem(f *fromClause, n *pg_query.Node) (fromItem, error
 	case *pg_query.Node_JoinExpr:
 		return v.joinExpr(f, x.JoinExpr)
 	case *pg_query.Node_RangeSubselect:
+		if v.lateAggs[x.RangeSubselect] { // planner/lateral.go
+			return v.lateralAggregate(f, x.RangeSubselect, append(slices.Clone(f.scope), f.pending...))
+		}
 		return v.rangeSubselect(f, x.RangeSubselect)
+	case *pg_query.Node_RangeFunction:
+		return v.rangeFunction(f, x.RangeFunction, append(slices.Clone(f.scope), f.pending...))
 	}
 	return fromItem{}, v.errorf(firstLocation(n), "this kind of FROM item is not supported")
 }
@@ -231,9 +253,7 @@ func (v *viewBuilder) joinExpr(f *fromClause, j *pg_query.JoinExpr) (fromItem, e
 	rloc := firstLocation(j.GetRarg())
 	kind := j.GetJointype()
 	switch kind {
-	case pg_query.JoinType_JOIN_INNER:
-	case pg_query.JoinType_JOIN_LEFT, pg_query.JoinType_JOIN_RIGHT, pg_query.JoinType_JOIN_FULL:
-		f.outer = true
+	case pg_query.JoinType_JOIN_INNER, pg_query.JoinType_JOIN_LEFT, pg_query.JoinType_JOIN_RIGHT, pg_query.JoinType_JOIN_FULL:
 	default:
 		return fromItem{}, v.errorf(rloc, "this join type is not supported yet")
 	}
@@ -241,9 +261,18 @@ func (v *viewBuilder) joinExpr(f *fromClause, j *pg_query.JoinExpr) (fromItem, e
 	if err != nil {
 		return fromItem{}, err
 	}
+	saved := f.pending
+	f.pending = append(slices.Clone(saved), l.cols...) // visible to a LATERAL right side
 	r, err := v.fromItem(f, j.GetRarg())
+	f.pending = saved
 	if err != nil {
 		return fromItem{}, err
+	}
+	if l.late || r.late {
+		return v.lateJoin(f, j, l, r)
+	}
+	if kind != pg_query.JoinType_JOIN_INNER {
+		f.outer = true
 	}
 	cols := append(append([]expr.ScopeColumn(nil), l.cols...), r.cols...)
 	node := &fromNode{rel: -1, kind: kind, left: l.node, right: r.node, loc: rloc}
@@ -284,6 +313,81 @@ func (v *viewBuilder) joinExpr(f *fromClause, j *pg_query.JoinExpr) (fromItem, e
 			cj.join = node
 			node.conjs = append(node.conjs, cj)
 		}
+	}
+	return it, nil
+}
+
+// lateJoin resolves a join one of whose sides holds a late item
+// (planner/correlated.go). Late items are applied after the relations are
+// joined, so no join may NULL-extend their rows (they may not be on the
+// nullable side of an outer join, nor read by its ON condition), except
+// the LEFT JOIN ... ON true that introduces one. The ON conditions of an
+// inner join with a late item as one side filter the rows once the late
+// items are applied.
+func (v *viewBuilder) lateJoin(f *fromClause, j *pg_query.JoinExpr, l, r fromItem) (fromItem, error) {
+	rloc := firstLocation(j.GetRarg())
+	kind := j.GetJointype()
+	if len(j.GetUsingClause()) > 0 || j.GetIsNatural() {
+		return fromItem{}, v.errorf(rloc, "USING and NATURAL joins with a LATERAL subquery with aggregates or a function in FROM are not supported yet")
+	}
+	q := j.GetQuals()
+	onTrue := q == nil || isTrue(q)
+	cols := append(slices.Clone(l.cols), r.cols...)
+	readsLate := q != nil && !onTrue && v.readsLate(f, cols, q)
+	switch {
+	case kind == pg_query.JoinType_JOIN_INNER:
+	case kind == pg_query.JoinType_JOIN_LEFT && r.lateOnly:
+		if j.GetRarg().GetJoinExpr() != nil {
+			return fromItem{}, v.errorf(rloc, "LEFT JOIN with a join of functions in FROM or LATERAL subqueries with aggregates is not supported yet")
+		}
+		if !onTrue {
+			return fromItem{}, v.errorf(rloc, "LEFT JOIN with a LATERAL subquery with aggregates or a function in FROM is supported only with ON true")
+		}
+		// A late item that returns no row for a left row gives it one row
+		// of NULLs (an aggregate always returns one row).
+		if srf := f.late[len(f.late)-1].srf; srf != nil {
+			srf.outer = true
+		}
+	case kind == pg_query.JoinType_JOIN_LEFT && !r.late && !l.lateOnly && !readsLate,
+		kind == pg_query.JoinType_JOIN_RIGHT && !l.late && !r.lateOnly && !readsLate:
+		// The late items are on the preserved side and the condition does
+		// not read them: they extend the outer join's rows alike.
+		f.outer = true
+	default:
+		return fromItem{}, v.errorf(rloc, "%s", errLateNullable)
+	}
+	it := fromItem{cols: cols, star: append(slices.Clone(l.star), r.star...), late: true}
+	switch {
+	case l.lateOnly && r.lateOnly:
+		it.lateOnly = true
+	case l.lateOnly:
+		it.node = r.node
+	case r.lateOnly:
+		it.node = l.node
+	default:
+		it.node = &fromNode{rel: -1, kind: kind, left: l.node, right: r.node, loc: rloc}
+	}
+	if onTrue {
+		return it, nil
+	}
+	c := v.compiler(cols, "JOIN/ON", "JOIN conditions", nil)
+	if err := v.checkRefs(c, q, true); err != nil {
+		return fromItem{}, err
+	}
+	if _, _, err := c.Predicate(q); err != nil {
+		return fromItem{}, err
+	}
+	for _, n := range conjuncts(q) {
+		if l.lateOnly || r.lateOnly || v.readsLate(f, cols, n) {
+			f.lateConds = append(f.lateConds, n) // an inner join (checked above)
+			continue
+		}
+		if err := v.addConjunct(f, n, cols, "JOIN/ON"); err != nil {
+			return fromItem{}, err
+		}
+		cj := f.conjs[len(f.conjs)-1]
+		cj.join = it.node
+		it.node.conjs = append(it.node.conjs, cj)
 	}
 	return it, nil
 }

@@ -244,6 +244,9 @@ func (v *viewBuilder) group(s *pg_query.SelectStmt, f *fromClause, targets []tar
 		node = v.g.Filter(node, havingPred, havingText)
 	}
 	l.in = node
+	if sets == nil {
+		l.aggs, l.nkeys = gs.aggs, len(gs.items)
+	}
 
 	// The grouping keys are a key of the result when all are selected;
 	// without GROUP BY there is exactly one row, so the empty key is unique.

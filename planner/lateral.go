@@ -4,6 +4,7 @@ import (
 	"strings"
 
 	pg_query "github.com/pganalyze/pg_query_go/v5"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 )
 
@@ -17,8 +18,14 @@ import (
 // correlation columns, the rows at those positions: row_number() OVER
 // (PARTITION BY the inner sides ORDER BY the subquery's ORDER BY), which
 // the window planner maintains per partition (a keyed top-k) and which
-// needs a deterministic order like every top-k. Aggregates, DISTINCT and
-// set operations in a correlated lateral subquery are refused.
+// needs a deterministic order like every top-k. With GROUP BY, the inner
+// sides join the GROUP BY (each group of the subquery for an outer row is
+// a group of rows that also agree on the inner sides). A subquery with
+// aggregates and no GROUP BY returns one row per outer row, also when no
+// inner row matches: it is left LATERAL here and planned by the FROM
+// clause as a LEFT JOIN (planner/correlated.go). DISTINCT, window
+// functions and set operations in a correlated lateral subquery are
+// refused.
 
 // latPrefix starts the names of the hidden columns the rewrite adds.
 const latPrefix = "#lat"
@@ -39,8 +46,15 @@ func (v *viewBuilder) decorrelateLateral(s *pg_query.SelectStmt) error {
 			return nil
 		}
 		rs.Lateral = false
-		conds, err := v.lateral(rs, n)
+		conds, keep, err := v.lateral(rs, n)
 		n++
+		if keep { // planned by the FROM clause (planner/correlated.go)
+			if v.lateAggs == nil {
+				v.lateAggs = map[*pg_query.RangeSubselect]bool{}
+			}
+			v.lateAggs[rs] = true
+			return nil
+		}
 		if err != nil || len(conds) == 0 {
 			return err
 		}
@@ -131,8 +145,15 @@ func outerRefs(n *pg_query.Node, inner map[string]bool) (outer, local bool) {
 }
 
 // lateral rewrites one lateral subquery (the n-th) in place and returns
-// the equalities the enclosing query must apply.
-func (v *viewBuilder) lateral(rs *pg_query.RangeSubselect, n int) ([]*pg_query.Node, error) {
+// the equalities the enclosing query must apply. keep is set for a
+// correlated subquery with aggregates and no GROUP BY, which the FROM
+// clause plans as a late item (planner/correlated.go).
+func (v *viewBuilder) lateral(rs *pg_query.RangeSubselect, n int) (conds []*pg_query.Node, keep bool, err error) {
+	conds, err = v.lateralRewrite(rs, n, &keep)
+	return conds, keep, err
+}
+
+func (v *viewBuilder) lateralRewrite(rs *pg_query.RangeSubselect, n int, late *bool) ([]*pg_query.Node, error) {
 	loc := v.keywordBefore(firstLocation(rs), pg_query.Token_LATERAL_P)
 	sel := rs.GetSubquery().GetSelectStmt()
 	a := rs.GetAlias()
@@ -146,8 +167,13 @@ func (v *viewBuilder) lateral(rs *pg_query.RangeSubselect, n int) ([]*pg_query.N
 	switch {
 	case sel.GetOp() != pg_query.SetOperation_SETOP_NONE && sel.GetOp() != pg_query.SetOperation_SET_OPERATION_UNDEFINED:
 		return nil, v.errorf(loc, "correlated LATERAL subqueries with set operations are not supported yet")
-	case len(sel.GetGroupClause()) > 0 || sel.GetHavingClause() != nil || hasAggregates(targetNodes(sel)...):
-		return nil, v.errorf(loc, "correlated LATERAL subqueries with aggregates are not supported yet; join a grouped subquery instead")
+	case len(sel.GetGroupClause()) == 0 && (sel.GetHavingClause() != nil || hasAggregates(targetNodes(sel)...)):
+		*late = true // one row per outer row: planner/correlated.go
+		return nil, nil
+	case hasGroupingSets(sel.GetGroupClause()):
+		return nil, v.errorf(loc, "correlated LATERAL subqueries with GROUPING SETS, ROLLUP or CUBE are not supported yet")
+	case len(sel.GetGroupClause()) > 0 && (sel.GetLimitCount() != nil || sel.GetLimitOffset() != nil):
+		return nil, v.errorf(loc, "LIMIT/OFFSET in a correlated LATERAL subquery with GROUP BY is not supported yet")
 	case len(sel.GetDistinctClause()) > 0:
 		return nil, v.errorf(loc, "correlated LATERAL subqueries with DISTINCT are not supported yet")
 	case len(windowCalls(targetNodes(sel)...)) > 0:
@@ -163,6 +189,11 @@ func (v *viewBuilder) lateral(rs *pg_query.RangeSubselect, n int) ([]*pg_query.N
 	for _, f := range sel.GetFromClause() {
 		if o, _ := outerRefs(f, inner); o {
 			return nil, v.errorf(firstLocation(f), "LATERAL: outer references are supported only in WHERE equalities (inner expression = outer column)")
+		}
+	}
+	for _, g := range append([]*pg_query.Node{sel.GetHavingClause()}, sel.GetGroupClause()...) {
+		if o, _ := outerRefs(g, inner); o {
+			return nil, v.errorf(firstLocation(g), "LATERAL: outer references are supported only in WHERE equalities (inner expression = outer column)")
 		}
 	}
 	for _, o := range sel.GetSortClause() {
@@ -194,6 +225,14 @@ func (v *viewBuilder) lateral(rs *pg_query.RangeSubselect, n int) ([]*pg_query.N
 	}
 	prefix := latPrefix + itoa(n) + "_"
 	sel.WhereClause = andNodes(keep)
+	if len(sel.GetGroupClause()) > 0 {
+		// Grouped per outer row: each group of the subquery is a group of
+		// its rows that also agree on the inner sides, one row per
+		// matching outer row (and none for an outer row without rows).
+		for _, ie := range innerSide {
+			sel.GroupClause = append(sel.GroupClause, proto.Clone(ie).(*pg_query.Node))
+		}
+	}
 	var conds []*pg_query.Node
 	for i, ie := range innerSide {
 		name := prefix + "k" + itoa(i)

@@ -2,6 +2,7 @@ package planner
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"strings"
 	"testing"
@@ -195,5 +196,76 @@ SELECT 'order ' || id, 'order' FROM orders WHERE customer_id IS NULL;
 				t.Errorf("%s: view %s = %q, want %q", s.name, name, got, want)
 			}
 		}
+	}
+}
+
+// TestStepLateErrors: runtime errors of set-returning functions (a zero
+// step) and of a correlated aggregate's value over no rows (1 / count(*)
+// for a customer without orders, as PostgreSQL raises it when it runs the
+// subquery for that customer) fail their view only.
+func TestStepLateErrors(t *testing.T) {
+	const sql = `
+CREATE TABLE customers (id integer PRIMARY KEY, name text);
+CREATE TABLE orders (id bigint PRIMARY KEY, customer_id integer, qty integer);
+
+CREATE VIEW series AS SELECT o.id, g FROM orders o, generate_series(1, 3, o.qty) g;
+CREATE VIEW inverse AS SELECT c.id, (SELECT 1 / count(*) FROM orders o WHERE o.customer_id = c.id) AS inv FROM customers c;
+CREATE VIEW plain AS SELECT id, qty FROM orders;
+`
+	c, views, err := splitSchema(sql)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defs, err := ParseViews("step.sql", views)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := Build(context.Background(), defs, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	customers := row.TableName{Schema: "public", Name: "customers"}
+	orders := row.TableName{Schema: "public", Name: "orders"}
+	order := func(id, cust, qty int64) row.Row { return row.Row{row.NewInt(id), row.NewInt(cust), row.NewInt(qty)} }
+	acc := collector{}
+	out, err := p.Graph.Step(map[row.TableName]dataflow.Batch{
+		customers: ins(row.Row{row.NewInt(1), row.NewText("ann")}),
+		orders:    ins(order(10, 1, 2), order(11, 1, -1)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	acc.apply(t, out)
+	if got := acc.rows("public.series"); !slices.Equal(got, []string{"10|1", "10|3"}) {
+		t.Errorf("series = %q", got)
+	}
+	if got := acc.rows("public.inverse"); !slices.Equal(got, []string{"1|0"}) {
+		t.Errorf("inverse = %q", got)
+	}
+	out, err = p.Graph.Step(map[row.TableName]dataflow.Batch{
+		customers: ins(row.Row{row.NewInt(2), row.NewText("bob")}),
+		orders:    ins(order(12, 1, 0)),
+	})
+	var se *dataflow.StepError
+	if !errors.As(err, &se) || len(se.Views) != 2 {
+		t.Fatalf("want a StepError for two views, got %v", err)
+	}
+	for _, ve := range se.Views {
+		switch ve.View {
+		case "public.series":
+			if !strings.Contains(ve.Err.Error(), "step size cannot equal zero") {
+				t.Errorf("series: %v", ve.Err)
+			}
+		case "public.inverse":
+			if !strings.Contains(ve.Err.Error(), "division by zero") {
+				t.Errorf("inverse: %v", ve.Err)
+			}
+		default:
+			t.Errorf("unexpected failed view %s: %v", ve.View, ve.Err)
+		}
+	}
+	acc.apply(t, out)
+	if got := acc.rows("public.plain"); !slices.Equal(got, []string{"10|2", "11|-1", "12|0"}) {
+		t.Errorf("plain = %q", got)
 	}
 }

@@ -6,7 +6,6 @@ import (
 	"strings"
 
 	pg_query "github.com/pganalyze/pg_query_go/v5"
-	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/rippledb/ripple/dataflow"
@@ -26,13 +25,14 @@ import (
 //     false; NOT IN keeps PostgreSQL's rule (never true when the subquery
 //     yields a NULL, nor for a NULL x over a non-empty subquery), per
 //     correlation group when correlated.
-//   - A scalar subquery that is an aggregate without GROUP BY (exactly one
-//     row, whatever the data) becomes a one-row relation cross-joined into
-//     the FROM clause, and the subquery a reference to its column; when
-//     correlated by equalities (WHERE, or the select list of a query without
-//     grouping) it becomes a LEFT JOIN of the subquery grouped by its
-//     correlation. Any other scalar subquery could return several rows (an
-//     error in PostgreSQL) or none, and is refused.
+//   - A scalar subquery whose select list is an expression over aggregates
+//     without GROUP BY (exactly one row, whatever the data) becomes a
+//     one-row relation cross-joined into the FROM clause, and the subquery
+//     a reference to its column; when correlated by equalities (WHERE, or
+//     the select list of a query without grouping) it becomes a LEFT JOIN
+//     of the subquery grouped by its correlation (planner/correlated.go).
+//     Any other scalar subquery could return several rows (an error in
+//     PostgreSQL) or none, and is refused.
 
 // semiLink is one top-level WHERE conjunct that tests a subquery.
 type semiLink struct {
@@ -377,26 +377,8 @@ func (v *viewBuilder) semiJoin(f *fromClause, node *dataflow.Node, pos []int, sl
 	// rest.
 	var corrOuter, corrInner, rest []*pg_query.Node
 	if rc.inner != nil {
-		for _, cj := range conjuncts(sub.GetWhereClause()) {
-			_, o, oloc := rc.count(cj)
-			if o == 0 {
-				rest = append(rest, cj)
-				continue
-			}
-			a := cj.GetAExpr()
-			if a == nil || a.GetKind() != pg_query.A_Expr_Kind_AEXPR_OP || opName(a) != "=" {
-				return nil, v.errorf(oloc, "a correlated subquery may use outer columns only in equalities (inner expression = outer expression) ANDed in its WHERE clause")
-			}
-			li, lo, _ := rc.count(a.GetLexpr())
-			ri, ro, _ := rc.count(a.GetRexpr())
-			switch {
-			case lo > 0 && li == 0 && ri > 0 && ro == 0:
-				corrOuter, corrInner = append(corrOuter, a.GetLexpr()), append(corrInner, a.GetRexpr())
-			case ro > 0 && ri == 0 && li > 0 && lo == 0:
-				corrOuter, corrInner = append(corrOuter, a.GetRexpr()), append(corrInner, a.GetLexpr())
-			default:
-				return nil, v.errorf(oloc, "a correlated subquery may use outer columns only in equalities (inner expression = outer expression) ANDed in its WHERE clause")
-			}
+		if corrOuter, corrInner, rest, err = v.correlation(rc, sub.GetWhereClause()); err != nil {
+			return nil, err
 		}
 		others := append([]*pg_query.Node{sub.GetHavingClause()}, sub.GetGroupClause()...)
 		if link.GetSubLinkType() != pg_query.SubLinkType_EXISTS_SUBLINK {
@@ -407,7 +389,7 @@ func (v *viewBuilder) semiJoin(f *fromClause, node *dataflow.Node, pos []int, sl
 		}
 		for _, n := range others {
 			if _, o, oloc := rc.count(n); o > 0 {
-				return nil, v.errorf(oloc, "a correlated subquery may use outer columns only in equalities (inner expression = outer expression) ANDed in its WHERE clause")
+				return nil, v.errorf(oloc, errCorrelation)
 			}
 		}
 	}
@@ -560,187 +542,4 @@ func plainColumn(c *expr.Compiler, n *pg_query.Node) (int, bool) {
 		return 0, false
 	}
 	return sc.Index, true
-}
-
-// correlatedScalar is a correlated scalar subquery of a select list,
-// decorrelated into a LEFT JOIN of the FROM rows with the subquery grouped
-// by its correlation: the aggregate over a group is the subquery's value
-// for the outer rows whose correlation values equal the group's; an outer
-// row without a group sees the aggregate over no rows (NULL, or 0 for
-// count).
-type correlatedScalar struct {
-	global    int            // the scope column that stands for the value
-	node      *dataflow.Node // aggregate, then the correlation values
-	outer     []*pg_query.Node
-	count     bool
-	loc       int
-	labelText string
-}
-
-// correlatedScalarRef plans a correlated scalar subquery of the select
-// list and returns the reference that replaces it.
-func (v *viewBuilder) correlatedScalarRef(f *fromClause, sl *pg_query.SubLink, sub *pg_query.SelectStmt) (*pg_query.Node, error) {
-	loc := int(sl.GetLocation())
-	rt := sub.GetTargetList()[0].GetResTarget()
-	fc := rt.GetVal().GetFuncCall()
-	if fc == nil || !isAggregateCall(fc) {
-		return nil, v.errorf(loc, "a correlated scalar subquery is supported only when its select list is one aggregate call")
-	}
-	if len(sub.GetDistinctClause()) > 0 {
-		return nil, v.errorf(loc, "a correlated scalar subquery with DISTINCT is not supported yet")
-	}
-	rc, err := v.refCounter(sub, f)
-	if err != nil {
-		return nil, err
-	}
-	if _, o, oloc := rc.count(rt.GetVal()); o > 0 {
-		return nil, v.errorf(oloc, "a correlated subquery may use outer columns only in equalities (inner expression = outer expression) ANDed in its WHERE clause")
-	}
-	var corrOuter, corrInner, rest []*pg_query.Node
-	for _, cj := range conjuncts(sub.GetWhereClause()) {
-		_, o, oloc := rc.count(cj)
-		if o == 0 {
-			rest = append(rest, cj)
-			continue
-		}
-		a := cj.GetAExpr()
-		if a == nil || a.GetKind() != pg_query.A_Expr_Kind_AEXPR_OP || opName(a) != "=" {
-			return nil, v.errorf(oloc, "a correlated subquery may use outer columns only in equalities (inner expression = outer expression) ANDed in its WHERE clause")
-		}
-		li, lo, _ := rc.count(a.GetLexpr())
-		ri, ro, _ := rc.count(a.GetRexpr())
-		switch {
-		case lo > 0 && li == 0 && ri > 0 && ro == 0:
-			corrOuter, corrInner = append(corrOuter, a.GetLexpr()), append(corrInner, a.GetRexpr())
-		case ro > 0 && ri == 0 && li > 0 && lo == 0:
-			corrOuter, corrInner = append(corrOuter, a.GetRexpr()), append(corrInner, a.GetLexpr())
-		default:
-			return nil, v.errorf(oloc, "a correlated subquery may use outer columns only in equalities (inner expression = outer expression) ANDed in its WHERE clause")
-		}
-	}
-	if len(corrOuter) == 0 {
-		return nil, v.errorf(loc, "a correlated subquery may use outer columns only in equalities (inner expression = outer expression) ANDed in its WHERE clause")
-	}
-	targets := []*pg_query.Node{sub.GetTargetList()[0]}
-	var group []*pg_query.Node
-	for _, e := range corrInner {
-		targets = append(targets, &pg_query.Node{Node: &pg_query.Node_ResTarget{ResTarget: &pg_query.ResTarget{Val: e, Location: -1}}})
-		group = append(group, proto.Clone(e).(*pg_query.Node))
-	}
-	q := &pg_query.SelectStmt{FromClause: sub.GetFromClause(), WhereClause: andOf(rest), TargetList: targets,
-		GroupClause: group, WithClause: sub.GetWithClause(), Op: pg_query.SetOperation_SETOP_NONE}
-	n, err := v.subquery(q)
-	if err != nil {
-		return nil, err
-	}
-	name := rt.GetName()
-	if name == "" {
-		name, _ = figureColname(rt.GetVal())
-	}
-	rel := fmt.Sprintf("subquery#%d", len(f.owner)+1)
-	g := len(f.owner)
-	f.owner = append(f.owner, -1) // computed after the join, like a USING column
-	f.scope = append(f.scope, expr.ScopeColumn{Table: rel, Name: name, Type: n.Schema()[0].Type, Index: g, Hidden: true})
-	fname, _ := funcName(fc)
-	f.correlated = append(f.correlated, &correlatedScalar{global: g, node: n, outer: corrOuter, count: fname == "count",
-		loc: loc, labelText: rel})
-	return &pg_query.Node{Node: &pg_query.Node_ColumnRef{ColumnRef: &pg_query.ColumnRef{
-		Fields:   []*pg_query.Node{pg_query.MakeStrNode(rel), pg_query.MakeStrNode(name)},
-		Location: sl.GetLocation(),
-	}}}, nil
-}
-
-func andOf(ns []*pg_query.Node) *pg_query.Node {
-	switch len(ns) {
-	case 0:
-		return nil
-	case 1:
-		return ns[0]
-	}
-	return &pg_query.Node{Node: &pg_query.Node_BoolExpr{BoolExpr: &pg_query.BoolExpr{
-		Boolop: pg_query.BoolExprType_AND_EXPR, Args: ns, Location: -1}}}
-}
-
-// joinCorrelated LEFT JOINs every correlated scalar subquery of f to node
-// and records where its value is in pos.
-func (v *viewBuilder) joinCorrelated(f *fromClause, node *dataflow.Node, pos []int) (*dataflow.Node, error) {
-	for _, cs := range f.correlated {
-		c := v.compiler(remap(f.scope, pos), "select list", "", nil)
-		lw := len(node.Schema())
-		right := cs.node
-		var lexprs, rexprs []expr.Expr
-		var lkey, rkey []int
-		var texts []string
-		for i, on := range cs.outer {
-			le, err := c.Compile(on)
-			if err != nil {
-				return nil, err
-			}
-			rcol := right.Schema()[1+i]
-			re := columnExpr(expr.ScopeColumn{Name: rcol.Name, Type: rcol.Type}, 1+i)
-			target, castL, castR, ok := keyType(le.Type, re.Type)
-			if !ok {
-				return nil, v.errorf(max(firstLocation(on), cs.loc), "comparing %s with %s in a subquery condition is not supported yet", typeString(le.Type), typeString(re.Type))
-			}
-			texts = append(texts, le.Text+" = "+re.Text)
-			if idx, plain := plainColumn(c, on); plain && !castL {
-				lkey = append(lkey, idx)
-			} else {
-				if castL {
-					if le, err = castExpr(le, target); err != nil {
-						return nil, v.wrap(cs.loc, err)
-					}
-				}
-				lkey = append(lkey, lw+len(lexprs))
-				lexprs = append(lexprs, le)
-			}
-			if castR {
-				if re, err = castExpr(re, target); err != nil {
-					return nil, v.wrap(cs.loc, err)
-				}
-				rkey = append(rkey, len(right.Schema())+len(rexprs))
-				rexprs = append(rexprs, re)
-			} else {
-				rkey = append(rkey, 1+i)
-			}
-		}
-		left := v.appendColumns(node, lexprs)
-		right = v.appendColumns(right, rexprs)
-		at := len(left.Schema())
-		node = v.g.OuterJoin(left, right, lkey, rkey, nil, dataflow.LeftJoin, "scalar subquery: "+strings.Join(texts, " AND "))
-		if cs.count {
-			// count over no rows is 0, not the NULL of a missing group.
-			schema := node.Schema()
-			node = v.g.Map(node, func(r row.Row) (row.Row, error) {
-				if !r[at].IsNull() {
-					return r, nil
-				}
-				out := slices.Clone(r)
-				out[at] = row.NewInt(0)
-				return out, nil
-			}, schema, "COALESCE("+schema[at].Name+", 0)")
-		}
-		pos[cs.global] = at
-	}
-	if len(f.lateWhere) > 0 {
-		c := v.compiler(remap(f.scope, pos), "WHERE", "WHERE", nil)
-		var texts []string
-		var preds []func(row.Row) (bool, error)
-		for _, n := range f.lateWhere {
-			p, e, err := c.Predicate(n)
-			if err != nil {
-				return nil, err
-			}
-			preds, texts = append(preds, p), append(texts, e.Text)
-		}
-		node = v.g.Filter(node, func(r row.Row) (bool, error) {
-			for _, p := range preds {
-				if ok, err := p(r); err != nil || !ok {
-					return false, err
-				}
-			}
-			return true, nil
-		}, strings.Join(texts, " AND "))
-	}
-	return node, nil
 }
