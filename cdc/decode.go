@@ -401,6 +401,9 @@ type assembler struct {
 	base func(row.OID) (row.Type, bool)
 	rels map[RelationID]*Relation
 	cur  *Txn // the transaction between Begin and Commit; nil between transactions
+	// partChanges > 0 delivers a transaction in parts of that many
+	// changes (see Txn).
+	partChanges int
 }
 
 func newAssembler() *assembler { return &assembler{rels: make(map[RelationID]*Relation)} }
@@ -441,17 +444,35 @@ func (a *assembler) apply(m message) (*Txn, error) {
 		// Type: ripple keeps values of unknown types as text, so it needs no
 		// type names. Origin and logical messages carry nothing for views.
 	case msgInsert:
-		return nil, a.insert(m)
+		return part(a, a.insert, m)
 	case msgUpdate:
-		return nil, a.update(m)
+		return part(a, a.update, m)
 	case msgDelete:
-		return nil, a.delete(m)
+		return part(a, a.delete, m)
 	case msgTruncate:
-		return nil, a.truncate(m)
+		return part(a, a.truncate, m)
 	default:
 		return nil, fmt.Errorf("%w: unexpected message %T", ErrMalformed, m)
 	}
 	return nil, nil
+}
+
+// part adds the change of message m with add, first cutting the changes
+// assembled so far off as a part of the transaction (see Txn) when they
+// reached partChanges: the last part is never empty.
+func part[M message](a *assembler, add func(M) error, m M) (*Txn, error) {
+	var p *Txn
+	if a.cur != nil && a.partChanges > 0 && len(a.cur.Changes) >= a.partChanges {
+		cut := *a.cur
+		cut.More = true
+		a.cur.Changes = make([]Change, 0, a.partChanges)
+		a.cur.Part++
+		p = &cut
+	}
+	if err := add(m); err != nil {
+		return nil, err
+	}
+	return p, nil
 }
 
 func (a *assembler) relation(id RelationID, what string) (*Relation, error) {

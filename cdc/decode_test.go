@@ -3,6 +3,7 @@ package cdc
 import (
 	"encoding/binary"
 	"errors"
+	"strconv"
 	"testing"
 	"time"
 
@@ -311,4 +312,54 @@ func FuzzDecode(f *testing.F) {
 			_, _ = a.apply(m)
 		}
 	})
+}
+
+// TestAssemblerParts: a transaction with more changes than partChanges
+// comes out in parts that carry Begin's commit LSN and time, the last one
+// (possibly empty) with the end LSN; small transactions stay whole.
+func TestAssemblerParts(t *testing.T) {
+	rel := relMsg(1, "public", "t", 'd', relCol{"id", row.OIDInt4, true})
+	ins := func(i int) wire { return msg('I').u32(1).u8('N').tuple(1).text(strconv.Itoa(i)) }
+	for _, n := range []int{2, 3, 6, 7} {
+		a := newAssemblerWith(nil, 3)
+		msgs := []wire{beginMsg(0x100, 5), rel}
+		for i := range n {
+			msgs = append(msgs, ins(i))
+		}
+		msgs = append(msgs, commitMsg(0x100, 0x108), beginMsg(0x200, 6), ins(99), commitMsg(0x200, 0x208))
+		var out []*Txn
+		for _, b := range msgs {
+			txn, err := a.apply(mustDecode(t, b))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if txn != nil {
+				out = append(out, txn)
+			}
+		}
+		parts := (n + 2) / 3 // full parts, then the rest (never an empty last part)
+		if len(out) != parts+1 {
+			t.Fatalf("%d changes: %d transactions out, want %d parts and one more", n, len(out), parts)
+		}
+		next := 0
+		for i, p := range out[:parts] {
+			last := i == parts-1
+			if p.Part != i || p.More == last || p.CommitLSN != 0x100 || p.XID != 5 || p.CommitTime.IsZero() ||
+				(p.EndLSN != 0) == !last || p.Parted() != (parts > 1) {
+				t.Fatalf("%d changes, part %d: %+v", n, i, p)
+			}
+			for _, c := range p.Changes {
+				if c.New[0] != row.NewInt(int64(next)) {
+					t.Fatalf("%d changes, part %d: change %v, want id %d", n, i, c.New, next)
+				}
+				next++
+			}
+		}
+		if next != n {
+			t.Fatalf("%d changes: parts held %d", n, next)
+		}
+		if small := out[parts]; small.Parted() || len(small.Changes) != 1 || small.EndLSN != 0x208 {
+			t.Fatalf("the next transaction: %+v", small)
+		}
+	}
 }

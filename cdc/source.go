@@ -96,12 +96,17 @@ type Config struct {
 	// (ripple's state checkpoint) before it is acked. Unset, Stream reports
 	// the server's WAL end by itself when nothing is in flight.
 	HoldIdle bool
+	// PartChanges is the number of changes after which a large
+	// transaction is delivered in parts (see Txn); default
+	// DefaultPartChanges.
+	PartChanges int
 }
 
 // Defaults of Config.
 const (
 	DefaultHeartbeatInterval       = 10 * time.Second
 	DefaultMaxRetainedWAL    int64 = 1 << 30
+	DefaultPartChanges             = 65536
 )
 
 // EnsureDefaults fills in the defaults of unset fields.
@@ -120,6 +125,9 @@ func (c *Config) EnsureDefaults() {
 	}
 	if c.MaxRetainedWAL == 0 {
 		c.MaxRetainedWAL = DefaultMaxRetainedWAL
+	}
+	if c.PartChanges <= 0 {
+		c.PartChanges = DefaultPartChanges
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()

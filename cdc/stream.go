@@ -106,7 +106,7 @@ func (s *Source) Stream(ctx context.Context, start row.LSN, out chan<- Txn) erro
 		src:      s,
 		conn:     conn,
 		out:      out,
-		asm:      newAssemblerWith(s.types.base),
+		asm:      newAssemblerWith(s.types.base, s.cfg.PartChanges),
 		reported: start,
 	}
 	return s.diagnose(ctx, st.run(ctx))
@@ -245,8 +245,8 @@ func (st *streamer) handleWAL(ctx context.Context, b []byte) error {
 	if err != nil {
 		return err
 	}
-	if txn == nil || len(txn.Changes) == 0 {
-		return nil
+	if txn == nil || len(txn.Changes) == 0 && !txn.Parted() {
+		return nil // the last part of a parted transaction goes even empty: it ends it
 	}
 	return st.deliver(ctx, txn)
 }

@@ -81,10 +81,23 @@ type Change struct {
 
 // Txn is one committed source transaction, in commit order. Rolled-back
 // transactions and aborted subtransactions never appear.
+//
+// A transaction with more changes than Config.PartChanges arrives in parts,
+// so that it is never held whole in memory: every part but the last has
+// More set and a zero EndLSN, and all carry the transaction's XID,
+// CommitLSN and CommitTime (pgoutput's Begin message has them: protocol 1
+// sends a transaction only after it committed, so a part is never of a
+// transaction that aborts). Part numbers the parts from 0. Nothing else
+// arrives between the parts of one transaction.
 type Txn struct {
 	XID        uint32
 	CommitLSN  row.LSN // LSN of the commit record: the transaction's logical time
 	EndLSN     row.LSN // end of the commit record; what is acknowledged once durable
 	CommitTime time.Time
 	Changes    []Change
+	Part       int
+	More       bool
 }
+
+// Parted reports whether the transaction arrives in several parts.
+func (t *Txn) Parted() bool { return t.More || t.Part > 0 }

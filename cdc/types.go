@@ -39,9 +39,10 @@ func (m *typeMap) add(oid row.OID, t row.Type) {
 	m.domains[oid] = t
 }
 
-func newAssemblerWith(base func(row.OID) (row.Type, bool)) *assembler {
+func newAssemblerWith(base func(row.OID) (row.Type, bool), partChanges int) *assembler {
 	a := newAssembler()
 	a.base = base
+	a.partChanges = partChanges
 	return a
 }
 

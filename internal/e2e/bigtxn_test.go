@@ -56,6 +56,9 @@ CREATE VIEW public.big_groups AS SELECT grp, count(*) AS n, sum(v) AS total, max
 	}
 	applied := time.Since(start)
 	hwm := procStatusKB(t, p, "VmHWM:")
+	if !strings.Contains(p.stderr.String(), "large transaction applied in parts") {
+		t.Errorf("the %d-row transaction was not applied in parts (cdc.DefaultPartChanges)", n)
+	}
 	t.Logf("one transaction of %d rows (~%d bytes of row payload): source commit %s, in the sink %s after; ripple peak RSS %d MB (%d MB before)",
 		n, n*(4+4+4+32), committed.Round(time.Millisecond), applied.Round(time.Millisecond), hwm/1024, hwm0/1024)
 	stopRipple(t, p)

@@ -21,8 +21,13 @@ const snapshotChunk = 8 << 20
 // step runs one source transaction through the table arrangements and the
 // graph and returns the views' changes.
 func (e *engine) step(txn cdc.Txn) (map[string]dataflow.Batch, StepInfo, error) {
+	return e.stepAt(txn, e.advance())
+}
+
+// stepAt is step at logical time now (the parts of one transaction share
+// one time).
+func (e *engine) stepAt(txn cdc.Txn, now dataflow.Time) (map[string]dataflow.Batch, StepInfo, error) {
 	info := StepInfo{LSN: txn.CommitLSN, CommitTime: txn.CommitTime, Changes: len(txn.Changes), ViewRows: map[string]int{}}
-	now := e.advance()
 	if e.temporal {
 		info.Time = now.Go()
 	}

@@ -13,7 +13,8 @@ import (
 // default 1). Only the crash tests set it: it lets them kill ripple at
 // exact places (during the snapshot, between a sink commit and the
 // checkpoint, between a checkpoint and its sync) besides random ones.
-// Points: snapshot, loaded, sink-committed, checkpoint-written, synced.
+// Points: snapshot, loaded, sink-committed, checkpoint-written, synced,
+// part (a part of a large transaction went through the graph).
 func crashPoint(name string) {
 	crash.once.Do(crash.parse)
 	if crash.point != name {
@@ -49,4 +50,12 @@ func (c *crashHook) parse() {
 	if n, err := strconv.Atoi(count); err == nil && n > 0 {
 		c.n = n
 	}
+}
+
+// testPartChanges is the crash tests' RIPPLE_TEST_PART_CHANGES: the size of
+// the parts large transactions arrive in (cdc.Config.PartChanges), small
+// so that the tests' transactions are parted; 0 when unset.
+func testPartChanges() int {
+	n, _ := strconv.Atoi(os.Getenv("RIPPLE_TEST_PART_CHANGES"))
+	return n
 }

@@ -128,6 +128,9 @@ func (r *run) run(ctx context.Context) (err error) {
 	// With durable state, an idle position is acked only once a checkpoint
 	// records it (see stream), so that the slot never passes the state.
 	srcCfg.HoldIdle = r.store != nil
+	if srcCfg.PartChanges == 0 {
+		srcCfg.PartChanges = testPartChanges()
+	}
 	src, err := cdc.Connect(ctx, srcCfg)
 	if err != nil {
 		return err
@@ -356,6 +359,44 @@ func (r *run) stream(ctx context.Context, src *cdc.Source, e *engine, start row.
 			default:
 			}
 		}
+		// nextPart waits for the next part of a transaction that arrives
+		// in parts.
+		nextPart := func() (cdc.Txn, error) {
+			select {
+			case t, ok := <-txns:
+				if !ok {
+					return cdc.Txn{}, errors.New("the replication stream ended inside a transaction")
+				}
+				queue.release(t.bytes)
+				return t.Txn, nil
+			case <-gctx.Done():
+				return cdc.Txn{}, gctx.Err()
+			}
+		}
+		// committed finishes a step whose last source transaction is last
+		// and that every sink committed: checkpoint (then acknowledge once
+		// synced) or acknowledge, and report.
+		committed := func(last cdc.Txn, infos []StepInfo) error {
+			r.progressed = true
+			e.lastEnd = last.EndLSN
+			if r.store != nil {
+				crashPoint("sink-committed")
+				if err := e.checkpoint(fp, slot, last.CommitLSN, last.EndLSN, false); err != nil {
+					return err
+				}
+				crashPoint("checkpoint-written")
+				notify()
+			} else {
+				src.Ack(last.EndLSN)
+			}
+			for _, info := range infos {
+				e.record(st, info)
+				if cfg.OnStep != nil {
+					cfg.OnStep(info)
+				}
+			}
+			return nil
+		}
 		for {
 			var txn cdc.Txn
 			select {
@@ -393,40 +434,49 @@ func (r *run) stream(ctx context.Context, src *cdc.Source, e *engine, start row.
 			if txn.CommitLSN <= e.lastLSN {
 				// Already in the state (resent after a restart from a
 				// checkpoint that was written but not yet acknowledged).
+				for txn.More {
+					var err error
+					if txn, err = nextPart(); err != nil {
+						return err
+					}
+				}
 				if r.store == nil {
 					src.Ack(txn.EndLSN)
 				}
 				continue
 			}
-			group = append(group[:0], txn)
-			for len(group) < cfg.GroupTxns {
-				next, ok := tryRecv(queue, txns)
-				if !ok {
-					break
+			var parted *cdc.Txn
+			if txn.Parted() {
+				parted = &txn
+			} else {
+				group = append(group[:0], txn)
+				for len(group) < cfg.GroupTxns {
+					next, ok := tryRecv(queue, txns)
+					if !ok {
+						break
+					}
+					if next.Parted() {
+						parted = &next // applied alone, after the group
+						break
+					}
+					group = append(group, next)
 				}
-				group = append(group, next)
-			}
-			infos, err := e.applyGroup(gctx, group)
-			if err != nil {
-				return err
-			}
-			r.progressed = true
-			last := group[len(group)-1]
-			e.lastEnd = last.EndLSN
-			if r.store != nil {
-				crashPoint("sink-committed")
-				if err := e.checkpoint(fp, slot, last.CommitLSN, last.EndLSN, false); err != nil {
+				infos, err := e.applyGroup(gctx, group)
+				if err != nil {
 					return err
 				}
-				crashPoint("checkpoint-written")
-				notify()
-			} else {
-				src.Ack(last.EndLSN)
+				if err := committed(group[len(group)-1], infos); err != nil {
+					return err
+				}
 			}
-			for _, info := range infos {
-				e.record(st, info)
-				if cfg.OnStep != nil {
-					cfg.OnStep(info)
+			if parted != nil {
+				info, last, err := e.applyParts(gctx, *parted, nextPart)
+				if err != nil {
+					return err
+				}
+				e.log.Info("large transaction applied in parts", "lsn", last.CommitLSN.String(), "parts", last.Part+1, "changes", info.Changes)
+				if err := committed(last, []StepInfo{info}); err != nil {
+					return err
 				}
 			}
 		}

@@ -1,0 +1,87 @@
+package e2e
+
+import (
+	"context"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/rippledb/ripple/internal/pgcluster"
+	"github.com/rippledb/ripple/internal/pgtest"
+)
+
+// TestPartedTransactions: transactions larger than the part size (here 100
+// changes, RIPPLE_TEST_PART_CHANGES) go through ripple in parts and reach
+// the sink whole; a kill between parts loses and duplicates nothing; a view
+// failing in a late part gets none of that transaction while the others
+// get all of it.
+func TestPartedTransactions(t *testing.T) {
+	src := pgtest.Source(t)
+	snk := pgtest.Start(t, pgcluster.Options{})
+	pgtest.CreateDB(t, snk, "warehouse")
+	pgtest.Exec(t, src, "app", "CREATE TABLE big (id int PRIMARY KEY, v int NOT NULL); INSERT INTO big SELECT g, g % 500 FROM generate_series(1, 50) g")
+	healthy := `
+CREATE VIEW public.ident AS SELECT id, v FROM big;
+CREATE VIEW public.buckets AS SELECT v % 10 AS b, count(*) AS n, sum(v) AS s FROM big GROUP BY v % 10;
+`
+	views := healthy + "CREATE VIEW public.ratio AS SELECT id, 100 / (v - 777) AS q FROM big;\n"
+	cfg := writeConfig(t, src.DSN("app"), map[string]string{"main": snk.DSN("warehouse")}, views)
+	srcConn := connect(t, src, "app")
+	sinks := map[string]*pgx.Conn{"main": connect(t, snk, "warehouse")}
+	all := oracleViews(t, srcConn, views)
+	env := []string{"RIPPLE_TEST_PART_CHANGES=100"}
+
+	p := startRippleEnv(t, env, "run", "--config", cfg, "--http", "")
+	checkAll(t, srcConn, "ripple", sinks, all, "after the initial load")
+	pgtest.Exec(t, src, "app", "INSERT INTO big SELECT g, g % 500 FROM generate_series(51, 1050) g")
+	if !checkAll(t, srcConn, "ripple", sinks, all, "after a 1,000-row transaction") {
+		t.Fatal("sink differs after a parted transaction")
+	}
+	if !strings.Contains(p.stderr.String(), "large transaction applied in parts") || !strings.Contains(p.stderr.String(), "parts=10") {
+		t.Fatalf("the transaction was not applied in 10 parts:\n%s", p.stderr)
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	<-p.done
+
+	// Killed after the third part of an UPDATE of every row.
+	p = startRippleEnv(t, append(env, "RIPPLE_TEST_CRASH_AT=part:3"), "run", "--config", cfg, "--http", "")
+	checkAll(t, srcConn, "ripple", sinks, all, "after the restart")
+	pgtest.Exec(t, src, "app", "UPDATE big SET v = v + 1")
+	select {
+	case err := <-p.done:
+		if !killedBySIGKILL(err) {
+			t.Fatalf("ripple exited with %v instead of killing itself after a part\n%s", err, p.stderr)
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatalf("crash point part:3 not reached\n%s", p.stderr)
+	}
+	p = startRippleEnv(t, env, "run", "--config", cfg, "--http", "")
+	if !checkAll(t, srcConn, "ripple", sinks, all, "after a kill between the parts of a transaction") {
+		t.Fatal("sink differs after a kill between parts")
+	}
+
+	// The 1,000th row of the next transaction divides by zero in ratio.
+	var before int
+	if err := sinks["main"].QueryRow(context.Background(), "SELECT count(*) FROM public.ratio").Scan(&before); err != nil {
+		t.Fatal(err)
+	}
+	pgtest.Exec(t, src, "app", "INSERT INTO big SELECT g, CASE WHEN g = 3050 THEN 777 ELSE g % 500 END FROM generate_series(2051, 3050) g")
+	if !checkAll(t, srcConn, "ripple", sinks, oracleViews(t, srcConn, healthy), "after a transaction failing one view in its last part") {
+		t.Fatal("the healthy views did not get the whole transaction")
+	}
+	var after int
+	if err := sinks["main"].QueryRow(context.Background(), "SELECT count(*) FROM public.ratio").Scan(&after); err != nil {
+		t.Fatal(err)
+	}
+	if after != before {
+		t.Errorf("the failed view holds %d rows, want the %d from before the failing transaction (nothing half-applied)", after, before)
+	}
+	if out := p.stderr.String(); !strings.Contains(out, "view failed") || !strings.Contains(out, "public.ratio") {
+		t.Errorf("the log does not name the failed view:\n%s", out)
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	<-p.done
+}

@@ -1,0 +1,91 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/rippledb/ripple/cdc"
+	"github.com/rippledb/ripple/dataflow"
+	"github.com/rippledb/ripple/internal/row"
+	"github.com/rippledb/ripple/sink"
+)
+
+// applyParts applies a source transaction that arrives in parts (a large
+// one, see cdc.Txn): each part goes through the table copies and the graph
+// as it comes, all at the transaction's one logical time, so the source's
+// changes are never held whole in memory. The views' changes are gathered
+// (and consolidated as they grow), and each sink gets them in one sink
+// transaction once the last part is in (I2). A view that fails in any part
+// gets none of the transaction. next returns the following part. It
+// returns the transaction's step and its last part (which has the EndLSN).
+func (e *engine) applyParts(ctx context.Context, first cdc.Txn, next func() (cdc.Txn, error)) (StepInfo, cdc.Txn, error) {
+	now := e.advance()
+	total := StepInfo{LSN: first.CommitLSN, CommitTime: first.CommitTime, ViewRows: map[string]int{}}
+	if e.temporal {
+		total.Time = now.Go()
+	}
+	gathered := map[string]dataflow.Batch{}
+	sizeAt := map[string]int{} // a view's gathered length after its last consolidation
+	part := first
+	for {
+		out, info, err := e.stepAt(part, now)
+		if err != nil {
+			return total, part, err
+		}
+		total.Changes += info.Changes
+		for name, n := range info.ViewRows {
+			total.ViewRows[name] += n
+		}
+		for name, b := range out {
+			g := append(gathered[name], b...)
+			if len(g) > 2*sizeAt[name]+4096 {
+				g = g.Consolidate() // parts cancel each other (an aggregate's row changing part after part)
+				sizeAt[name] = len(g)
+			}
+			gathered[name] = g
+		}
+		crashPoint("part")
+		if !part.More {
+			break
+		}
+		following, err := next()
+		if err != nil {
+			return total, part, fmt.Errorf("transaction at %s, part %d: %w", first.CommitLSN, part.Part+1, err)
+		}
+		if following.CommitLSN != first.CommitLSN || following.Part != part.Part+1 {
+			return total, part, fmt.Errorf("transaction at %s: part %d followed by a part %d of the transaction at %s",
+				first.CommitLSN, part.Part, following.Part, following.CommitLSN)
+		}
+		part = following
+	}
+	e.lastLSN, e.lastCommit = part.CommitLSN, part.CommitTime
+	for name := range e.failed {
+		delete(gathered, name) // failed in a later part: none of the transaction reaches its sinks
+	}
+	for name, g := range gathered {
+		gathered[name] = g.Consolidate()
+	}
+	for _, t := range e.targets {
+		name := t.Sink.Name()
+		if part.CommitLSN <= e.sinkLSN[name] {
+			continue // committed there before a restart (I3)
+		}
+		step := sink.Step{LSN: part.CommitLSN, CommitTime: part.CommitTime}
+		for _, v := range t.Views {
+			if b := gathered[v.String()]; len(b) > 0 {
+				step.Deltas = append(step.Deltas, sink.Delta{View: v, Rows: []row.Update(b)})
+			}
+		}
+		if len(step.Deltas) == 0 {
+			continue
+		}
+		start := time.Now()
+		if err := t.Sink.Apply(ctx, step); err != nil {
+			return total, part, fmt.Errorf("apply transaction at %s to sink %s: %w", part.CommitLSN, name, err)
+		}
+		e.sinkLSN[name] = part.CommitLSN
+		e.metrics.SinkCommit(name, time.Since(start))
+	}
+	return total, part, nil
+}
