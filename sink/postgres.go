@@ -56,11 +56,12 @@ type Postgres struct {
 	views    map[row.TableName]*pgView
 	order    []*pgView // views in Open's order, for deterministic DDL
 
-	// stmts caches prepared DELETE and UPDATE statements by view and NULL
-	// pattern.
+	// stmts caches prepared DELETE, UPDATE and INSERT statements by view
+	// and NULL pattern or row count.
 	stmts    map[stmtKey]string
 	nextStmt int
-	// progressReady means progressStmtName is prepared on conn.
+	// progressReady means the statements of bookkeepingStmts are prepared
+	// on conn.
 	progressReady bool
 }
 
@@ -540,40 +541,65 @@ func retractParams(v *pgView, r row.Row, n row.Weight) [][]byte {
 	return append(params, []byte(strconv.FormatInt(int64(n), 10)))
 }
 
-// insertStatement builds one multi-row INSERT of us (each row W times,
-// total rows in all). Parameters are untyped text, so PostgreSQL reads
-// each as the target column's type, as COPY would.
-func insertStatement(v *pgView, us []row.Update, total int) (string, [][]byte) {
+// insertChunks are the row counts of the prepared multi-row INSERTs an
+// insertion is cut into (largest first): a few statements per view, each
+// parsed and planned once per connection, where an INSERT of exactly n
+// rows would be a new statement for every n.
+var insertChunks = []int{64, 8, 1}
+
+// insertStmt returns the prepared INSERT of n rows into v. Parameters are
+// untyped text, so PostgreSQL reads each as the target column's type, as
+// COPY would.
+func (p *Postgres) insertStmt(ctx context.Context, v *pgView, n int) (string, error) {
+	key := stmtKey{view: v.Name, nulls: "i" + strconv.Itoa(n)}
+	if name, ok := p.stmts[key]; ok {
+		return name, nil
+	}
 	var b strings.Builder
 	b.WriteString("INSERT INTO ")
 	b.WriteString(v.Name.String())
 	b.WriteByte(' ')
 	b.WriteString(v.colList)
 	b.WriteString(" VALUES ")
-	params := make([][]byte, 0, total*len(v.Columns))
-	first := true
-	for _, u := range us {
-		for k := row.Weight(0); k < u.W; k++ {
-			if !first {
+	param := 0
+	for r := 0; r < n; r++ {
+		if r > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteByte('(')
+		for i := range v.Columns {
+			if i > 0 {
 				b.WriteString(", ")
 			}
-			first = false
-			b.WriteByte('(')
-			for i, d := range u.Row {
-				if i > 0 {
-					b.WriteString(", ")
-				}
+			param++
+			b.WriteByte('$')
+			b.WriteString(strconv.Itoa(param))
+		}
+		b.WriteByte(')')
+	}
+	sql := b.String()
+	p.nextStmt++
+	name := "ripple_sink_insert_" + strconv.Itoa(p.nextStmt)
+	if _, err := p.conn.PgConn().Prepare(ctx, name, sql, nil); err != nil {
+		return "", fmt.Errorf("prepare %q: %w", sql, err)
+	}
+	p.stmts[key] = name
+	return name, nil
+}
+
+// insertParams are the parameters of an INSERT of rows (see insertStmt).
+func insertParams(rows []row.Row) [][]byte {
+	var params [][]byte
+	for _, r := range rows {
+		for _, d := range r {
+			if d.IsNull() {
 				params = append(params, nil)
-				if !d.IsNull() {
-					params[len(params)-1] = []byte(row.FormatText(d))
-				}
-				b.WriteByte('$')
-				b.WriteString(strconv.Itoa(len(params)))
+			} else {
+				params = append(params, []byte(row.FormatText(d)))
 			}
-			b.WriteByte(')')
 		}
 	}
-	return b.String(), params
+	return params
 }
 
 // deleteStmt returns the prepared DELETE for v and r's NULL pattern,

@@ -85,12 +85,6 @@ func (b *stepBatch) prepared(name string, params [][]byte) {
 	b.bytes += len(name) + batchParamBytes(params)
 }
 
-func (b *stepBatch) params(sql string, params [][]byte) {
-	b.ExecParams(sql, params, nil, nil, nil)
-	b.stmts++
-	b.bytes += len(sql) + batchParamBytes(params)
-}
-
 func batchParamBytes(params [][]byte) int {
 	n := 0
 	for _, p := range params {
@@ -126,15 +120,14 @@ var errApplied = errors.New("step at or below the recorded progress")
 // applySteps sends steps in as few batches as it can and returns how many
 // leading steps are committed (or were found applied before).
 func (p *Postgres) applySteps(ctx context.Context, steps []Step) (int, error) {
-	progress, err := p.progressStmt(ctx)
-	if err != nil {
+	if err := p.prepareBookkeeping(ctx); err != nil {
 		return 0, err
 	}
 	done := 0
 	for done < len(steps) {
 		b := &stepBatch{}
 		for i := done; i < len(steps); i++ {
-			q, err := p.queueStep(ctx, b, &steps[i], progress)
+			q, err := p.queueStep(ctx, b, &steps[i])
 			if err != nil {
 				return done, err
 			}
@@ -170,25 +163,25 @@ func (p *Postgres) applySteps(ctx context.Context, steps []Step) (int, error) {
 }
 
 // queueStep adds step's transaction to b.
-func (p *Postgres) queueStep(ctx context.Context, b *stepBatch, step *Step, progress string) (*queuedStep, error) {
+func (p *Postgres) queueStep(ctx context.Context, b *stepBatch, step *Step) (*queuedStep, error) {
 	var ct []byte
 	if !step.CommitTime.IsZero() {
 		ct = []byte(step.CommitTime.UTC().Format("2006-01-02 15:04:05.999999Z07:00"))
 	}
 	q := queuedStep{step: step, first: b.stmts}
-	b.params("BEGIN", nil)
+	b.prepared(beginStmtName, nil)
 	// The progress record locks the progress row first (a second pipeline
 	// on the same sink waits here) and fails, aborting the transaction and
 	// so everything queued after it, when the step is at or below the
 	// recorded progress (see progressAdvance).
-	b.prepared(progress, [][]byte{[]byte(p.pipeline), []byte(step.LSN.String()), ct})
+	b.prepared(progressStmtName, [][]byte{[]byte(p.pipeline), []byte(step.LSN.String()), ct})
 	checks, copies, err := p.queueDeltas(ctx, step, b)
 	if err != nil {
 		return nil, err
 	}
 	q.checks, q.copies = checks, copies
 	if len(copies) == 0 {
-		b.params("COMMIT", nil)
+		b.prepared(commitStmtName, nil)
 	}
 	b.steps = append(b.steps, q)
 	return &b.steps[len(b.steps)-1], nil
@@ -302,18 +295,35 @@ ON CONFLICT (pipeline) DO UPDATE SET
 	lsn = CASE WHEN ripple.progress.lsn < excluded.lsn THEN excluded.lsn END,
 	commit_time = excluded.commit_time, updated_at = excluded.updated_at`
 
-const progressStmtName = "ripple_sink_progress"
+// The statements every step sends, prepared once per connection (parsing
+// BEGIN and COMMIT anew for every step cost as much as running them).
+const (
+	beginStmtName    = "ripple_sink_begin"
+	progressStmtName = "ripple_sink_progress"
+	commitStmtName   = "ripple_sink_commit"
+)
 
-// progressStmt prepares progressAdvance once per connection.
-func (p *Postgres) progressStmt(ctx context.Context) (string, error) {
-	if !p.progressReady {
-		oids := []uint32{uint32(row.OIDText), uint32(row.OIDText), uint32(row.OIDText)}
-		if _, err := p.conn.PgConn().Prepare(ctx, progressStmtName, progressAdvance, oids); err != nil {
-			return "", fmt.Errorf("sink %s: prepare the progress statement: %w", p.cfg.Name, err)
-		}
-		p.progressReady = true
+// prepareBookkeeping prepares BEGIN, progressAdvance and COMMIT once per
+// connection.
+func (p *Postgres) prepareBookkeeping(ctx context.Context) error {
+	if p.progressReady {
+		return nil
 	}
-	return progressStmtName, nil
+	text := uint32(row.OIDText)
+	for _, s := range []struct {
+		name, sql string
+		oids      []uint32
+	}{
+		{beginStmtName, "BEGIN", nil},
+		{progressStmtName, progressAdvance, []uint32{text, text, text}},
+		{commitStmtName, "COMMIT", nil},
+	} {
+		if _, err := p.conn.PgConn().Prepare(ctx, s.name, s.sql, s.oids); err != nil {
+			return fmt.Errorf("sink %s: prepare the statement %s: %w", p.cfg.Name, s.name, err)
+		}
+	}
+	p.progressReady = true
+	return nil
 }
 
 // isProgressAtOrPast reports progressAdvance's refusal of a step at or
@@ -415,9 +425,28 @@ func (p *Postgres) queueDeltas(ctx context.Context, step *Step, batch *stepBatch
 		switch {
 		case len(ins) == 0:
 		case insRows*len(v.Columns) <= maxBatchedInsertParams:
-			sql, params := insertStatement(v, ins, insRows)
-			batch.params(sql, params)
-			checks = append(checks, stepCheck{view: d.View, what: "insert"})
+			rows := make([]row.Row, 0, insRows)
+			for _, u := range ins {
+				for k := row.Weight(0); k < u.W; k++ {
+					rows = append(rows, u.Row)
+				}
+			}
+			for len(rows) > 0 {
+				n := insertChunks[len(insertChunks)-1]
+				for _, c := range insertChunks {
+					if c <= len(rows) {
+						n = c
+						break
+					}
+				}
+				name, err := p.insertStmt(ctx, v, n)
+				if err != nil {
+					return nil, nil, fmt.Errorf("sink %s: apply step %s to view %s: %w", p.cfg.Name, step.LSN, d.View, err)
+				}
+				batch.prepared(name, insertParams(rows[:n]))
+				checks = append(checks, stepCheck{view: d.View, what: "insert"})
+				rows = rows[n:]
+			}
 		default:
 			copies = append(copies, Delta{View: d.View, Rows: ins})
 		}

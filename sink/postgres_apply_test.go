@@ -41,7 +41,7 @@ func TestPostgresApplyStepsFailureStopsLaterSteps(t *testing.T) {
 	}{
 		{name: "retraction of a row not held",
 			failAt: Step{LSN: 13, Deltas: []Delta{{View: a.Name, Rows: []row.Update{{Row: row.Row{row.NewInt(99)}, W: -1}}}}},
-			want:   ErrOutOfSync, msg: "retract 1× row (99): found only 0 matching row(s)"},
+			want:   ErrOutOfSync, msg: "retract 1× row ('99'): found only 0 matching row(s)"},
 		{name: "SQL error", setup: "ALTER TABLE public.a ADD CONSTRAINT not_13 CHECK (x <> 13)",
 			failAt: ins(13, 13), msg: "not_13"},
 		{name: "error at COMMIT", setup: "ALTER TABLE public.a ADD CONSTRAINT uniq UNIQUE (x) DEFERRABLE INITIALLY DEFERRED",
