@@ -75,7 +75,7 @@ type stepCheck struct {
 type stepBatch struct {
 	pgconn.Batch
 	stmts int // statements queued
-	bytes int // SQL and parameter bytes queued
+	bytes int // statement names and parameters queued, in bytes
 	steps []queuedStep
 }
 
