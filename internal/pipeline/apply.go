@@ -61,61 +61,52 @@ func (e *engine) step(txn cdc.Txn) (map[string]dataflow.Batch, StepInfo, error) 
 	return out, info, nil
 }
 
-// stepGroup runs whole, consecutive source transactions through the graph
-// and returns, for every target (by index), the sink steps that commit
-// them. In grouped mode (groupTxns > 1) the group becomes one sink
-// transaction per sink. In strict mode each source transaction stays its
-// own sink transaction (I2), but the group's transactions are handed to a
-// sink that can pipeline them (sink.StepsApplier) together, so that a
-// backlog costs a round trip per group instead of one or more per
-// transaction. A transaction at or below a sink's progress when the run
-// started is not applied to it again (I3): it was committed there before
-// a restart.
-func (e *engine) stepGroup(group []cdc.Txn) ([][]sink.Step, []StepInfo, error) {
+// applyGroup runs whole, consecutive source transactions through the graph
+// and commits their changes to every sink. In grouped mode (groupTxns > 1)
+// the group becomes one sink transaction per sink. In strict mode each
+// source transaction stays its own sink transaction (I2), but the group's
+// transactions are handed to a sink that can pipeline them
+// (sink.StepsApplier) together, so that a backlog costs a round trip per
+// group instead of one or more per transaction. A transaction at or below
+// a sink's progress is not applied to it again (I3): it was committed there
+// before a restart.
+func (e *engine) applyGroup(ctx context.Context, group []cdc.Txn) ([]StepInfo, error) {
 	outs := make([]map[string]dataflow.Batch, len(group))
 	infos := make([]StepInfo, len(group))
 	for i, txn := range group {
 		out, info, err := e.step(txn)
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		outs[i], infos[i] = out, info
 		e.lastLSN = txn.CommitLSN
 	}
-	steps := make([][]sink.Step, len(e.targets))
-	for i, t := range e.targets {
+	for _, t := range e.targets {
+		name := t.Sink.Name()
+		var steps []sink.Step
 		if e.groupTxns > 1 {
-			steps[i] = e.groupedStep(t, group, outs)
+			steps = e.groupedStep(t, group, outs)
 		} else {
-			steps[i] = e.strictSteps(t, group, outs)
+			steps = e.strictSteps(t, group, outs)
 		}
-	}
-	return steps, infos, nil
-}
-
-// applyTargets commits steps (by target index) to every sink and records
-// in committed what each sink then holds.
-func applyTargets(ctx context.Context, e *engine, steps [][]sink.Step, committed map[string]row.LSN) error {
-	for i, t := range e.targets {
-		if len(steps[i]) == 0 {
+		if len(steps) == 0 {
 			continue // nothing of this sink changed; its contents are already those at this LSN
 		}
-		name := t.Sink.Name()
 		start := time.Now()
-		n, err := applySteps(ctx, t.Sink, steps[i])
+		n, err := applySteps(ctx, t.Sink, steps)
 		if n > 0 {
-			committed[name] = steps[i][n-1].LSN
+			e.sinkLSN[name] = steps[n-1].LSN
 		}
 		if err != nil {
-			at := steps[i][len(steps[i])-1].LSN
-			if n < len(steps[i]) {
-				at = steps[i][n].LSN
+			at := steps[len(steps)-1].LSN
+			if n < len(steps) {
+				at = steps[n].LSN
 			}
-			return fmt.Errorf("apply transaction at %s to sink %s: %w", at, name, err)
+			return nil, fmt.Errorf("apply transaction at %s to sink %s: %w", at, name, err)
 		}
 		e.metrics.SinkCommit(name, time.Since(start))
 	}
-	return nil
+	return infos, nil
 }
 
 // groupedStep is the one sink step of a group for target t: the
@@ -194,9 +185,18 @@ func applySteps(ctx context.Context, s sink.Sink, steps []sink.Step) (int, error
 // changed (or, after the initial load, the rest of the snapshot's rows)
 // and the checkpoint record at lsn in one atomic batch.
 func (e *engine) checkpoint(fp, slot string, lsn, end row.LSN, sync bool) error {
-	w, rows, err := e.flushDirty()
-	if err != nil {
-		return err
+	w := e.writer
+	e.writer = nil
+	if w == nil {
+		w = e.store.NewWriter()
+	}
+	var rows int64
+	for _, ts := range e.tables {
+		if err := ts.flushDirty(w); err != nil {
+			w.Abort()
+			return err
+		}
+		rows += ts.count
 	}
 	sinks := make(map[string]row.LSN, len(e.sinkLSN))
 	for k, v := range e.sinkLSN {
@@ -207,50 +207,6 @@ func (e *engine) checkpoint(fp, slot string, lsn, end row.LSN, sync bool) error 
 		return fmt.Errorf("checkpoint at %s: %w", lsn, err)
 	}
 	return nil
-}
-
-// flushDirty collects the rows changed since the last flush into a state
-// writer and returns it with the tables' row count.
-func (e *engine) flushDirty() (*state.Writer, int64, error) {
-	w := e.writer
-	e.writer = nil
-	if w == nil {
-		w = e.store.NewWriter()
-	}
-	var rows int64
-	for _, ts := range e.tables {
-		if err := ts.flushDirty(w); err != nil {
-			w.Abort()
-			return nil, 0, err
-		}
-		rows += ts.count
-	}
-	return w, rows, nil
-}
-
-// capture is the sink stage's work for the engine's state as it is now,
-// at the position lsn/end: with a state store, the changed rows (a
-// checkpoint written after the sinks commit must hold exactly what the
-// engine had stepped up to end, however far the engine has gone since),
-// and the sizes the status reports.
-func (e *engine) capture(lsn, end row.LSN) (sinkWork, error) {
-	w := sinkWork{lsn: lsn, end: end}
-	if e.store != nil {
-		var err error
-		if w.w, w.rows, err = e.flushDirty(); err != nil {
-			return w, err
-		}
-		w.failed = make(map[string]state.FailedView, len(e.failed))
-		for k, v := range e.failed {
-			w.failed[k] = v
-		}
-	}
-	w.stateBytes, w.stateRows = e.stateSize()
-	w.viewRows = make(map[string]int64, len(e.viewRows))
-	for k, v := range e.viewRows {
-		w.viewRows[k] = v
-	}
-	return w, nil
 }
 
 // restore reads the tables back from the state and pushes them through the

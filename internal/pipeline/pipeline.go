@@ -192,12 +192,10 @@ type engine struct {
 	// lastLSN is the commit LSN of the last transaction in the state (the
 	// snapshot's consistent point or the resumed checkpoint before any).
 	lastLSN row.LSN
-	// lastEnd is the end LSN of the last position handed to the sink stage
-	// (checkpointed once the sinks hold it).
+	// lastEnd is the end LSN of the last checkpointed position.
 	lastEnd row.LSN
-	// sinkLSN is each sink's progress as Open returned it. Streaming skips
-	// a sink's transactions at or below it; the sink stage (run.sinkLoop)
-	// tracks the commits after that.
+	// sinkLSN is each sink's progress: what it returned from Open, then the
+	// LSN of every step committed to it.
 	sinkLSN map[string]row.LSN
 	// writer collects the snapshot's rows for the state store.
 	writer *state.Writer
@@ -323,11 +321,10 @@ func (e *engine) load(ctx context.Context, lsn row.LSN) error {
 	return nil
 }
 
-// record reports an applied step to the status and the metrics, with the
-// engine's sizes as captured after its group (the engine may have gone on
-// since).
-func (e *engine) record(st *Status, info StepInfo, viewRows map[string]int64, stateBytes, stateRows int64) {
-	st.applied(info, viewRows, stateBytes, stateRows)
+// record reports an applied step to the status and the metrics.
+func (e *engine) record(st *Status, info StepInfo) {
+	stateBytes, stateRows := e.stateSize()
+	st.applied(info, e.viewRows, stateBytes, stateRows)
 	m := e.metrics
 	if m == nil {
 		return
@@ -335,7 +332,7 @@ func (e *engine) record(st *Status, info StepInfo, viewRows map[string]int64, st
 	m.SourceStep(info.Changes, uint64(info.LSN))
 	m.State(stateBytes, stateRows)
 	for name, n := range info.ViewRows {
-		m.ViewStep(name, int64(n), viewRows[name])
+		m.ViewStep(name, int64(n), e.viewRows[name])
 	}
 }
 

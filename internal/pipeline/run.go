@@ -15,7 +15,6 @@ import (
 	"github.com/rippledb/ripple/internal/metrics"
 	"github.com/rippledb/ripple/internal/row"
 	"github.com/rippledb/ripple/internal/state"
-	"github.com/rippledb/ripple/sink"
 )
 
 // ErrResyncNeeded marks errors after which ripple's durable state cannot be
@@ -324,15 +323,92 @@ func (r *run) stream(ctx context.Context, src *cdc.Source, e *engine, start row.
 		queue.forward(gctx, stream, txns)
 		return nil
 	})
-	// The engine steps the next group while the sink stage commits the
-	// previous one: an unbuffered hand-over, so at most one group waits
-	// for the sinks (I5) while one is being committed.
-	works := make(chan sinkWork)
 	g.Go(func() error {
-		defer close(works)
-		return r.engineLoop(gctx, src, e, queue, txns, works)
+		group := make([]cdc.Txn, 0, max(cfg.GroupTxns, 1))
+		var idleTick <-chan time.Time
+		if r.store != nil {
+			t := time.NewTicker(idleCheckpointInterval)
+			defer t.Stop()
+			idleTick = t.C
+		}
+		notify := func() {
+			select {
+			case synced <- struct{}{}:
+			default:
+			}
+		}
+		for {
+			var t queuedTxn
+			select {
+			case qt, ok := <-txns:
+				if !ok {
+					return nil
+				}
+				queue.release(qt.bytes)
+				t = qt
+			case <-idleTick:
+				// An idle or filtered-out source: record the position the
+				// stream can confirm, so the slot releases WAL once synced.
+				if idle := src.IdlePosition(); idle > e.lastEnd {
+					if err := e.checkpoint(fp, slot, e.lastLSN, idle, false); err != nil {
+						return err
+					}
+					e.lastEnd = idle
+					notify()
+				}
+				continue
+			}
+			txn := t.Txn
+			if txn.CommitLSN <= e.lastLSN {
+				// Already in the state (resent after a restart from a
+				// checkpoint that was written but not yet acknowledged).
+				if r.store == nil {
+					src.Ack(txn.EndLSN)
+				}
+				continue
+			}
+			// Transactions already queued join the group: in grouped mode
+			// they share one sink transaction, in strict mode they stay
+			// one sink transaction each but are sent to the sinks
+			// together (see applyGroup). Nothing waits for more.
+			group = append(group[:0], txn)
+			limit, held := cfg.GroupTxns, t.bytes
+			if limit <= 1 {
+				limit = strictBatchTxns
+			}
+			for len(group) < limit && held < cfg.QueueBytes {
+				next, n, ok := tryRecv(queue, txns)
+				if !ok {
+					break
+				}
+				group = append(group, next)
+				held += n
+			}
+			infos, err := e.applyGroup(gctx, group)
+			if err != nil {
+				return err
+			}
+			r.progressed = true
+			last := group[len(group)-1]
+			e.lastEnd = last.EndLSN
+			if r.store != nil {
+				crashPoint("sink-committed")
+				if err := e.checkpoint(fp, slot, last.CommitLSN, last.EndLSN, false); err != nil {
+					return err
+				}
+				crashPoint("checkpoint-written")
+				notify()
+			} else {
+				src.Ack(last.EndLSN)
+			}
+			for _, info := range infos {
+				e.record(st, info)
+				if cfg.OnStep != nil {
+					cfg.OnStep(info)
+				}
+			}
+		}
 	})
-	g.Go(func() error { return r.sinkLoop(gctx, src, e, works, synced, fp, slot) })
 	if r.store != nil {
 		g.Go(func() error { return r.syncLoop(gctx, src, synced) })
 	}
@@ -340,185 +416,6 @@ func (r *run) stream(ctx context.Context, src *cdc.Source, e *engine, start row.
 		return pollLag(gctx, src, st, cfg.Metrics, cfg.LagInterval, cfg.Logger)
 	})
 	return g.Wait()
-}
-
-// sinkWork is what the engine hands the sink stage for one group of
-// source transactions (or for an idle position): the sink steps per
-// target, and what the checkpoint after them records, captured when the
-// engine had stepped exactly this group.
-type sinkWork struct {
-	steps [][]sink.Step // by e.targets' index; nil for an idle position
-	infos []StepInfo
-	// lsn is the commit LSN of the group's last transaction (of the last
-	// one before an idle position), end the position the checkpoint and
-	// the acknowledgement confirm.
-	lsn, end row.LSN
-	// w holds the rows the group changed; nil without a state store.
-	w      *state.Writer
-	rows   int64
-	failed map[string]state.FailedView
-	// stateBytes, stateRows and viewRows are the engine's sizes after the
-	// group, for the status and metrics.
-	stateBytes, stateRows int64
-	viewRows              map[string]int64
-}
-
-// engineLoop takes transactions from the queue, steps them through the
-// graph in groups and hands each group's sink steps to the sink stage. It
-// owns the engine's state; the sink stage touches only what a sinkWork
-// carries.
-func (r *run) engineLoop(ctx context.Context, src *cdc.Source, e *engine, queue *byteQueue, txns <-chan queuedTxn, works chan<- sinkWork) error {
-	cfg := r.cfg
-	var idleTick <-chan time.Time
-	if r.store != nil {
-		t := time.NewTicker(idleCheckpointInterval)
-		defer t.Stop()
-		idleTick = t.C
-	}
-	hand := func(w sinkWork) error {
-		select {
-		case works <- w:
-			return nil
-		case <-ctx.Done():
-			if w.w != nil {
-				w.w.Abort()
-			}
-			return ctx.Err()
-		}
-	}
-	for {
-		var t queuedTxn
-		select {
-		case qt, ok := <-txns:
-			if !ok {
-				return nil
-			}
-			queue.release(qt.bytes)
-			t = qt
-		case <-idleTick:
-			// An idle or filtered-out source: record the position the
-			// stream can confirm, so the slot releases WAL once synced.
-			if idle := src.IdlePosition(); idle > e.lastEnd {
-				w, err := e.capture(e.lastLSN, idle)
-				if err != nil {
-					return err
-				}
-				e.lastEnd = idle
-				if err := hand(w); err != nil {
-					return err
-				}
-			}
-			continue
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-		txn := t.Txn
-		if txn.CommitLSN <= e.lastLSN {
-			// Already in the state (resent after a restart from a
-			// checkpoint that was written but not yet acknowledged).
-			if r.store == nil {
-				if err := hand(sinkWork{lsn: e.lastLSN, end: txn.EndLSN}); err != nil {
-					return err
-				}
-			}
-			continue
-		}
-		// Transactions already queued join the group: in grouped mode
-		// they share one sink transaction, in strict mode they stay one
-		// sink transaction each but are sent to the sinks together (see
-		// stepGroup). Nothing waits for more.
-		group := make([]cdc.Txn, 1, max(cfg.GroupTxns, 1))
-		group[0] = txn
-		limit, held := cfg.GroupTxns, t.bytes
-		if limit <= 1 {
-			limit = strictBatchTxns
-		}
-		for len(group) < limit && held < cfg.QueueBytes {
-			next, n, ok := tryRecv(queue, txns)
-			if !ok {
-				break
-			}
-			group = append(group, next)
-			held += n
-		}
-		steps, infos, err := e.stepGroup(group)
-		if err != nil {
-			return err
-		}
-		last := group[len(group)-1]
-		w, err := e.capture(last.CommitLSN, last.EndLSN)
-		if err != nil {
-			return err
-		}
-		w.steps, w.infos = steps, infos
-		e.lastEnd = last.EndLSN
-		if err := hand(w); err != nil {
-			return err
-		}
-	}
-}
-
-// sinkLoop commits each group to every sink, then writes its checkpoint
-// (or, without a state store, acknowledges it) and reports its steps, in
-// the engine's order.
-func (r *run) sinkLoop(ctx context.Context, src *cdc.Source, e *engine, works <-chan sinkWork, synced chan<- struct{}, fp, slot string) error {
-	cfg := r.cfg
-	committed := make(map[string]row.LSN, len(e.sinkLSN))
-	for k, v := range e.sinkLSN {
-		committed[k] = v
-	}
-	for {
-		var w sinkWork
-		select {
-		case got, ok := <-works:
-			if !ok {
-				return nil
-			}
-			w = got
-		case <-ctx.Done():
-			// Drop what was handed over and not applied; the next start
-			// goes on from the last checkpoint.
-			for w := range works {
-				if w.w != nil {
-					w.w.Abort()
-				}
-			}
-			return ctx.Err()
-		}
-		if w.steps != nil {
-			if err := applyTargets(ctx, e, w.steps, committed); err != nil {
-				if w.w != nil {
-					w.w.Abort()
-				}
-				return err
-			}
-			r.progressed = true
-			crashPoint("sink-committed")
-		}
-		if r.store != nil {
-			sinks := make(map[string]row.LSN, len(committed))
-			for k, v := range committed {
-				sinks[k] = v
-			}
-			cp := &state.Checkpoint{Fingerprint: fp, Slot: slot, LSN: w.lsn, EndLSN: w.end, Sinks: sinks, Rows: w.rows, FailedViews: w.failed}
-			if err := w.w.Commit(cp, false); err != nil {
-				return fmt.Errorf("checkpoint at %s: %w", w.lsn, err)
-			}
-			crashPoint("checkpoint-written")
-			select {
-			case synced <- struct{}{}:
-			default:
-			}
-		} else {
-			src.Ack(w.end)
-		}
-		for _, info := range w.infos {
-			e.record(cfg.Status, info, w.viewRows, w.stateBytes, w.stateRows)
-			if cfg.OnStep != nil {
-				cfg.OnStep(info)
-			}
-		}
-	}
 }
 
 // syncLoop makes written checkpoints durable, at most every
