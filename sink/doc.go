@@ -9,7 +9,10 @@
 // of whole, consecutive transactions): the consolidated changes of every view
 // the transaction touched and the transaction's commit LSN. A sink applies a
 // step as one transaction of its own and only then reports the LSN durable,
-// which is what lets the pipeline acknowledge it to the source (I4).
+// which is what lets the pipeline acknowledge it to the source (I4). A sink
+// that implements StepsApplier (Postgres) takes several consecutive steps
+// at once when the pipeline is behind, still one sink transaction each,
+// and sends them in one round trip.
 //
 // The package keeps three invariants:
 //
@@ -28,6 +31,11 @@
 //   - I3 Exactly once. The progress LSN (table ripple.progress) is written in
 //     the same transaction as the data, and Apply skips a step whose LSN is at
 //     or below it, so a restart neither re-applies nor skips a transaction.
+//     In Postgres every check that decides whether a step may commit (the
+//     progress comparison, the number of rows a retraction removed) runs in
+//     the server and fails the statement, so the step's COMMIT can travel
+//     in the same pipelined batch: an error skips it, and every later step
+//     of the batch, up to the batch's Sync.
 //
 // Sink tables are owned by ripple: Open refuses to use a table that exists and
 // is not recorded in the catalog (ripple.views) as created by the same

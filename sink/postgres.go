@@ -56,11 +56,12 @@ type Postgres struct {
 	views    map[row.TableName]*pgView
 	order    []*pgView // views in Open's order, for deterministic DDL
 
-	// stmts caches prepared DELETE and UPDATE statements by view and NULL
-	// pattern.
+	// stmts caches prepared DELETE, UPDATE and INSERT statements by view
+	// and NULL pattern or row count.
 	stmts    map[stmtKey]string
 	nextStmt int
-	// progressReady means progressStmtName is prepared on conn.
+	// progressReady means the statements of bookkeepingStmts are prepared
+	// on conn.
 	progressReady bool
 }
 
@@ -528,283 +529,6 @@ func (p *Postgres) copyRows(ctx context.Context, v *pgView, us []row.Update) (in
 	return tag.RowsAffected(), nil
 }
 
-// Apply implements Sink.
-func (p *Postgres) Apply(ctx context.Context, step Step) error {
-	if p.conn == nil {
-		return fmt.Errorf("sink %s: apply: sink is not open", p.cfg.Name)
-	}
-	for _, d := range step.Deltas {
-		v, ok := p.views[d.View]
-		if !ok {
-			return fmt.Errorf("sink %s: apply step %s: view %s is not one of the sink's views", p.cfg.Name, step.LSN, d.View)
-		}
-		if !v.ready {
-			return fmt.Errorf("sink %s: apply step %s: view %s has not been loaded into this sink (its table is missing or has other columns); a Load is needed",
-				p.cfg.Name, step.LSN, d.View)
-		}
-		if err := checkDelta(p.cfg.Name, v.View, d); err != nil {
-			return fmt.Errorf("apply step %s: %w", step.LSN, err)
-		}
-	}
-	return p.applyStep(ctx, step)
-}
-
-// maxBatchedInsertParams bounds the parameters of the multi-row INSERTs
-// that travel in the step's batch; larger insertions go by COPY, which
-// costs a round trip more but no parameter parsing per value.
-const maxBatchedInsertParams = 2000
-
-// stepCheck says what one statement of a step's batch must have done.
-type stepCheck struct {
-	view row.TableName
-	r    row.Row
-	n    row.Weight // rows the statement must change; 0: an INSERT
-	what string     // "retract" or "update" or "insert"
-}
-
-// applyStep applies a step in one sink transaction and in as few round
-// trips as it can: BEGIN, the conditional progress upsert (which locks the
-// progress row), the retractions of every view (prepared DELETEs), the
-// in-place updates of keyed rows and the small insertions (multi-row
-// INSERTs) travel as one pipelined batch; each large insertion follows
-// with its own COPY; then COMMIT, or ROLLBACK when the upsert found the
-// step applied before (I3). A round trip per row, and a DELETE plus INSERT per changed
-// aggregate row (dead tuples the next retraction has to step over), were
-// the sink's main costs in benchmark scenario a (docs/bench).
-func (p *Postgres) applyStep(ctx context.Context, step Step) error {
-	progress, err := p.progressStmt(ctx)
-	if err != nil {
-		return err
-	}
-	var ct []byte
-	if !step.CommitTime.IsZero() {
-		ct = []byte(step.CommitTime.UTC().Format("2006-01-02 15:04:05.999999Z07:00"))
-	}
-	var batch pgconn.Batch
-	batch.ExecParams("BEGIN", nil, nil, nil, nil)
-	// The conditional upsert locks the progress row first (a second
-	// pipeline on the same sink waits here) and changes nothing when the
-	// step is at or below the recorded progress.
-	tick := []byte("false")
-	if step.Tick {
-		tick = []byte("true")
-	}
-	batch.ExecPrepared(progress, [][]byte{[]byte(p.pipeline), []byte(step.LSN.String()), ct, tick}, nil, nil)
-	checks, copies, err := p.queueDeltas(ctx, step, &batch)
-	if err != nil {
-		return err
-	}
-
-	pc := p.conn.PgConn()
-	done := false
-	defer func() {
-		if !done {
-			rctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			_, _ = pc.Exec(rctx, "ROLLBACK").ReadAll()
-		}
-	}()
-	results, berr := pc.ExecBatch(ctx, &batch).ReadAll()
-	if len(results) >= 2 && results[0].Err == nil && results[1].Err == nil && results[1].CommandTag.RowsAffected() == 0 {
-		p.log.Debug("step already applied; skipped", "lsn", step.LSN)
-		return nil // the deferred rollback ends the transaction (I3)
-	}
-	if berr != nil {
-		for i, res := range results {
-			if res.Err == nil {
-				continue
-			}
-			if j := i - 2; j >= 0 && j < len(checks) {
-				c := checks[j]
-				if c.r != nil {
-					return fmt.Errorf("sink %s: apply step %s to view %s: %s row %s: %w", p.cfg.Name, step.LSN, c.view, c.what, formatRow(c.r), berr)
-				}
-				return fmt.Errorf("sink %s: apply step %s to view %s: %s rows: %w", p.cfg.Name, step.LSN, c.view, c.what, berr)
-			}
-		}
-		return fmt.Errorf("sink %s: apply step %s: %w", p.cfg.Name, step.LSN, berr)
-	}
-	for i, c := range checks {
-		if c.n == 0 {
-			continue
-		}
-		if got := results[i+2].CommandTag.RowsAffected(); got < int64(c.n) {
-			return fmt.Errorf("sink %s: apply step %s to view %s: %s %d× row %s: found only %d matching row(s): %w",
-				p.cfg.Name, step.LSN, c.view, c.what, c.n, formatRow(c.r), got, ErrOutOfSync)
-		}
-	}
-	for _, d := range copies {
-		if _, err := p.copyRows(ctx, p.views[d.View], d.Rows); err != nil {
-			return fmt.Errorf("sink %s: apply step %s to view %s: %w", p.cfg.Name, step.LSN, d.View, err)
-		}
-	}
-	if _, err := pc.Exec(ctx, "COMMIT").ReadAll(); err != nil {
-		return fmt.Errorf("sink %s: apply step %s: commit: %w", p.cfg.Name, step.LSN, err)
-	}
-	done = true
-	return nil
-}
-
-// queueDeltas adds the statements of every delta of step to batch and
-// returns what each must have done, and the insertions left for COPY. In a
-// keyed view, a row retracted once and a row inserted once with the same
-// key become one UPDATE of that row.
-func (p *Postgres) queueDeltas(ctx context.Context, step Step, batch *pgconn.Batch) ([]stepCheck, []Delta, error) {
-	var (
-		checks []stepCheck
-		copies []Delta
-	)
-	for _, d := range step.Deltas {
-		v := p.views[d.View]
-		var byKey map[string]int // key of a once-inserted row → its index in d.Rows
-		if len(v.Key) > 0 {
-			byKey = make(map[string]int)
-			for i, u := range d.Rows {
-				if u.W == 1 {
-					byKey[keyOf(v, u.Row)] = i
-				}
-			}
-		}
-		updated := map[int]bool{}
-		for _, u := range d.Rows {
-			if u.W >= 0 {
-				continue
-			}
-			if u.W == -1 && byKey != nil {
-				if i, ok := byKey[keyOf(v, u.Row)]; ok && !updated[i] {
-					updated[i] = true
-					name, params, err := p.updateStmt(ctx, v, u.Row, d.Rows[i].Row)
-					if err != nil {
-						return nil, nil, fmt.Errorf("sink %s: apply step %s to view %s: %w", p.cfg.Name, step.LSN, d.View, err)
-					}
-					batch.ExecPrepared(name, params, nil, nil)
-					checks = append(checks, stepCheck{view: d.View, r: u.Row, n: 1, what: "update"})
-					continue
-				}
-			}
-			name, err := p.deleteStmt(ctx, v, u.Row)
-			if err != nil {
-				return nil, nil, fmt.Errorf("sink %s: apply step %s to view %s: %w", p.cfg.Name, step.LSN, d.View, err)
-			}
-			batch.ExecPrepared(name, retractParams(v, u.Row, -u.W), nil, nil)
-			checks = append(checks, stepCheck{view: d.View, r: u.Row, n: -u.W, what: "retract"})
-		}
-		var ins []row.Update
-		insRows := 0
-		for i, u := range d.Rows {
-			if u.W > 0 && !updated[i] {
-				ins = append(ins, u)
-				insRows += int(u.W)
-			}
-		}
-		switch {
-		case len(ins) == 0:
-		case insRows*len(v.Columns) <= maxBatchedInsertParams:
-			sql, params := insertStatement(v, ins, insRows)
-			batch.ExecParams(sql, params, nil, nil, nil)
-			checks = append(checks, stepCheck{view: d.View, what: "insert"})
-		default:
-			copies = append(copies, Delta{View: d.View, Rows: ins})
-		}
-	}
-	return checks, copies, nil
-}
-
-// keyOf encodes r's key columns (text, with NULL distinct from any text).
-func keyOf(v *pgView, r row.Row) string {
-	var b strings.Builder
-	for _, c := range v.Key {
-		if r[c].IsNull() {
-			b.WriteString("\x00N")
-			continue
-		}
-		b.WriteString("\x00V")
-		b.WriteString(row.FormatText(r[c]))
-	}
-	return b.String()
-}
-
-// updateStmt returns the prepared UPDATE (see updateStatement) for v and
-// old's NULL pattern, and its parameters.
-func (p *Postgres) updateStmt(ctx context.Context, v *pgView, old, new row.Row) (string, [][]byte, error) {
-	pattern := []byte{'u'}
-	for _, c := range v.match {
-		if old[c].IsNull() {
-			pattern = append(pattern, '1')
-		} else {
-			pattern = append(pattern, '0')
-		}
-	}
-	sql, oids, params := updateStatement(v, old, new)
-	key := stmtKey{view: v.Name, nulls: string(pattern)}
-	if name, ok := p.stmts[key]; ok {
-		return name, params, nil
-	}
-	p.nextStmt++
-	name := "ripple_sink_update_" + strconv.Itoa(p.nextStmt)
-	if _, err := p.conn.PgConn().Prepare(ctx, name, sql, oids); err != nil {
-		return "", nil, fmt.Errorf("prepare %q: %w", sql, err)
-	}
-	p.stmts[key] = name
-	return name, params, nil
-}
-
-// updateStatement replaces the one row with old's key by new: the key
-// predicate is the retraction's (see deleteStmt); the new values are
-// untyped text, read as the columns' types.
-func updateStatement(v *pgView, old, new row.Row) (string, []uint32, [][]byte) {
-	var (
-		conds  []string
-		oids   []uint32
-		params [][]byte
-	)
-	for _, c := range v.match {
-		col := v.Columns[c]
-		if old[c].IsNull() {
-			conds = append(conds, row.QuoteIdent(col.Name)+" IS NULL")
-			continue
-		}
-		oids = append(oids, paramOID(col))
-		params = append(params, []byte(row.FormatText(old[c])))
-		conds = append(conds, fmt.Sprintf("%s = $%d", matchExpr(col), len(oids)))
-	}
-	sets := make([]string, len(v.Columns))
-	for i, col := range v.Columns {
-		oids = append(oids, 0)
-		if new[i].IsNull() {
-			params = append(params, nil)
-		} else {
-			params = append(params, []byte(row.FormatText(new[i])))
-		}
-		sets[i] = fmt.Sprintf("%s = $%d", row.QuoteIdent(col.Name), len(oids))
-	}
-	sql := fmt.Sprintf("UPDATE %[1]s SET %[2]s WHERE ctid = ANY (ARRAY(SELECT ctid FROM %[1]s WHERE %[3]s LIMIT 1))",
-		v.Name, strings.Join(sets, ", "), strings.Join(conds, " AND "))
-	return sql, oids, params
-}
-
-// progressAdvance records a step's progress unless the recorded progress
-// is already at or past it (then it changes no row); a tick ($4) is
-// applied at the progress it carries (Step.Applied).
-const progressAdvance = `
-INSERT INTO ripple.progress (pipeline, lsn, commit_time, updated_at) VALUES ($1, $2::pg_lsn, $3::timestamptz, now())
-ON CONFLICT (pipeline) DO UPDATE SET lsn = excluded.lsn, commit_time = coalesce(excluded.commit_time, ripple.progress.commit_time), updated_at = excluded.updated_at
-WHERE ripple.progress.lsn < excluded.lsn OR ($4::bool AND ripple.progress.lsn = excluded.lsn)`
-
-const progressStmtName = "ripple_sink_progress"
-
-// progressStmt prepares progressAdvance once per connection.
-func (p *Postgres) progressStmt(ctx context.Context) (string, error) {
-	if !p.progressReady {
-		oids := []uint32{uint32(row.OIDText), uint32(row.OIDText), uint32(row.OIDText), uint32(row.OIDText)}
-		if _, err := p.conn.PgConn().Prepare(ctx, progressStmtName, progressAdvance, oids); err != nil {
-			return "", fmt.Errorf("sink %s: prepare the progress statement: %w", p.cfg.Name, err)
-		}
-		p.progressReady = true
-	}
-	return progressStmtName, nil
-}
-
 // retractParams are the parameters of r's DELETE (see deleteStmt): the
 // non-NULL match columns as text, then the number of rows to delete.
 func retractParams(v *pgView, r row.Row, n row.Weight) [][]byte {
@@ -817,43 +541,71 @@ func retractParams(v *pgView, r row.Row, n row.Weight) [][]byte {
 	return append(params, []byte(strconv.FormatInt(int64(n), 10)))
 }
 
-// insertStatement builds one multi-row INSERT of us (each row W times,
-// total rows in all). Parameters are untyped text, so PostgreSQL reads
-// each as the target column's type, as COPY would.
-func insertStatement(v *pgView, us []row.Update, total int) (string, [][]byte) {
+// insertChunks are the row counts of the prepared multi-row INSERTs an
+// insertion is cut into (largest first, so at most one of each below 64):
+// at most seven statements per view, each parsed and planned once per
+// connection, where an INSERT of exactly n rows would be a new statement
+// for every n. Parsing and planning a 100-row INSERT anew for every step
+// cost more than twice as much as running the prepared ones.
+var insertChunks = []int{64, 32, 16, 8, 4, 2, 1}
+
+// insertStmt returns the prepared INSERT of n rows into v. Parameters are
+// untyped text, so PostgreSQL reads each as the target column's type, as
+// COPY would.
+func (p *Postgres) insertStmt(ctx context.Context, v *pgView, n int) (string, error) {
+	key := stmtKey{view: v.Name, nulls: "i" + strconv.Itoa(n)}
+	if name, ok := p.stmts[key]; ok {
+		return name, nil
+	}
 	var b strings.Builder
 	b.WriteString("INSERT INTO ")
 	b.WriteString(v.Name.String())
 	b.WriteByte(' ')
 	b.WriteString(v.colList)
 	b.WriteString(" VALUES ")
-	params := make([][]byte, 0, total*len(v.Columns))
-	first := true
-	for _, u := range us {
-		for k := row.Weight(0); k < u.W; k++ {
-			if !first {
+	param := 0
+	for r := 0; r < n; r++ {
+		if r > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteByte('(')
+		for i := range v.Columns {
+			if i > 0 {
 				b.WriteString(", ")
 			}
-			first = false
-			b.WriteByte('(')
-			for i, d := range u.Row {
-				if i > 0 {
-					b.WriteString(", ")
-				}
-				params = append(params, nil)
-				if !d.IsNull() {
-					params[len(params)-1] = []byte(row.FormatText(d))
-				}
-				b.WriteByte('$')
-				b.WriteString(strconv.Itoa(len(params)))
-			}
-			b.WriteByte(')')
+			param++
+			b.WriteByte('$')
+			b.WriteString(strconv.Itoa(param))
 		}
+		b.WriteByte(')')
 	}
-	return b.String(), params
+	sql := b.String()
+	p.nextStmt++
+	name := "ripple_sink_insert_" + strconv.Itoa(p.nextStmt)
+	if _, err := p.conn.PgConn().Prepare(ctx, name, sql, nil); err != nil {
+		return "", fmt.Errorf("prepare %q: %w", sql, err)
+	}
+	p.stmts[key] = name
+	return name, nil
 }
 
-// deleteStmt returns the prepared DELETE for v and r's NULL pattern. The
+// insertParams are the parameters of an INSERT of rows (see insertStmt).
+func insertParams(rows []row.Row) [][]byte {
+	var params [][]byte
+	for _, r := range rows {
+		for _, d := range r {
+			if d.IsNull() {
+				params = append(params, nil)
+			} else {
+				params = append(params, []byte(row.FormatText(d)))
+			}
+		}
+	}
+	return params
+}
+
+// deleteStmt returns the prepared DELETE for v and r's NULL pattern,
+// checked (see checked) to delete as many rows as asked. The
 // predicate says "c IS NULL" for NULLs so that it is NULL-aware and still
 // uses the key index, which "c IS NOT DISTINCT FROM $1" would not.
 func (p *Postgres) deleteStmt(ctx context.Context, v *pgView, r row.Row) (string, error) {
@@ -882,8 +634,8 @@ func (p *Postgres) deleteStmt(ctx context.Context, v *pgView, r row.Row) (string
 		conds = append(conds, fmt.Sprintf("%s = $%d", matchExpr(col), len(oids)))
 	}
 	oids = append(oids, uint32(row.OIDInt8))
-	sql := fmt.Sprintf("DELETE FROM %[1]s WHERE ctid = ANY (ARRAY(SELECT ctid FROM %[1]s WHERE %[2]s LIMIT $%[3]d))",
-		v.Name, strings.Join(conds, " AND "), len(oids))
+	sql := checked(fmt.Sprintf("DELETE FROM %[1]s WHERE ctid = ANY (ARRAY(SELECT ctid FROM %[1]s WHERE %[2]s LIMIT $%[3]d))",
+		v.Name, strings.Join(conds, " AND "), len(oids)), "$"+strconv.Itoa(len(oids)))
 	p.nextStmt++
 	name := "ripple_sink_delete_" + strconv.Itoa(p.nextStmt)
 	if _, err := p.conn.PgConn().Prepare(ctx, name, sql, oids); err != nil {

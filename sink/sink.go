@@ -109,3 +109,19 @@ type Forgetter interface {
 type Pinger interface {
 	Ping(ctx context.Context) error
 }
+
+// StepsApplier is implemented by sinks that can commit several consecutive
+// steps in fewer round trips than one Apply each. The pipeline uses it when
+// it is behind (several source transactions queued) in strict mode.
+//
+// Contract: ApplySteps(ctx, steps) is what consecutive Apply calls of each
+// step in order are: every step is its own atomic sink transaction with its
+// own progress LSN (I2, I3), and a step at or below the sink's progress is
+// skipped. It returns how many leading steps are committed (skipped ones
+// included): on error, steps[:n] are durable and nothing of steps[n:] is
+// visible, except after a lost connection, when later steps may have
+// committed too (as after a failed Apply; Progress tells). The caller
+// treats the error as terminal for the run, like Apply's.
+type StepsApplier interface {
+	ApplySteps(ctx context.Context, steps []Step) (int, error)
+}

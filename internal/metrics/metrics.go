@@ -149,7 +149,8 @@ func (m *Metrics) AppliedLSN(lsn uint64) {
 	m.appliedLSN.Set(float64(lsn))
 }
 
-// SinkCommit records how long one Load or Apply on sink took.
+// SinkCommit records how long one Load, Apply or ApplySteps (several
+// pipelined sink transactions) on sink took.
 func (m *Metrics) SinkCommit(sink string, d time.Duration) {
 	if m == nil {
 		return

@@ -130,10 +130,14 @@ func (e *engine) tick(ctx context.Context, fp, slot string) (StepInfo, bool, err
 }
 
 // applyGroup runs whole, consecutive source transactions through the graph
-// and commits their changes to every sink in one sink transaction per sink
-// (one source transaction per group in strict mode). A transaction at or
-// below a sink's progress is not applied to it again (I3): it was committed
-// there before a restart.
+// and commits their changes to every sink. In grouped mode (groupTxns > 1)
+// the group becomes one sink transaction per sink. In strict mode each
+// source transaction stays its own sink transaction (I2), but the group's
+// transactions are handed to a sink that can pipeline them
+// (sink.StepsApplier) together, so that a backlog costs a round trip per
+// group instead of one or more per transaction. A transaction at or below
+// a sink's progress is not applied to it again (I3): it was committed there
+// before a restart.
 func (e *engine) applyGroup(ctx context.Context, group []cdc.Txn) ([]StepInfo, error) {
 	outs := make([]map[string]dataflow.Batch, len(group))
 	infos := make([]StepInfo, len(group))
@@ -148,40 +152,104 @@ func (e *engine) applyGroup(ctx context.Context, group []cdc.Txn) ([]StepInfo, e
 		// let a large transaction's go before the sinks are written.
 		group[i].Changes = nil
 	}
-	last := group[len(group)-1]
 	for _, t := range e.targets {
 		name := t.Sink.Name()
-		step := sink.Step{LSN: last.CommitLSN, CommitTime: last.CommitTime}
-		for _, v := range t.Views {
-			var rows []row.Update
-			n := 0
-			for i, txn := range group {
-				if txn.CommitLSN <= e.sinkLSN[name] {
-					continue
-				}
-				if b, ok := outs[i][v.String()]; ok {
-					rows = append(rows, b...)
-					n++
-				}
-			}
-			if n > 1 {
-				rows = row.Consolidate(rows)
-			}
-			if n > 0 {
-				step.Deltas = append(step.Deltas, sink.Delta{View: v, Rows: rows})
-			}
+		var steps []sink.Step
+		if e.groupTxns > 1 {
+			steps = e.groupedStep(t, group, outs)
+		} else {
+			steps = e.strictSteps(t, group, outs)
 		}
-		if len(step.Deltas) == 0 || last.CommitLSN <= e.sinkLSN[name] {
+		if len(steps) == 0 {
 			continue // nothing of this sink changed; its contents are already those at this LSN
 		}
 		start := time.Now()
-		if err := t.Sink.Apply(ctx, step); err != nil {
-			return nil, fmt.Errorf("apply transaction at %s to sink %s: %w", last.CommitLSN, name, err)
+		n, err := applySteps(ctx, t.Sink, steps)
+		if n > 0 {
+			e.sinkLSN[name] = steps[n-1].LSN
 		}
-		e.sinkLSN[name] = last.CommitLSN
+		if err != nil {
+			at := steps[len(steps)-1].LSN
+			if n < len(steps) {
+				at = steps[n].LSN
+			}
+			return nil, fmt.Errorf("apply transaction at %s to sink %s: %w", at, name, err)
+		}
 		e.metrics.SinkCommit(name, time.Since(start))
 	}
 	return infos, nil
+}
+
+// groupedStep is the one sink step of a group for target t: the
+// consolidated changes of its transactions above the sink's progress, at
+// the group's last LSN; none when nothing of t changed.
+func (e *engine) groupedStep(t Target, group []cdc.Txn, outs []map[string]dataflow.Batch) []sink.Step {
+	name := t.Sink.Name()
+	last := group[len(group)-1]
+	if last.CommitLSN <= e.sinkLSN[name] {
+		return nil
+	}
+	step := sink.Step{LSN: last.CommitLSN, CommitTime: last.CommitTime}
+	for _, v := range t.Views {
+		var rows []row.Update
+		n := 0
+		for i, txn := range group {
+			if txn.CommitLSN <= e.sinkLSN[name] {
+				continue
+			}
+			if b, ok := outs[i][v.String()]; ok {
+				rows = append(rows, b...)
+				n++
+			}
+		}
+		if n > 1 {
+			rows = row.Consolidate(rows)
+		}
+		if n > 0 {
+			step.Deltas = append(step.Deltas, sink.Delta{View: v, Rows: rows})
+		}
+	}
+	if len(step.Deltas) == 0 {
+		return nil
+	}
+	return []sink.Step{step}
+}
+
+// strictSteps are the sink steps of a group for target t in strict mode:
+// one per transaction above the sink's progress that changed one of t's
+// views.
+func (e *engine) strictSteps(t Target, group []cdc.Txn, outs []map[string]dataflow.Batch) []sink.Step {
+	name := t.Sink.Name()
+	var steps []sink.Step
+	for i, txn := range group {
+		if txn.CommitLSN <= e.sinkLSN[name] {
+			continue
+		}
+		step := sink.Step{LSN: txn.CommitLSN, CommitTime: txn.CommitTime}
+		for _, v := range t.Views {
+			if b, ok := outs[i][v.String()]; ok {
+				step.Deltas = append(step.Deltas, sink.Delta{View: v, Rows: b})
+			}
+		}
+		if len(step.Deltas) > 0 {
+			steps = append(steps, step)
+		}
+	}
+	return steps
+}
+
+// applySteps commits steps to s in order, each its own sink transaction,
+// pipelined when s can, and returns how many leading steps are committed.
+func applySteps(ctx context.Context, s sink.Sink, steps []sink.Step) (int, error) {
+	if sa, ok := s.(sink.StepsApplier); ok && len(steps) > 1 {
+		return sa.ApplySteps(ctx, steps)
+	}
+	for i, st := range steps {
+		if err := s.Apply(ctx, st); err != nil {
+			return i, err
+		}
+	}
+	return len(steps), nil
 }
 
 // checkpoint writes the rows the transactions since the last checkpoint

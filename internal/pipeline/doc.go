@@ -3,7 +3,10 @@
 // planned dataflow graph and the sinks. It owns the ack loop: the source is
 // told an LSN is flushed only once every sink holds it durably (I4), and a
 // bounded queue between the replication reader and the engine makes a slow
-// sink slow down reading instead of growing memory (I5).
+// sink slow down reading instead of growing memory (I5). In strict mode the
+// transactions already queued are stepped together and handed to each sink
+// at once (sink.StepsApplier): still one sink transaction per source
+// transaction (I2), sent in one round trip, and checkpointed once.
 //
 // Restart semantics: with a state directory (Config.StateDir) the table
 // arrangements are checkpointed to internal/state after every sink

@@ -398,14 +398,14 @@ func (r *run) stream(ctx context.Context, src *cdc.Source, e *engine, start row.
 			return nil
 		}
 		for {
-			var txn cdc.Txn
+			var t queuedTxn
 			select {
-			case t, ok := <-txns:
+			case qt, ok := <-txns:
 				if !ok {
 					return nil
 				}
-				queue.release(t.bytes)
-				txn = t.Txn
+				queue.release(qt.bytes)
+				t = qt
 			case <-idleTick:
 				// An idle or filtered-out source: record the position the
 				// stream can confirm, so the slot releases WAL once synced.
@@ -431,6 +431,7 @@ func (r *run) stream(ctx context.Context, src *cdc.Source, e *engine, start row.
 				}
 				continue
 			}
+			txn := t.Txn
 			if txn.CommitLSN <= e.lastLSN {
 				// Already in the state (resent after a restart from a
 				// checkpoint that was written but not yet acknowledged).
@@ -449,9 +450,18 @@ func (r *run) stream(ctx context.Context, src *cdc.Source, e *engine, start row.
 			if txn.Parted() {
 				parted = &txn
 			} else {
+				// Transactions already queued join the group: in grouped
+				// mode they share one sink transaction, in strict mode they
+				// stay one sink transaction each but are sent to the sinks
+				// together (see applyGroup). Nothing waits for more. A large
+				// transaction's parts never join a group.
 				group = append(group[:0], txn)
-				for len(group) < cfg.GroupTxns {
-					next, ok := tryRecv(queue, txns)
+				limit, held := cfg.GroupTxns, t.bytes
+				if limit <= 1 {
+					limit = strictBatchTxns
+				}
+				for len(group) < limit && held < cfg.QueueBytes {
+					next, n, ok := tryRecv(queue, txns)
 					if !ok {
 						break
 					}
@@ -460,6 +470,7 @@ func (r *run) stream(ctx context.Context, src *cdc.Source, e *engine, start row.
 						break
 					}
 					group = append(group, next)
+					held += n
 				}
 				infos, err := e.applyGroup(gctx, group)
 				if err != nil {
@@ -531,16 +542,22 @@ const diskSizeInterval = 5 * time.Second
 // position is checkpointed.
 const idleCheckpointInterval = time.Second
 
-// tryRecv takes a transaction from q if one is queued.
-func tryRecv(q *byteQueue, c <-chan queuedTxn) (cdc.Txn, bool) {
+// strictBatchTxns bounds how many queued source transactions strict mode
+// steps and sends to the sinks together (each still its own sink
+// transaction).
+const strictBatchTxns = 64
+
+// tryRecv takes a transaction from q if one is queued, with the bytes it
+// held there.
+func tryRecv(q *byteQueue, c <-chan queuedTxn) (cdc.Txn, int64, bool) {
 	select {
 	case t, ok := <-c:
 		if ok {
 			q.release(t.bytes)
 		}
-		return t.Txn, ok
+		return t.Txn, t.bytes, ok
 	default:
-		return cdc.Txn{}, false
+		return cdc.Txn{}, 0, false
 	}
 }
 

@@ -237,11 +237,16 @@ func (r *ripple) stop() error {
 // timedSink adds up the time spent in Apply: the sink stage's share.
 type timedSink struct {
 	sink.Sink
-	mu     sync.Mutex
-	apply  time.Duration
-	steps  int
-	loadIn time.Duration
+	mu    sync.Mutex
+	apply time.Duration
+	steps int // sink transactions
+	// batches counts Apply and ApplySteps calls: round trips to the sink
+	// when the steps need no COPY.
+	batches int
+	loadIn  time.Duration
 }
+
+var _ sink.StepsApplier = (*timedSink)(nil)
 
 func (s *timedSink) Apply(ctx context.Context, st sink.Step) error {
 	t := time.Now()
@@ -249,8 +254,36 @@ func (s *timedSink) Apply(ctx context.Context, st sink.Step) error {
 	s.mu.Lock()
 	s.apply += time.Since(t)
 	s.steps++
+	s.batches++
 	s.mu.Unlock()
 	return err
+}
+
+// ApplySteps passes several strict-mode steps on (pipelined when the
+// sink can, as the pipeline would without the timer); steps counts each
+// as a sink transaction.
+func (s *timedSink) ApplySteps(ctx context.Context, steps []sink.Step) (int, error) {
+	t := time.Now()
+	var (
+		n   int
+		err error
+	)
+	if sa, ok := s.Sink.(sink.StepsApplier); ok {
+		n, err = sa.ApplySteps(ctx, steps)
+	} else {
+		for _, st := range steps {
+			if err = s.Sink.Apply(ctx, st); err != nil {
+				break
+			}
+			n++
+		}
+	}
+	s.mu.Lock()
+	s.apply += time.Since(t)
+	s.steps += n
+	s.batches++
+	s.mu.Unlock()
+	return n, err
 }
 
 func (s *timedSink) Load(ctx context.Context, lsn row.LSN, rows map[row.TableName][]row.Update) error {
@@ -266,8 +299,15 @@ func (s *timedSink) reset() (apply time.Duration, steps int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	apply, steps = s.apply, s.steps
-	s.apply, s.steps = 0, 0
+	s.apply, s.steps, s.batches = 0, 0, 0
 	return apply, steps
+}
+
+// calls returns the Apply and ApplySteps calls since the last reset.
+func (s *timedSink) calls() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.batches
 }
 
 // currentLSN is the source's WAL insert position.

@@ -149,6 +149,7 @@ func (e *Env) drain(ctx context.Context, res *Scenario, name, viewSQL string, gr
 			return err
 		}
 	}
+	calls := r.sink.calls()
 	apply, steps := r.sink.reset()
 	rippleRate := float64(changes) / took.Seconds()
 	rawRate := float64(changes) / raw.Seconds()
@@ -162,9 +163,9 @@ func (e *Env) drain(ctx context.Context, res *Scenario, name, viewSQL string, gr
 			f.atLeast(0.3)
 		}
 	}
-	res.stage("%s, %s: ripple drained in %s, of which %s (%.0f%%) in %d sink transactions (%.2f ms each); pg_recvlogical %s; writing the backlog took %s",
+	res.stage("%s, %s: ripple drained in %s, of which %s (%.0f%%) in %d sink transactions (%.2f ms each, sent in %d calls); pg_recvlogical %s; writing the backlog took %s",
 		name, mode, took.Round(time.Millisecond), apply.Round(time.Millisecond), 100*apply.Seconds()/took.Seconds(), steps,
-		1000*apply.Seconds()/float64(max(steps, 1)), raw.Round(time.Millisecond), gen.Round(time.Millisecond))
+		1000*apply.Seconds()/float64(max(steps, 1)), calls, raw.Round(time.Millisecond), gen.Round(time.Millisecond))
 	return r.check(ctx, e, res, name+", "+mode)
 }
 
@@ -242,6 +243,13 @@ func (e *Env) ceiling(ctx context.Context, res *Scenario) error {
 			return err
 		}
 	}
+	var stopProfile func() error
+	if e.profDir != "" {
+		if stopProfile, err = e.startProfile("a-ceiling-strict"); err != nil {
+			return err
+		}
+	}
+	r.sink.reset()
 	start = time.Now()
 	close(r.release)
 	doneAt, err := r.waitCount(ctx, n, 10*time.Minute)
@@ -249,13 +257,20 @@ func (e *Env) ceiling(ctx context.Context, res *Scenario) error {
 		return err
 	}
 	took := doneAt.Sub(start)
+	if stopProfile != nil {
+		if err := stopProfile(); err != nil {
+			return err
+		}
+	}
+	calls := r.sink.calls()
 	apply, steps := r.sink.reset()
 	rate := float64(n) / took.Seconds()
 	e.strictRate = rate
 	res.add(&Figure{Name: fmt.Sprintf("identity, strict: single-row txns/s (%d txns)", n), Value: rate, Unit: "txn/s",
 		Baseline: "bare loop of single-row sink commits", BaselineValue: bare, Ratio: ratio(rate, bare), RatioOf: "ripple/bare"}).atLeast(0.8)
-	res.stage("strict ceiling: ripple %s for %d txns, %s (%.0f%%) in sink Apply (%.3f ms per sink transaction: one batch of BEGIN, progress upsert and INSERT, then COMMIT)",
-		took.Round(time.Millisecond), n, apply.Round(time.Millisecond), 100*apply.Seconds()/took.Seconds(), 1000*apply.Seconds()/float64(max(steps, 1)))
+	res.stage("strict ceiling: ripple %s for %d txns, %s (%.0f%%) in sink Apply (%.3f ms per sink transaction, each BEGIN, progress record, INSERT, COMMIT; %d sink transactions in %d pipelined calls, %.1f per call)",
+		took.Round(time.Millisecond), n, apply.Round(time.Millisecond), 100*apply.Seconds()/took.Seconds(), 1000*apply.Seconds()/float64(max(steps, 1)),
+		steps, calls, float64(steps)/float64(max(calls, 1)))
 	return r.check(ctx, e, res, "strict ceiling")
 }
 
