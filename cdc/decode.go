@@ -402,8 +402,10 @@ type assembler struct {
 	rels map[RelationID]*Relation
 	cur  *Txn // the transaction between Begin and Commit; nil between transactions
 	// partChanges > 0 delivers a transaction in parts of that many
-	// changes (see Txn).
+	// changes (see Txn), except the ones whole names.
 	partChanges int
+	whole       func(row.LSN) bool
+	curWhole    bool
 }
 
 func newAssembler() *assembler { return &assembler{rels: make(map[RelationID]*Relation)} }
@@ -420,6 +422,7 @@ func (a *assembler) apply(m message) (*Txn, error) {
 			return nil, fmt.Errorf("%w: begin of xid %d inside xid %d", ErrMalformed, m.XID, a.cur.XID)
 		}
 		a.cur = &Txn{XID: m.XID, CommitLSN: m.FinalLSN, CommitTime: m.CommitTime}
+		a.curWhole = a.whole != nil && a.whole(m.FinalLSN)
 	case msgCommit:
 		if a.cur == nil {
 			return nil, fmt.Errorf("%w: commit at %s outside a transaction", ErrMalformed, m.CommitLSN)
@@ -462,7 +465,7 @@ func (a *assembler) apply(m message) (*Txn, error) {
 // reached partChanges: the last part is never empty.
 func part[M message](a *assembler, add func(M) error, m M) (*Txn, error) {
 	var p *Txn
-	if a.cur != nil && a.partChanges > 0 && len(a.cur.Changes) >= a.partChanges {
+	if a.cur != nil && a.partChanges > 0 && !a.curWhole && len(a.cur.Changes) >= a.partChanges {
 		cut := *a.cur
 		cut.More = true
 		a.cur.Changes = make([]Change, 0, a.partChanges)

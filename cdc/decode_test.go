@@ -321,7 +321,7 @@ func TestAssemblerParts(t *testing.T) {
 	rel := relMsg(1, "public", "t", 'd', relCol{"id", row.OIDInt4, true})
 	ins := func(i int) wire { return msg('I').u32(1).u8('N').tuple(1).text(strconv.Itoa(i)) }
 	for _, n := range []int{2, 3, 6, 7} {
-		a := newAssemblerWith(nil, 3)
+		a := newAssemblerWith(nil, 3, nil)
 		msgs := []wire{beginMsg(0x100, 5), rel}
 		for i := range n {
 			msgs = append(msgs, ins(i))

@@ -100,6 +100,9 @@ type Config struct {
 	// transaction is delivered in parts (see Txn); default
 	// DefaultPartChanges.
 	PartChanges int
+	// Whole, when set, names transactions (by commit LSN) to deliver
+	// whole however large they are.
+	Whole func(commitLSN row.LSN) bool
 }
 
 // Defaults of Config.

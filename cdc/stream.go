@@ -106,7 +106,7 @@ func (s *Source) Stream(ctx context.Context, start row.LSN, out chan<- Txn) erro
 		src:      s,
 		conn:     conn,
 		out:      out,
-		asm:      newAssemblerWith(s.types.base, s.cfg.PartChanges),
+		asm:      newAssemblerWith(s.types.base, s.cfg.PartChanges, s.cfg.Whole),
 		reported: start,
 	}
 	return s.diagnose(ctx, st.run(ctx))

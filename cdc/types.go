@@ -39,10 +39,11 @@ func (m *typeMap) add(oid row.OID, t row.Type) {
 	m.domains[oid] = t
 }
 
-func newAssemblerWith(base func(row.OID) (row.Type, bool), partChanges int) *assembler {
+func newAssemblerWith(base func(row.OID) (row.Type, bool), partChanges int, whole func(row.LSN) bool) *assembler {
 	a := newAssembler()
 	a.base = base
 	a.partChanges = partChanges
+	a.whole = whole
 	return a
 }
 

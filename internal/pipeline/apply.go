@@ -49,6 +49,13 @@ func (e *engine) stepAt(txn cdc.Txn, now dataflow.Time) (map[string]dataflow.Bat
 	}
 	out, err := e.plan.Graph.StepAt(now, inputs)
 	e.now = now
+	var se *dataflow.StepError
+	if txn.More && errors.As(err, &se) {
+		// A view failed on the state after a part, which no commit ever
+		// had (an aggregate's sum may pass through 0 on the way): the
+		// transaction is applied again, whole, before any view is failed.
+		return nil, info, &wholeTxnError{lsn: txn.CommitLSN, part: txn.Part, err: se}
+	}
 	if err = e.isolate(err, txn.CommitLSN); err != nil {
 		return nil, info, fmt.Errorf("transaction at %s: %w", txn.CommitLSN, err)
 	}
@@ -296,7 +303,9 @@ func (e *engine) restore(store *state.Store, cp *state.Checkpoint) error {
 				return fmt.Errorf("state of table %s: a row has %d columns, the table %d", t.Name, len(r), len(e.schemas[t.Name]))
 			}
 			ts.restore(key, r, row.Weight(n))
-			e.spillOver() // the store holds every row: tables may move to disk
+			if e.snapshotRows%4096 == 0 || e.tableMemory < 0 {
+				e.spillOver() // the store holds every row: tables may move to disk
+			}
 			b = append(b, row.Update{Row: r, W: row.Weight(n)})
 			e.snapshotRows += int(n)
 			return nil

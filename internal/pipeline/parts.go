@@ -16,7 +16,10 @@ import (
 // as it comes, all at the transaction's one logical time, so the source's
 // changes are never held whole in memory. The views' changes are gathered
 // (and consolidated as they grow), and each sink gets them in one sink
-// transaction once the last part is in (I2). A view that fails in any part
+// transaction once the last part is in (I2). A runtime error on a part
+// other than the last is on a state no commit had, so it fails no view:
+// stepAt returns a *wholeTxnError and Run starts over from the checkpoint
+// with the transaction delivered whole. A view that fails on the last part
 // gets none of the transaction. next returns the following part. It
 // returns the transaction's step and its last part (which has the EndLSN).
 func (e *engine) applyParts(ctx context.Context, first cdc.Txn, next func() (cdc.Txn, error)) (StepInfo, cdc.Txn, error) {
@@ -89,3 +92,18 @@ func (e *engine) applyParts(ctx context.Context, first cdc.Txn, next func() (cdc
 	}
 	return total, part, nil
 }
+
+// wholeTxnError is a view's runtime error on a part of a large transaction
+// other than the last: Run starts over from the checkpoint and has the
+// source deliver that transaction whole (cdc.Config.Whole).
+type wholeTxnError struct {
+	lsn  row.LSN
+	part int
+	err  error
+}
+
+func (e *wholeTxnError) Error() string {
+	return fmt.Sprintf("transaction at %s: a view failed after part %d, on a state no commit had: %v", e.lsn, e.part, e.err)
+}
+
+func (e *wholeTxnError) Unwrap() error { return e.err }

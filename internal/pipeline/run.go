@@ -63,8 +63,9 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	resync := cfg.Resync
 	everLoaded := false
 	slotBusy := 0
+	whole := map[row.LSN]bool{}
 	for attempt := 1; ; attempt++ {
-		r := &run{cfg: &cfg, store: store, resync: resync}
+		r := &run{cfg: &cfg, store: store, resync: resync, whole: whole}
 		err = r.run(ctx)
 		if ctx.Err() != nil && (err == nil || errors.Is(err, context.Canceled)) {
 			log.Info("stopped")
@@ -74,6 +75,14 @@ func Run(ctx context.Context, cfg Config) (err error) {
 			return err
 		}
 		everLoaded = everLoaded || r.loadedOK
+		if wt := (*wholeTxnError)(nil); errors.As(err, &wt) && !whole[wt.lsn] {
+			whole[wt.lsn] = true
+			if r.loadedOK {
+				resync = false
+			}
+			log.Info("a view failed on a part of a large transaction; starting over to apply it whole", "err", err)
+			continue
+		}
 		// Right after a lost connection the source may still hold the old
 		// walsender on the slot for a moment: a few retries, not forever
 		// (another ripple on the same slot is refused, not waited for).
@@ -119,6 +128,9 @@ type run struct {
 
 	loadedOK   bool // the state was loaded or resumed
 	progressed bool // at least one transaction was applied
+	// whole are the transactions (by commit LSN) to be delivered whole,
+	// shared by the attempts of one Run (see wholeTxnError).
+	whole map[row.LSN]bool
 }
 
 func (r *run) run(ctx context.Context) (err error) {
@@ -128,6 +140,9 @@ func (r *run) run(ctx context.Context) (err error) {
 	// With durable state, an idle position is acked only once a checkpoint
 	// records it (see stream), so that the slot never passes the state.
 	srcCfg.HoldIdle = r.store != nil
+	if len(r.whole) > 0 {
+		srcCfg.Whole = func(lsn row.LSN) bool { return r.whole[lsn] }
+	}
 	if srcCfg.PartChanges == 0 {
 		srcCfg.PartChanges = testPartChanges()
 	}
@@ -365,7 +380,10 @@ func (r *run) stream(ctx context.Context, src *cdc.Source, e *engine, start row.
 			select {
 			case t, ok := <-txns:
 				if !ok {
-					return cdc.Txn{}, errors.New("the replication stream ended inside a transaction")
+					// The stream stopped; its own error (a lost
+					// connection, retried) is the one Run sees.
+					<-gctx.Done()
+					return cdc.Txn{}, gctx.Err()
 				}
 				queue.release(t.bytes)
 				return t.Txn, nil
@@ -436,10 +454,15 @@ func (r *run) stream(ctx context.Context, src *cdc.Source, e *engine, start row.
 				// Already in the state (resent after a restart from a
 				// checkpoint that was written but not yet acknowledged).
 				for txn.More {
-					var err error
-					if txn, err = nextPart(); err != nil {
+					part, err := nextPart()
+					if err != nil {
 						return err
 					}
+					if part.CommitLSN != txn.CommitLSN || part.Part != txn.Part+1 {
+						return fmt.Errorf("transaction at %s: part %d followed by a part %d of the transaction at %s",
+							txn.CommitLSN, txn.Part, part.Part, part.CommitLSN)
+					}
+					txn = part
 				}
 				if r.store == nil {
 					src.Ack(txn.EndLSN)

@@ -41,7 +41,9 @@ type tableState struct {
 	truncated bool
 
 	// count is the number of rows (multiplicities added up) and bytes an
-	// estimate of the memory rows holds, for the state-size metrics.
+	// estimate of the memory rows holds (for a spilled table: the changes
+	// since the last checkpoint), for the state-size metrics and the
+	// table memory budget.
 	count, bytes int64
 }
 
@@ -117,12 +119,24 @@ func (t *tableState) insert(r row.Row) error {
 		return nil
 	}
 	e = entry{enc: t.encode(r), n: 1}
-	t.rows[k] = e
 	t.count++
-	if t.disk == nil {
-		t.bytes += entrySize(k, e)
+	if t.disk != nil {
+		t.overlay(k, e)
+		return nil
 	}
+	t.rows[k] = e
+	t.bytes += entrySize(k, e)
 	return nil
+}
+
+// overlay sets k's entry among a spilled table's changes since the last
+// checkpoint, keeping bytes (their memory) up to date.
+func (t *tableState) overlay(k string, e entry) {
+	if old, ok := t.rows[k]; ok {
+		t.bytes -= entrySize(k, old)
+	}
+	t.rows[k] = e
+	t.bytes += entrySize(k, e)
 }
 
 func (t *tableState) remove(k string) (row.Row, error) {
@@ -146,7 +160,7 @@ func (t *tableState) remove(k string) (row.Row, error) {
 	case e.n > 0:
 		t.rows[k] = e
 	case t.disk != nil:
-		t.rows[k] = entry{} // deleted since the last checkpoint
+		t.overlay(k, entry{}) // deleted since the last checkpoint
 	default:
 		delete(t.rows, k)
 		t.bytes -= entrySize(k, e)
@@ -315,6 +329,7 @@ func (t *tableState) flushDirty(w *state.Writer) error {
 		} else {
 			clear(t.rows)
 		}
+		t.bytes = 0
 		t.track = true
 		return nil
 	}

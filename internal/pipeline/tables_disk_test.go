@@ -94,6 +94,13 @@ func TestTableStateOnDisk(t *testing.T) {
 		if err != nil {
 			t.Fatalf("change %d on disk: %v", i, err)
 		}
+		var overlay int64
+		for k, e := range disk.rows {
+			overlay += entrySize(k, e)
+		}
+		if disk.bytes != overlay || disk.count != mem.count {
+			t.Fatalf("change %d: on disk %d rows, %d bytes in memory; recount %d rows, %d bytes", i, disk.count, disk.bytes, mem.count, overlay)
+		}
 		if updates(mo) != updates(do) {
 			t.Fatalf("change %d (%v, spilled at %d): on disk\n%s\nin memory\n%s", i, c.Op, spilledAt, updates(do), updates(mo))
 		}

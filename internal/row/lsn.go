@@ -37,13 +37,13 @@ type Update struct {
 	W   Weight
 }
 
-// Consolidate merges updates of identical rows (EncodeExact) by
-// adding their weights and drops rows whose weight sums to zero. The
-// result keeps the first-seen order of surviving rows; the input slice is
-// reused.
 // consolidateHash is maphash.Bytes; tests replace it to force collisions.
 var consolidateHash = maphash.Bytes
 
+// Consolidate merges updates of identical rows (EncodeExact) by
+// adding their weights and drops rows whose weight sums to zero. The
+// result keeps the first-seen order of surviving rows; it is a new slice
+// unless us has at most one update.
 func Consolidate(us []Update) []Update {
 	if len(us) <= 1 {
 		if len(us) == 1 && us[0].W == 0 {

@@ -288,7 +288,11 @@ func (t *TableReader) Get(key string) (enc string, n int64, ok bool, err error) 
 
 // Scan calls fn for every stored row of the table in key order, with the
 // row in its row.AppendBinary encoding (key and enc are fresh copies).
-func (t *TableReader) Scan(fn func(key, enc string, n int64) error) error {
+func (t *TableReader) Scan(fn func(key, enc string, n int64) error) (err error) {
+	defer t.s.recoverFatal(&err)
+	if err := t.s.usable(); err != nil {
+		return err
+	}
 	it, err := t.s.db.NewIter(&pebble.IterOptions{LowerBound: t.prefix, UpperBound: prefixEnd(t.prefix)})
 	if err != nil {
 		return err
