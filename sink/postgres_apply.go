@@ -162,22 +162,28 @@ func (p *Postgres) applySteps(ctx context.Context, steps []Step) (int, error) {
 	return done, nil
 }
 
-// queueStep adds step's transaction to b.
-func (p *Postgres) queueStep(ctx context.Context, b *stepBatch, step *Step) (*queuedStep, error) {
-	var ct []byte
+// progressParams are the commit time and tick parameters of step's
+// progress record (progressAdvance).
+func progressParams(step *Step) (ct, tick []byte) {
 	if !step.CommitTime.IsZero() {
 		ct = []byte(step.CommitTime.UTC().Format("2006-01-02 15:04:05.999999Z07:00"))
 	}
+	tick = []byte("false")
+	if step.Tick {
+		tick = []byte("true") // applied at the progress it carries (Step.Applied)
+	}
+	return ct, tick
+}
+
+// queueStep adds step's transaction to b.
+func (p *Postgres) queueStep(ctx context.Context, b *stepBatch, step *Step) (*queuedStep, error) {
+	ct, tick := progressParams(step)
 	q := queuedStep{step: step, first: b.stmts}
 	b.prepared(beginStmtName, nil)
 	// The progress record locks the progress row first (a second pipeline
 	// on the same sink waits here) and fails, aborting the transaction and
 	// so everything queued after it, when the step is at or below the
 	// recorded progress (see progressAdvance).
-	tick := []byte("false")
-	if step.Tick {
-		tick = []byte("true") // applied at the progress it carries (Step.Applied)
-	}
 	b.prepared(progressStmtName, [][]byte{[]byte(p.pipeline), []byte(step.LSN.String()), ct, tick})
 	checks, copies, err := p.queueDeltas(ctx, step, b)
 	if err != nil {

@@ -125,3 +125,24 @@ type Pinger interface {
 type StepsApplier interface {
 	ApplySteps(ctx context.Context, steps []Step) (int, error)
 }
+
+// PartsApplier is implemented by sinks that can write one step in parts,
+// so that the changes of a source transaction too large to hold whole (see
+// cdc.Txn's parts) need not be gathered in memory first. BeginParts opens
+// the step's sink transaction and records its progress; it returns nil
+// Parts when the step is at or below the sink's progress (applied before,
+// I3). The deltas written through Parts are only visible once Commit
+// returns, all of them together with the progress LSN (I2); after Abort, or
+// an error from Write or Commit, none are. Each Write is a valid change of
+// the views from the previous one's state, but the states between two
+// Writes need not be states any view had at a commit.
+type PartsApplier interface {
+	BeginParts(ctx context.Context, step Step) (Parts, error)
+}
+
+// Parts is one open step of a PartsApplier.
+type Parts interface {
+	Write(ctx context.Context, deltas []Delta) error
+	Commit(ctx context.Context) error
+	Abort()
+}

@@ -97,7 +97,7 @@ CREATE VIEW public.odd AS SELECT 1000 / (count(*) - 2150) AS q FROM big;
 		t.Errorf("the transaction was not applied again whole:\n%s", out)
 	}
 	for _, line := range strings.Split(out, "\n") {
-		if strings.Contains(line, "view failed") && strings.Contains(line, "public.odd") {
+		if strings.Contains(line, `msg="view failed:`) && strings.Contains(line, "public.odd") {
 			t.Errorf("odd failed on a state no commit had: %s", line)
 		}
 	}

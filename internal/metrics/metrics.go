@@ -149,13 +149,25 @@ func (m *Metrics) AppliedLSN(lsn uint64) {
 	m.appliedLSN.Set(float64(lsn))
 }
 
-// SinkCommit records how long one Load, Apply or ApplySteps (several
-// pipelined sink transactions) on sink took.
+// SinkCommit records how long one sink transaction (a Load or an Apply) on
+// sink took.
 func (m *Metrics) SinkCommit(sink string, d time.Duration) {
 	if m == nil {
 		return
 	}
 	m.commitSeconds.WithLabelValues(sink).Observe(d.Seconds())
+}
+
+// SinkCommits records n sink transactions sent together (pipelined) that
+// took d in all: n observations of d/n each.
+func (m *Metrics) SinkCommits(sink string, d time.Duration, n int) {
+	if m == nil || n <= 0 {
+		return
+	}
+	h := m.commitSeconds.WithLabelValues(sink)
+	for range n {
+		h.Observe(d.Seconds() / float64(n))
+	}
 }
 
 // Lag sets the slot lag gauges.

@@ -50,9 +50,10 @@ func (e *engine) stepAt(txn cdc.Txn, now dataflow.Time) (map[string]dataflow.Bat
 	out, err := e.plan.Graph.StepAt(now, inputs)
 	e.now = now
 	var se *dataflow.StepError
-	if txn.More && errors.As(err, &se) {
+	if (txn.More || txn.Parted() && e.partsStreamed) && errors.As(err, &se) {
 		// A view failed on the state after a part, which no commit ever
-		// had (an aggregate's sum may pass through 0 on the way): the
+		// had (an aggregate's sum may pass through 0 on the way), or on
+		// the last part while a sink holds its earlier parts: the
 		// transaction is applied again, whole, before any view is failed.
 		return nil, info, &wholeTxnError{lsn: txn.CommitLSN, part: txn.Part, err: se}
 	}
@@ -182,7 +183,7 @@ func (e *engine) applyGroup(ctx context.Context, group []cdc.Txn) ([]StepInfo, e
 			}
 			return nil, fmt.Errorf("apply transaction at %s to sink %s: %w", at, name, err)
 		}
-		e.metrics.SinkCommit(name, time.Since(start))
+		e.metrics.SinkCommits(name, time.Since(start), n) // each step is its own sink transaction
 	}
 	return infos, nil
 }

@@ -14,20 +14,54 @@ import (
 // applyParts applies a source transaction that arrives in parts (a large
 // one, see cdc.Txn): each part goes through the table copies and the graph
 // as it comes, all at the transaction's one logical time, so the source's
-// changes are never held whole in memory. The views' changes are gathered
-// (and consolidated as they grow), and each sink gets them in one sink
-// transaction once the last part is in (I2). A runtime error on a part
-// other than the last is on a state no commit had, so it fails no view:
-// stepAt returns a *wholeTxnError and Run starts over from the checkpoint
-// with the transaction delivered whole. A view that fails on the last part
-// gets none of the transaction. next returns the following part. It
-// returns the transaction's step and its last part (which has the EndLSN).
-func (e *engine) applyParts(ctx context.Context, first cdc.Txn, next func() (cdc.Txn, error)) (StepInfo, cdc.Txn, error) {
+// changes are never held whole in memory. A sink that takes a step in parts
+// (sink.PartsApplier) gets each part's changes in the transaction's one
+// open sink transaction as they come; for the others they are gathered
+// (and consolidated as they grow) and applied once the last part is in.
+// Either way a sink commits the whole transaction or nothing of it (I2).
+//
+// A runtime error on a part other than the last is on a state no commit
+// had, so it fails no view: stepAt returns a *wholeTxnError and Run starts
+// over from the checkpoint with the transaction delivered whole. So does
+// any view error while a sink takes parts (its earlier parts are written),
+// and a sink's error writing a part (a state between parts may break a
+// view's key). Otherwise a view that fails on the last part gets none of
+// the transaction. next returns the following part. applyParts returns
+// the transaction's step and its last part (which has the EndLSN).
+func (e *engine) applyParts(ctx context.Context, first cdc.Txn, next func() (cdc.Txn, error)) (info StepInfo, last cdc.Txn, err error) {
 	now := e.advance()
 	total := StepInfo{LSN: first.CommitLSN, CommitTime: first.CommitTime, ViewRows: map[string]int{}}
 	if e.temporal {
 		total.Time = now.Go()
 	}
+	step := sink.Step{LSN: first.CommitLSN, CommitTime: first.CommitTime}
+	open := map[string]sink.Parts{} // by sink name
+	var gather []Target
+	defer func() {
+		e.partsStreamed = false
+		for _, p := range open {
+			p.Abort() // not committed: nothing of the transaction stays
+		}
+	}()
+	for _, t := range e.targets {
+		name := t.Sink.Name()
+		if first.CommitLSN <= e.sinkLSN[name] {
+			continue // committed there before a restart (I3)
+		}
+		pa, ok := t.Sink.(sink.PartsApplier)
+		if !ok {
+			gather = append(gather, t)
+			continue
+		}
+		p, err := pa.BeginParts(ctx, step)
+		if err != nil {
+			return total, first, fmt.Errorf("apply transaction at %s to sink %s: %w", first.CommitLSN, name, err)
+		}
+		if p != nil {
+			open[name] = p
+		}
+	}
+	e.partsStreamed = len(open) > 0
 	gathered := map[string]dataflow.Batch{}
 	sizeAt := map[string]int{} // a view's gathered length after its last consolidation
 	part := first
@@ -40,13 +74,34 @@ func (e *engine) applyParts(ctx context.Context, first cdc.Txn, next func() (cdc
 		for name, n := range info.ViewRows {
 			total.ViewRows[name] += n
 		}
-		for name, b := range out {
-			g := append(gathered[name], b...)
-			if len(g) > 2*sizeAt[name]+4096 {
-				g = g.Consolidate() // parts cancel each other (an aggregate's row changing part after part)
-				sizeAt[name] = len(g)
+		for _, t := range e.targets {
+			p, ok := open[t.Sink.Name()]
+			if !ok {
+				continue
 			}
-			gathered[name] = g
+			var deltas []sink.Delta
+			for _, v := range t.Views {
+				if b := out[v.String()]; len(b) > 0 {
+					deltas = append(deltas, sink.Delta{View: v, Rows: []row.Update(b)})
+				}
+			}
+			if len(deltas) == 0 {
+				continue
+			}
+			if err := p.Write(ctx, deltas); err != nil {
+				return total, part, &wholeTxnError{lsn: first.CommitLSN, part: part.Part,
+					err: fmt.Errorf("sink %s: %w", t.Sink.Name(), err)}
+			}
+		}
+		if len(gather) > 0 {
+			for name, b := range out {
+				g := append(gathered[name], b...)
+				if len(g) > 2*sizeAt[name]+4096 {
+					g = g.Consolidate() // parts cancel each other (an aggregate's row changing part after part)
+					sizeAt[name] = len(g)
+				}
+				gathered[name] = g
+			}
 		}
 		crashPoint("part")
 		if !part.More {
@@ -63,17 +118,28 @@ func (e *engine) applyParts(ctx context.Context, first cdc.Txn, next func() (cdc
 		part = following
 	}
 	e.lastLSN, e.lastCommit = part.CommitLSN, part.CommitTime
+	for _, t := range e.targets {
+		name := t.Sink.Name()
+		p, ok := open[name]
+		if !ok {
+			continue
+		}
+		start := time.Now()
+		delete(open, name)
+		if err := p.Commit(ctx); err != nil {
+			return total, part, fmt.Errorf("apply transaction at %s to sink %s: %w", part.CommitLSN, name, err)
+		}
+		e.sinkLSN[name] = part.CommitLSN
+		e.metrics.SinkCommit(name, time.Since(start))
+	}
 	for name := range e.failed {
-		delete(gathered, name) // failed in a later part: none of the transaction reaches its sinks
+		delete(gathered, name) // failed on the last part: none of the transaction reaches its sinks
 	}
 	for name, g := range gathered {
 		gathered[name] = g.Consolidate()
 	}
-	for _, t := range e.targets {
+	for _, t := range gather {
 		name := t.Sink.Name()
-		if part.CommitLSN <= e.sinkLSN[name] {
-			continue // committed there before a restart (I3)
-		}
 		step := sink.Step{LSN: part.CommitLSN, CommitTime: part.CommitTime}
 		for _, v := range t.Views {
 			if b := gathered[v.String()]; len(b) > 0 {

@@ -241,6 +241,9 @@ type engine struct {
 	store  *state.Store
 	// tableMemory is Config.TableMemory with its default applied.
 	tableMemory int64
+	// partsStreamed is set while applyParts writes a transaction's parts
+	// to a sink as they come (see stepAt).
+	partsStreamed bool
 	// failed are the views stopped by a runtime error (by graph output
 	// name); their outputs are ignored from then on.
 	failed map[string]state.FailedView
