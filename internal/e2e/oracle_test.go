@@ -106,7 +106,8 @@ CREATE MATERIALIZED VIEW public.v_kinds_expr AS
 // every quiet point, checks that each sink table equals its view's SELECT
 // on the source as a multiset. Sinks: a separate cluster and another
 // database of the source cluster. ripple's copies of the source tables are
-// kept on disk (table_memory 0).
+// kept on disk (table_memory 0), and transactions of more than 7 changes
+// arrive in parts.
 func TestOracle(t *testing.T) {
 	txns := 2000
 	if testing.Short() {
@@ -145,7 +146,8 @@ func TestOracle(t *testing.T) {
 	done := make(chan error, 1)
 	go func() {
 		done <- pipeline.Run(ctx, pipeline.Config{
-			Source: cdc.Config{DSN: src.DSN("app"), Slot: "ripple", Publication: "ripple"},
+			// Parts of 7 changes: the larger transactions go through in parts.
+			Source: cdc.Config{DSN: src.DSN("app"), Slot: "ripple", Publication: "ripple", PartChanges: 7},
 			Views:  defs,
 			Targets: []pipeline.Target{
 				{Sink: sink.NewPostgres(sink.PostgresConfig{Name: "same-cluster", DSN: src.DSN("sinkdb")}), Views: names},
