@@ -32,14 +32,17 @@ const MaxFixpointIterations = 10000
 //     as the data has no cycle (then there are infinitely many
 //     derivations, and the step fails after MaxFixpointIterations).
 //   - UNION (distinct true): r is a set; the operator counts each row's
-//     derivations and r holds the rows with a positive count. Counting
-//     is exact for inserts even over cycles, but a cycle can keep a
-//     deleted row supported by itself, so a step that retracts anything
-//     from the base or the tables recomputes r from the base instead
-//     (cost proportional to r, not to the change).
+//     derivations from the rows of r and r holds the rows with a positive
+//     count. Counting is exact for inserts even over cycles, but a cycle
+//     can keep a deleted row supported by itself, so a step that loses a
+//     derivation of a row of r runs DRed (delete and rederive): every row
+//     that lost a derivation, and transitively every row derived from
+//     those, is taken out of r; then the ones still derivable from what
+//     is left (and from the step's insertions) are put back, semi-naively.
+//     Cost is proportional to the rows the change reaches, not to r.
 //
-// State: inner's state (arrangements of r and the tables), the base rows
-// and, per row of r, its derivation count.
+// State: inner's state (arrangements of r and the tables) and, per row of
+// r, its derivation count.
 func (g *Graph) Fixpoint(in []*Node, inner *Graph, recursive row.TableName, tables []row.TableName, distinct bool, label string) *Node {
 	kind := "UNION ALL"
 	if distinct {
@@ -52,9 +55,9 @@ func (g *Graph) Fixpoint(in []*Node, inner *Graph, recursive row.TableName, tabl
 	// The term's own operators show under the state (the label stays one
 	// line: errors quote it).
 	return g.add(&Node{inputs: in, schema: in[0].schema, kind: "Fixpoint", label: label + " (" + kind + ")",
-		state: "the base rows, per row its derivation count, and the recursive term's state:" + b.String(),
+		state: "per row its derivation count, and the recursive term's state:" + b.String(),
 		op: &fixpointOp{inner: inner, recursive: recursive, tables: tables, distinct: distinct,
-			base: map[string]*counted{}, count: map[string]*counted{}}})
+			count: map[string]*counted{}}})
 }
 
 type fixpointOp struct {
@@ -62,7 +65,6 @@ type fixpointOp struct {
 	recursive row.TableName
 	tables    []row.TableName
 	distinct  bool
-	base      map[string]*counted // the base's rows (UNION: for a recomputation)
 	count     map[string]*counted // r's rows with their derivation counts
 }
 
@@ -110,29 +112,145 @@ func (o *fixpointOp) step(ins []Batch) (Batch, error) {
 	for _, u := range ins[0] {
 		retracts = retracts || u.W < 0
 	}
-	if o.distinct {
-		o.addBase(ins[0])
-		if retracts {
-			return o.recompute(inputs)
-		}
+	if o.distinct && retracts {
+		return o.dred(ins[0], inputs)
 	}
 	delta := o.addCounts(o.count, ins[0])
 	return o.iterate(inputs, delta, nil)
 }
 
-func (o *fixpointOp) addBase(b Batch) {
-	for _, u := range b {
-		k := u.Row.Encode()
-		c, ok := o.base[k]
-		if !ok {
-			c = &counted{row: u.Row}
-			o.base[k] = c
-		}
-		c.w += u.W
-		if c.w == 0 {
-			delete(o.base, k)
+// splitSigns splits b, consolidated (a row inserted and retracted in one
+// batch is neither), into its retractions and its insertions.
+func splitSigns(b Batch) (neg, pos Batch) {
+	for _, u := range b.Consolidate() {
+		if u.W < 0 {
+			neg = append(neg, u)
+		} else if u.W > 0 {
+			pos = append(pos, u)
 		}
 	}
+	return neg, pos
+}
+
+// dred is a UNION step that may lose derivations (see Fixpoint). inner's
+// copy of r is kept equal to the rows marked present; counts are the
+// derivations of each row from the base and from inner's copy of r.
+func (o *fixpointOp) dred(base Batch, inputs map[row.TableName]Batch) (Batch, error) {
+	type touched struct {
+		row       row.Row
+		was, pres bool // in r before the step; in r (and inner's copy) now
+	}
+	seen := map[string]*touched{}
+	var frontier, cand []string // rows to take out of r; rows that may come (back) in
+	mark := func(b Batch) {
+		for _, u := range b {
+			k := u.Row.Encode()
+			c, ok := o.count[k]
+			if !ok {
+				c = &counted{row: u.Row}
+				o.count[k] = c
+			}
+			t, ok := seen[k]
+			if !ok {
+				t = &touched{row: c.row, was: c.w > 0, pres: c.w > 0}
+				seen[k] = t
+			}
+			c.w += u.W
+			if c.w == 0 {
+				delete(o.count, k)
+			}
+			switch {
+			case u.W < 0 && t.pres:
+				frontier = append(frontier, k) // lost a derivation: over-delete
+			case u.W > 0:
+				cand = append(cand, k)
+			}
+		}
+	}
+	// The retractions go first, and their over-deletion completes before
+	// the insertions come in: a row losing a derivation and gaining one
+	// in the same inner step would see no change, though its new
+	// derivation may rest on rows the retraction takes away (a cycle
+	// holding itself up).
+	negBase, posBase := splitSigns(base)
+	negIn := map[row.TableName]Batch{}
+	posIn := map[row.TableName]Batch{}
+	for t, b := range inputs {
+		neg, pos := splitSigns(b)
+		if len(neg) > 0 {
+			negIn[t] = neg
+		}
+		if len(pos) > 0 {
+			posIn[t] = pos
+		}
+	}
+	mark(negBase)
+	res, err := o.inner.Step(negIn)
+	if err != nil {
+		return nil, err
+	}
+	mark(res["term"])
+	inserted := false
+	for round := 0; ; round++ {
+		if round >= MaxFixpointIterations {
+			return nil, fmt.Errorf("WITH RECURSIVE %s did not reach a fixed point after %d iterations", o.recursive.Name, round)
+		}
+		if len(frontier) == 0 && !inserted {
+			inserted = true
+			mark(posBase)
+			res, err := o.inner.Step(posIn)
+			if err != nil {
+				return nil, err
+			}
+			mark(res["term"])
+			continue
+		}
+		if len(frontier) == 0 && len(cand) == 0 {
+			break
+		}
+		// Delete: take every row that lost a derivation out of r, and
+		// then the rows that lose one by that, until none does.
+		var step Batch
+		if len(frontier) > 0 {
+			for _, k := range frontier {
+				if t := seen[k]; t.pres {
+					t.pres = false
+					step = append(step, row.Update{Row: t.row, W: -1})
+					cand = append(cand, k) // may still be derivable
+				}
+			}
+			frontier = frontier[:0]
+		} else {
+			// Rederive and insert: put in r every row derivable from
+			// what is in r now.
+			for _, k := range cand {
+				t := seen[k]
+				if c, ok := o.count[k]; ok && c.w > 0 && !t.pres {
+					t.pres = true
+					step = append(step, row.Update{Row: t.row, W: 1})
+				}
+			}
+			cand = cand[:0]
+		}
+		if len(step) == 0 {
+			continue
+		}
+		res, err := o.inner.Step(map[row.TableName]Batch{o.recursive: step})
+		if err != nil {
+			return nil, err
+		}
+		mark(res["term"])
+	}
+	var out Batch
+	for _, t := range seen {
+		switch {
+		case t.was && !t.pres:
+			out = append(out, row.Update{Row: t.row, W: -1})
+		case !t.was && t.pres:
+			out = append(out, row.Update{Row: t.row, W: 1})
+		}
+	}
+	return out, nil
 }
 
 // iterate runs rounds from the change delta of r (and the tables' changes
@@ -157,37 +275,4 @@ func (o *fixpointOp) iterate(inputs map[row.TableName]Batch, delta, out Batch) (
 		inputs = map[row.TableName]Batch{}
 		delta = o.addCounts(o.count, res["term"])
 	}
-}
-
-// recompute rebuilds r under UNION from the base: it empties inner's copy
-// of r (with the tables' changes), then derives r again by insertions
-// only, and returns the difference to the old r.
-func (o *fixpointOp) recompute(inputs map[row.TableName]Batch) (Batch, error) {
-	var old Batch
-	for _, c := range o.count {
-		if c.w > 0 {
-			old = append(old, row.Update{Row: c.row, W: 1})
-		}
-	}
-	var clear Batch
-	for _, u := range old {
-		clear = append(clear, row.Update{Row: u.Row, W: -1})
-	}
-	if len(clear) > 0 {
-		inputs[o.recursive] = clear
-	}
-	if _, err := o.inner.Step(inputs); err != nil {
-		return nil, err
-	}
-	o.count = map[string]*counted{}
-	var base Batch
-	for _, c := range o.base {
-		base = append(base, row.Update{Row: c.row, W: c.w})
-	}
-	delta := o.addCounts(o.count, base)
-	out, err := o.iterate(map[row.TableName]Batch{}, delta, nil)
-	if err != nil {
-		return nil, err
-	}
-	return append(out, clear...).Consolidate(), nil
 }
