@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -210,8 +211,17 @@ type engine struct {
 	schemas  map[row.TableName]row.Schema
 	adapters map[*cdc.Relation]*adapter
 	views    map[row.TableName]planner.View
-	pending  map[row.TableName]dataflow.Batch // snapshot rows by table
+	pending  map[row.TableName]dataflow.Batch // snapshot rows by table, not yet stepped
 	metrics  *metrics.Metrics                 // may be nil
+
+	// The initial load steps the graph every loadChunk snapshot rows (see
+	// stepLoad): loaded says it started (at logical time e.now), loadOut
+	// gathers the views' changes, loadErrs the views that failed.
+	loaded      bool
+	pendingRows int
+	loadOut     map[string]dataflow.Batch
+	loadSizeAt  map[string]int
+	loadErrs    []dataflow.ViewError
 
 	snapshotRows int
 	groupTxns    int
@@ -335,16 +345,64 @@ func (e *engine) snapshotRow(rel *cdc.Relation, r row.Row) error {
 	}
 	e.pending[rel.Name] = append(e.pending[rel.Name], row.Update{Row: r, W: 1})
 	e.snapshotRows++
+	if e.pendingRows++; e.pendingRows >= loadChunk {
+		return e.stepLoad()
+	}
+	return nil
+}
+
+// loadChunk is the number of snapshot rows the initial load steps the
+// graph with at a time, so that the snapshot is never held whole as rows.
+const loadChunk = 65536
+
+// stepLoad steps the graph with the snapshot rows read since the last
+// chunk, all chunks at the load's one logical time, and gathers the views'
+// changes (consolidated as they grow: an aggregate's row changes chunk
+// after chunk).
+func (e *engine) stepLoad() error {
+	if !e.loaded {
+		e.loaded = true
+		e.now = e.advance()
+		e.loadOut, e.loadSizeAt = map[string]dataflow.Batch{}, map[string]int{}
+	}
+	out, err := e.plan.Graph.StepAt(e.now, e.pending)
+	e.pending, e.pendingRows = map[row.TableName]dataflow.Batch{}, 0
+	var se *dataflow.StepError
+	if errors.As(err, &se) {
+		e.loadErrs = append(e.loadErrs, se.Views...) // isolated by load, at the snapshot's LSN
+	} else if err != nil {
+		return fmt.Errorf("initial load: %w", err)
+	}
+	for name, b := range out {
+		g := append(e.loadOut[name], b...)
+		if len(g) > 2*e.loadSizeAt[name]+4096 {
+			g = g.Consolidate()
+			e.loadSizeAt[name] = len(g)
+		}
+		e.loadOut[name] = g
+	}
 	return nil
 }
 
 // load pushes the snapshot through the graph and loads every sink.
 func (e *engine) load(ctx context.Context, lsn row.LSN) error {
-	e.now = e.advance()
-	out, err := e.plan.Graph.StepAt(e.now, e.pending)
+	if err := e.stepLoad(); err != nil {
+		return err
+	}
 	e.pending = nil
-	if err = e.isolate(err, lsn); err != nil {
-		return fmt.Errorf("initial load: %w", err)
+	out := e.loadOut
+	e.loadOut, e.loadSizeAt = nil, nil
+	if len(e.loadErrs) > 0 {
+		if err := e.isolate(&dataflow.StepError{Views: e.loadErrs}, lsn); err != nil {
+			return fmt.Errorf("initial load: %w", err)
+		}
+		e.loadErrs = nil
+	}
+	for name := range e.failed {
+		delete(out, name) // failed in some chunk: its sink tables are created empty
+	}
+	for name, b := range out {
+		out[name] = b.Consolidate()
 	}
 	for _, t := range e.targets {
 		rows := make(map[row.TableName][]row.Update, len(t.Views))
