@@ -68,7 +68,7 @@ func startRippleEnv(t *testing.T, env []string, args ...string) *proc {
 // crashPoints are the places the crash test makes ripple kill itself
 // (RIPPLE_TEST_CRASH_AT, see internal/pipeline/crash.go), in an order in
 // which each is reached: the first two are reached by `ripple resync`.
-var crashPoints = []string{"snapshot:40", "loaded", "sink-committed:3", "checkpoint-written:4", "synced:2", "sink-committed:1", "checkpoint-written:1"}
+var crashPoints = []string{"snapshot:20", "loaded", "sink-committed:3", "checkpoint-written:4", "synced:2", "sink-committed:1", "checkpoint-written:1"}
 
 // TestRestartSIGKILL kills ripple with SIGKILL under a running workload —
 // at exact places (during the snapshot, after the load, between a sink
@@ -104,6 +104,14 @@ func TestRestartSIGKILL(t *testing.T) {
 	seedConn := connect(t, src, "app")
 	w := newWorkload(rand.New(rand.NewSource(sd+1)), seedConn)
 	for i := 0; i < 100; i++ {
+		w.txn(t)
+	}
+	// The first crash point is the 20th snapshot row: the random workload
+	// (which truncates) must leave that many.
+	for i := 0; snapshotRows(t, seedConn) < 40; i++ {
+		if i == 1000 {
+			t.Fatal("the workload left fewer than 40 rows after 1,100 transactions")
+		}
 		w.txn(t)
 	}
 	cfg := writeConfig(t, src.DSN("app"), map[string]string{"main": other.DSN("warehouse")}, restartViews)
@@ -209,6 +217,17 @@ func tableMemoryEnv(i int) []string {
 		return []string{"RIPPLE_TABLE_MEMORY=0"}
 	}
 	return nil
+}
+
+// snapshotRows counts the rows of the oracle schema's tables.
+func snapshotRows(t *testing.T, c *pgx.Conn) int {
+	t.Helper()
+	var n int
+	err := c.QueryRow(context.Background(), `SELECT (SELECT count(*) FROM orders) + (SELECT count(*) FROM customers) + (SELECT count(*) FROM events)`).Scan(&n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
 }
 
 func killedBySIGKILL(err error) bool {
