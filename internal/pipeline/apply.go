@@ -295,10 +295,42 @@ func (e *engine) checkpoint(fp, slot string, lsn, end row.LSN, sync bool) error 
 // graph's output is the views' contents there, which the sinks hold already.
 func (e *engine) restore(store *state.Store, cp *state.Checkpoint) error {
 	e.store = store
+	for name, f := range cp.FailedViews {
+		e.failed[name] = f
+		if e.status != nil {
+			e.status.viewFailed(name, f.Error, f.LSN)
+		}
+	}
+	// The graph is rebuilt at the checkpoint's logical time, where the
+	// sinks are; the first tick brings it to the present. It is stepped
+	// every loadChunk rows, so the stored tables are never held whole as
+	// rows; the views' contents are kept only for reloadTemporal.
+	e.now = dataflow.Time(cp.Now)
+	var gathered map[string]dataflow.Batch
+	if e.temporal {
+		gathered = map[string]dataflow.Batch{}
+	}
+	counts := map[string]int64{}
 	inputs := map[row.TableName]dataflow.Batch{}
+	pending := 0
+	stepChunk := func() error {
+		out, err := e.plan.Graph.StepAt(e.now, inputs)
+		inputs, pending = map[row.TableName]dataflow.Batch{}, 0
+		if err = e.isolate(err, cp.LSN); err != nil {
+			return fmt.Errorf("resume from %s: rebuilding the views' state: %w", store.Dir(), err)
+		}
+		for name, b := range out {
+			for _, u := range b {
+				counts[name] += int64(u.W)
+			}
+			if gathered != nil {
+				gathered[name] = append(gathered[name], b...).Consolidate()
+			}
+		}
+		return nil
+	}
 	for _, t := range e.plan.Tables {
 		ts := e.tables[t.Name]
-		var b dataflow.Batch
 		err := store.Scan(ts.id, func(key string, r row.Row, n int64) error {
 			if len(r) != len(e.schemas[t.Name]) {
 				return fmt.Errorf("state of table %s: a row has %d columns, the table %d", t.Name, len(r), len(e.schemas[t.Name]))
@@ -307,39 +339,29 @@ func (e *engine) restore(store *state.Store, cp *state.Checkpoint) error {
 			if e.snapshotRows%4096 == 0 || e.tableMemory < 0 {
 				e.spillOver() // the store holds every row: tables may move to disk
 			}
-			b = append(b, row.Update{Row: r, W: row.Weight(n)})
+			inputs[t.Name] = append(inputs[t.Name], row.Update{Row: r, W: row.Weight(n)})
 			e.snapshotRows += int(n)
+			if pending++; pending >= loadChunk {
+				return stepChunk()
+			}
 			return nil
 		})
 		if err != nil {
 			return fmt.Errorf("resume from %s: %w", store.Dir(), err)
 		}
-		inputs[t.Name] = b
 		ts.track = true
 	}
-	for name, f := range cp.FailedViews {
-		e.failed[name] = f
-		if e.status != nil {
-			e.status.viewFailed(name, f.Error, f.LSN)
-		}
+	if err := stepChunk(); err != nil { // also primes an empty graph
+		return err
 	}
-	// The graph is rebuilt at the checkpoint's logical time, where the
-	// sinks are; the first tick brings it to the present.
-	e.now = dataflow.Time(cp.Now)
-	out, err := e.plan.Graph.StepAt(e.now, inputs)
-	if err = e.isolate(err, cp.LSN); err != nil {
-		return fmt.Errorf("resume from %s: rebuilding the views' state: %w", store.Dir(), err)
+	for name := range e.failed {
+		delete(gathered, name)
 	}
-	e.restored = out
+	e.restored = gathered
 	for name := range e.views {
-		var n int64
-		for _, u := range out[name.String()] {
-			n += int64(u.W)
-		}
-		e.viewRows[name.String()] = n
+		e.viewRows[name.String()] = counts[name.String()]
 	}
 	e.lastLSN = cp.LSN
-	e.store = store
 	return nil
 }
 
