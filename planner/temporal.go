@@ -105,7 +105,6 @@ func nodeLocation(n *pg_query.Node) int {
 	return firstLocation(n)
 }
 
-
 // splitTemporal takes the temporal conjuncts out of where. It returns the
 // rest of where (nil when nothing is left) and the temporal conjuncts;
 // now() in any other form is an error at its position.
@@ -361,4 +360,3 @@ func validity(x dataflow.Time, op string, offset int64) (from, until dataflow.Ti
 		return t, dataflow.MaxTime
 	}
 }
-
