@@ -306,9 +306,9 @@ func (e *engine) restore(store *state.Store, cp *state.Checkpoint) error {
 	// every loadChunk rows, so the stored tables are never held whole as
 	// rows; the views' contents are kept only for reloadTemporal.
 	e.now = dataflow.Time(cp.Now)
-	var gathered map[string]dataflow.Batch
+	var gathered *gatherer
 	if e.temporal {
-		gathered = map[string]dataflow.Batch{}
+		gathered = newGatherer()
 	}
 	counts := map[string]int64{}
 	inputs := map[row.TableName]dataflow.Batch{}
@@ -323,12 +323,15 @@ func (e *engine) restore(store *state.Store, cp *state.Checkpoint) error {
 			for _, u := range b {
 				counts[name] += int64(u.W)
 			}
-			if gathered != nil {
-				gathered[name] = append(gathered[name], b...).Consolidate()
-			}
+		}
+		if gathered != nil {
+			gathered.add(out)
 		}
 		return nil
 	}
+	// The store holds every row: with table_memory 0 the keyed tables go
+	// to disk before they are read; otherwise once they outgrow it.
+	e.spillOver()
 	for _, t := range e.plan.Tables {
 		ts := e.tables[t.Name]
 		err := store.Scan(ts.id, func(key string, r row.Row, n int64) error {
@@ -336,8 +339,8 @@ func (e *engine) restore(store *state.Store, cp *state.Checkpoint) error {
 				return fmt.Errorf("state of table %s: a row has %d columns, the table %d", t.Name, len(r), len(e.schemas[t.Name]))
 			}
 			ts.restore(key, r, row.Weight(n))
-			if e.snapshotRows%4096 == 0 || e.tableMemory < 0 {
-				e.spillOver() // the store holds every row: tables may move to disk
+			if e.snapshotRows%4096 == 0 {
+				e.spillOver()
 			}
 			inputs[t.Name] = append(inputs[t.Name], row.Update{Row: r, W: row.Weight(n)})
 			e.snapshotRows += int(n)
@@ -354,10 +357,10 @@ func (e *engine) restore(store *state.Store, cp *state.Checkpoint) error {
 	if err := stepChunk(); err != nil { // also primes an empty graph
 		return err
 	}
-	for name := range e.failed {
-		delete(gathered, name)
+	e.restored = nil
+	if gathered != nil {
+		e.restored = gathered.result(e.failed)
 	}
-	e.restored = gathered
 	for name := range e.views {
 		e.viewRows[name.String()] = counts[name.String()]
 	}

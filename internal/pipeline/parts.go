@@ -8,6 +8,7 @@ import (
 	"github.com/rippledb/ripple/cdc"
 	"github.com/rippledb/ripple/dataflow"
 	"github.com/rippledb/ripple/internal/row"
+	"github.com/rippledb/ripple/internal/state"
 	"github.com/rippledb/ripple/sink"
 )
 
@@ -62,8 +63,7 @@ func (e *engine) applyParts(ctx context.Context, first cdc.Txn, next func() (cdc
 		}
 	}
 	e.partsStreamed = len(open) > 0
-	gathered := map[string]dataflow.Batch{}
-	sizeAt := map[string]int{} // a view's gathered length after its last consolidation
+	gathered := newGatherer()
 	part := first
 	for {
 		out, info, err := e.stepAt(part, now)
@@ -94,14 +94,7 @@ func (e *engine) applyParts(ctx context.Context, first cdc.Txn, next func() (cdc
 			}
 		}
 		if len(gather) > 0 {
-			for name, b := range out {
-				g := append(gathered[name], b...)
-				if len(g) > 2*sizeAt[name]+4096 {
-					g = g.Consolidate() // parts cancel each other (an aggregate's row changing part after part)
-					sizeAt[name] = len(g)
-				}
-				gathered[name] = g
-			}
+			gathered.add(out)
 		}
 		crashPoint("part")
 		if !part.More {
@@ -132,17 +125,13 @@ func (e *engine) applyParts(ctx context.Context, first cdc.Txn, next func() (cdc
 		e.sinkLSN[name] = part.CommitLSN
 		e.metrics.SinkCommit(name, time.Since(start))
 	}
-	for name := range e.failed {
-		delete(gathered, name) // failed on the last part: none of the transaction reaches its sinks
-	}
-	for name, g := range gathered {
-		gathered[name] = g.Consolidate()
-	}
+	// A view failed on the last part gets none of the transaction.
+	views := gathered.result(e.failed)
 	for _, t := range gather {
 		name := t.Sink.Name()
 		step := sink.Step{LSN: part.CommitLSN, CommitTime: part.CommitTime}
 		for _, v := range t.Views {
-			if b := gathered[v.String()]; len(b) > 0 {
+			if b := views[v.String()]; len(b) > 0 {
 				step.Deltas = append(step.Deltas, sink.Delta{View: v, Rows: []row.Update(b)})
 			}
 		}
@@ -173,3 +162,39 @@ func (e *wholeTxnError) Error() string {
 }
 
 func (e *wholeTxnError) Unwrap() error { return e.err }
+
+// gatherer collects the views' changes of graph steps that count as one
+// (a large transaction's parts, the initial load's or a resume's chunks).
+// A view's changes are consolidated whenever they doubled since the last
+// time: later steps cancel earlier ones (an aggregate's row changing step
+// after step), so the gathered changes stay near the size of their sum.
+type gatherer struct {
+	out    map[string]dataflow.Batch
+	sizeAt map[string]int // a view's gathered length after its last consolidation
+}
+
+func newGatherer() *gatherer {
+	return &gatherer{out: map[string]dataflow.Batch{}, sizeAt: map[string]int{}}
+}
+
+func (g *gatherer) add(out map[string]dataflow.Batch) {
+	for name, b := range out {
+		all := append(g.out[name], b...)
+		if len(all) > 2*g.sizeAt[name]+4096 {
+			all = all.Consolidate()
+			g.sizeAt[name] = len(all)
+		}
+		g.out[name] = all
+	}
+}
+
+// result returns the consolidated changes of every view not in failed.
+func (g *gatherer) result(failed map[string]state.FailedView) map[string]dataflow.Batch {
+	for name := range failed {
+		delete(g.out, name)
+	}
+	for name, b := range g.out {
+		g.out[name] = b.Consolidate()
+	}
+	return g.out
+}

@@ -219,8 +219,7 @@ type engine struct {
 	// gathers the views' changes, loadErrs the views that failed.
 	loaded      bool
 	pendingRows int
-	loadOut     map[string]dataflow.Batch
-	loadSizeAt  map[string]int
+	loadOut     *gatherer
 	loadErrs    []dataflow.ViewError
 
 	snapshotRows int
@@ -363,7 +362,7 @@ func (e *engine) stepLoad() error {
 	if !e.loaded {
 		e.loaded = true
 		e.now = e.advance()
-		e.loadOut, e.loadSizeAt = map[string]dataflow.Batch{}, map[string]int{}
+		e.loadOut = newGatherer()
 	}
 	out, err := e.plan.Graph.StepAt(e.now, e.pending)
 	e.pending, e.pendingRows = map[row.TableName]dataflow.Batch{}, 0
@@ -373,14 +372,7 @@ func (e *engine) stepLoad() error {
 	} else if err != nil {
 		return fmt.Errorf("initial load: %w", err)
 	}
-	for name, b := range out {
-		g := append(e.loadOut[name], b...)
-		if len(g) > 2*e.loadSizeAt[name]+4096 {
-			g = g.Consolidate()
-			e.loadSizeAt[name] = len(g)
-		}
-		e.loadOut[name] = g
-	}
+	e.loadOut.add(out)
 	return nil
 }
 
@@ -390,20 +382,14 @@ func (e *engine) load(ctx context.Context, lsn row.LSN) error {
 		return err
 	}
 	e.pending = nil
-	out := e.loadOut
-	e.loadOut, e.loadSizeAt = nil, nil
 	if len(e.loadErrs) > 0 {
 		if err := e.isolate(&dataflow.StepError{Views: e.loadErrs}, lsn); err != nil {
 			return fmt.Errorf("initial load: %w", err)
 		}
 		e.loadErrs = nil
 	}
-	for name := range e.failed {
-		delete(out, name) // failed in some chunk: its sink tables are created empty
-	}
-	for name, b := range out {
-		out[name] = b.Consolidate()
-	}
+	out := e.loadOut.result(e.failed) // a view failed in some chunk: its sink tables are created empty
+	e.loadOut = nil
 	for _, t := range e.targets {
 		rows := make(map[row.TableName][]row.Update, len(t.Views))
 		for _, v := range t.Views {
