@@ -243,13 +243,7 @@ func (v *viewBuilder) build() (*dataflow.Node, []int, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	names := slices.Clone(res.names())
-	types := slices.Clone(res.types())
-	for i, t := range types {
-		if t.OID == row.OIDUnknown {
-			types[i] = row.Text // PostgreSQL 10+ resolves unknown view columns to text
-		}
-	}
+	names, types := res.outputColumns()
 	if len(v.def.ColumnNames) > len(names) {
 		return nil, nil, v.errorf(viewLoc, "CREATE VIEW specifies more column names than columns")
 	}
@@ -282,6 +276,20 @@ func (r *result) names() []string {
 		return r.leaf.names
 	}
 	return r.left.names()
+}
+
+// outputColumns returns copies of the result's column names and types,
+// with unknown-typed columns (bare literals) resolved to text, as
+// PostgreSQL 10+ resolves them for views, subqueries and WITH queries.
+func (r *result) outputColumns() ([]string, []row.Type) {
+	names := slices.Clone(r.names())
+	types := slices.Clone(r.types())
+	for i, t := range types {
+		if t.OID == row.OIDUnknown {
+			types[i] = row.Text
+		}
+	}
+	return names, types
 }
 
 func (r *result) types() []row.Type {

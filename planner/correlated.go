@@ -139,13 +139,7 @@ func (v *viewBuilder) aggregateByCorrelation(sub *pg_query.SelectStmt, targets, 
 	if l == nil || l.distinctOn != nil || l.distinct {
 		return nil, nil, nil, v.errorf(loc, "this correlated subquery is not supported yet")
 	}
-	names := slices.Clone(res.names())
-	types := slices.Clone(res.types())
-	for i, t := range types {
-		if t.OID == row.OIDUnknown {
-			types[i] = row.Text
-		}
-	}
+	names, types := res.outputColumns()
 	n, _, err := v.finish(res, types, names)
 	if err != nil {
 		return nil, nil, nil, err

@@ -1,8 +1,6 @@
 package planner
 
 import (
-	"slices"
-
 	pg_query "github.com/pganalyze/pg_query_go/v5"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
@@ -56,13 +54,7 @@ func (v *viewBuilder) recursiveCTE(c *cte) error {
 	if err != nil {
 		return err
 	}
-	names := slices.Clone(res.names())
-	types := slices.Clone(res.types())
-	for i, t := range types {
-		if t.OID == row.OIDUnknown {
-			types[i] = row.Text
-		}
-	}
+	names, types := res.outputColumns()
 	if len(def.GetAliascolnames()) > len(names) {
 		return v.errorf(loc, "WITH query %q has %d columns available but %d columns specified", name, len(names), len(def.GetAliascolnames()))
 	}

@@ -83,13 +83,7 @@ func (v *viewBuilder) subquery(s *pg_query.SelectStmt) (*dataflow.Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	names := slices.Clone(res.names())
-	types := slices.Clone(res.types())
-	for i, t := range types {
-		if t.OID == row.OIDUnknown {
-			types[i] = row.Text
-		}
-	}
+	names, types := res.outputColumns()
 	n, _, err := v.finish(res, types, names)
 	if err != nil {
 		return nil, err
