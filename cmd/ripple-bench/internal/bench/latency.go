@@ -61,8 +61,12 @@ func (e *Env) sustainableRate(ctx context.Context, res *Scenario) (float64, erro
 		}
 		first, last := m.quarters()
 		ok := m.achieved >= 0.95*rate && last <= first+10*time.Millisecond
-		tried = append(tried, fmt.Sprintf("%.0f txn/s offered, %.0f achieved, lag p50 %.1f → %.1f ms: %v",
-			rate, m.achieved, float64(first)/1e6, float64(last)/1e6, map[bool]string{true: "sustained", false: "not sustained"}[ok]))
+		verdict := "not sustained"
+		if ok {
+			verdict = "sustained"
+		}
+		tried = append(tried, fmt.Sprintf("%.0f txn/s offered, %.0f achieved, lag p50 %.1f → %.1f ms: %s",
+			rate, m.achieved, float64(first)/1e6, float64(last)/1e6, verdict))
 		if ok {
 			res.stage("maximum sustainable rate search (%s runs): %s", dur, strings.Join(tried, "; "))
 			return rate, nil
