@@ -1,6 +1,7 @@
 package dataflow
 
 import (
+	"encoding/binary"
 	"fmt"
 
 	"github.com/rippledb/ripple/internal/row"
@@ -16,10 +17,21 @@ import (
 // Lookups decode the rows they return; the decoded rows share the stored
 // bytes. A key's rows are a slice, searched linearly while small and
 // through an index once the bucket grows past smallBucket rows.
+//
+// An arrangement of a graph with a spill store (Graph.SetSpill) can move
+// there (see spill.go): it then holds no rows in memory, and every add,
+// lookup and scan goes to the store.
 type arrangement struct {
 	buckets map[string]bucket
 	neg     []arrRef // entries that went negative since the last settle
 	buf     []byte
+	// bytes estimates the memory the buckets hold, for the graph's
+	// operator memory budget.
+	bytes int64
+	// disk is set once the arrangement lives in the spill store; err is
+	// the first error the store returned, reported by settle.
+	disk *diskArr
+	err  error
 }
 
 // smallBucket is the number of rows a bucket holds before it is indexed.
@@ -38,6 +50,14 @@ type bucket struct {
 type arrRef struct{ key, enc string }
 
 func newArrangement() *arrangement { return &arrangement{buckets: map[string]bucket{}} }
+
+// Memory estimates beyond the bytes of keys and encoded rows: a bucket's
+// map slot and slice header, and a row's slot in its bucket with the
+// string's allocation header (and its index slot, once indexed).
+const (
+	bucketOverhead = 64
+	rowOverhead    = 40
+)
 
 // find returns the position of the row encoded as enc, or -1.
 func (b *bucket) find(enc []byte) int {
@@ -93,12 +113,20 @@ func (a *arrangement) add(key string, r row.Row, w row.Weight) {
 		return
 	}
 	a.buf = row.AppendBinary(a.buf[:0], r)
-	b := a.buckets[key]
+	if a.disk != nil {
+		a.diskAdd(key, w)
+		return
+	}
+	b, ok := a.buckets[key]
+	if !ok {
+		a.bytes += int64(len(key)) + bucketOverhead
+	}
 	i := b.find(a.buf)
 	if i < 0 {
 		enc := string(a.buf)
 		b.push(arrRow{enc: enc, w: w})
 		a.buckets[key] = b
+		a.bytes += int64(len(enc)) + rowOverhead
 		if w < 0 {
 			a.neg = append(a.neg, arrRef{key, enc})
 		}
@@ -110,9 +138,11 @@ func (a *arrangement) add(key string, r row.Row, w row.Weight) {
 	case e.w < 0:
 		a.neg = append(a.neg, arrRef{key, e.enc})
 	case e.w == 0:
+		a.bytes -= int64(len(e.enc)) + rowOverhead
 		b.remove(i)
 		if len(b.rows) == 0 {
 			delete(a.buckets, key)
+			a.bytes -= int64(len(key)) + bucketOverhead
 		} else {
 			a.buckets[key] = b
 		}
@@ -122,8 +152,14 @@ func (a *arrangement) add(key string, r row.Row, w row.Weight) {
 // settle reports an entry left with a negative multiplicity by the
 // updates added since the last settle.
 func (a *arrangement) settle() error {
+	if a.err != nil {
+		return a.err
+	}
 	neg := a.neg
 	a.neg = a.neg[:0]
+	if a.disk != nil {
+		return a.diskSettle(neg)
+	}
 	for _, ref := range neg {
 		b := a.buckets[ref.key]
 		if i := b.find([]byte(ref.enc)); i >= 0 && b.rows[i].w < 0 {
@@ -139,6 +175,9 @@ func (a *arrangement) settle() error {
 
 // each calls fn with every row under key and its multiplicity.
 func (a *arrangement) each(key string, fn func(row.Row, row.Weight)) error {
+	if a.disk != nil {
+		return a.diskEach(key, fn)
+	}
 	b, ok := a.buckets[key]
 	if !ok {
 		return nil
@@ -152,3 +191,17 @@ func (a *arrangement) each(key string, fn func(row.Row, row.Weight)) error {
 	}
 	return nil
 }
+
+// eachKey calls fn with every key that holds rows.
+func (a *arrangement) eachKey(fn func(key string)) error {
+	if a.disk != nil {
+		return a.diskEachKey(fn)
+	}
+	for k := range a.buckets {
+		fn(k)
+	}
+	return nil
+}
+
+// weightBytes encodes a multiplicity as the spill store's value.
+func weightBytes(buf []byte, w row.Weight) []byte { return binary.AppendVarint(buf, int64(w)) }

@@ -210,15 +210,54 @@ func TestDifferential(t *testing.T) {
 	// A fixed seed for a stable baseline, and a fresh one each run; a
 	// failure names its seed (in the subtest name and the message).
 	for _, s := range []int64{1, seed} {
-		t.Run(fmt.Sprintf("seed=%d", s), func(t *testing.T) {
-			runDifferential(t, s, steps)
-		})
+		for _, sp := range spillModes {
+			t.Run(fmt.Sprintf("seed=%d/%s", s, sp.name), func(t *testing.T) {
+				runDifferential(t, s, steps, sp)
+			})
+		}
 	}
 }
 
-func runDifferential(t *testing.T, seed int64, steps int) {
+// spillMode is where a graph's arrangements live in a differential test:
+// in memory, in a spill store from the start, or moved there mid-run once
+// they outgrow a small budget.
+type spillMode struct {
+	name   string
+	store  bool
+	budget int64
+}
+
+var spillModes = []spillMode{{"memory", false, 0}, {"spilled", true, 0}, {"moved", true, 256}}
+
+// setSpill applies sp to g and returns a check, run after the last step,
+// that the arrangements are where sp says.
+func setSpill(t *testing.T, g *dataflow.Graph, sp spillMode) func() {
+	t.Helper()
+	if sp.store {
+		if err := g.SetSpill(dataflow.NewMemSpill(), sp.budget); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return func() {
+		t.Helper()
+		bytes, n, spilled := g.OperatorMemory()
+		switch {
+		case n == 0:
+			t.Fatal("the graph has no arrangements to spill")
+		case !sp.store && spilled > 0:
+			t.Fatalf("%d arrangements spilled without a store", spilled)
+		case sp.store && sp.budget == 0 && (spilled != n || bytes != 0):
+			t.Fatalf("%d of %d arrangements spilled (%d bytes in memory), want all", spilled, n, bytes)
+		case sp.store && sp.budget > 0 && (spilled == 0 || bytes > sp.budget):
+			t.Fatalf("%d of %d arrangements spilled, %d bytes in memory over a budget of %d", spilled, n, bytes, sp.budget)
+		}
+	}
+}
+
+func runDifferential(t *testing.T, seed int64, steps int, sp spillMode) {
 	rng := rand.New(rand.NewSource(seed))
 	g := diffGraph()
+	defer setSpill(t, g, sp)()
 	names := g.Outputs()
 	tables := map[row.TableName]multiset{tblA: {}, tblB: {}}
 	acc := map[string]multiset{}

@@ -1,6 +1,7 @@
 package dataflow
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 
@@ -75,6 +76,10 @@ type Graph struct {
 	now Time
 	// reported holds the outputs whose failure a Step already returned.
 	reported map[string]bool
+	// spill is the operator memory budget and where arrangements go past
+	// it; fatal is the spill store's error that stopped the graph.
+	spill spillCtl
+	fatal error
 }
 
 // New returns an empty graph.
@@ -155,6 +160,9 @@ func (g *Graph) Step(inputs map[row.TableName]Batch) (map[string]Batch, error) {
 // no input changes only advances time (a tick). Graphs without temporal
 // filters ignore the time.
 func (g *Graph) StepAt(now Time, inputs map[row.TableName]Batch) (map[string]Batch, error) {
+	if g.fatal != nil {
+		return nil, g.fatal
+	}
 	if g.primed && now < g.now {
 		return nil, fmt.Errorf("dataflow: step at %s, before the previous step's time %s", now, g.now)
 	}
@@ -184,6 +192,9 @@ func (g *Graph) StepAt(now Time, inputs map[row.TableName]Batch) (map[string]Bat
 		}
 	}()
 	for _, n := range g.nodes {
+		if g.fatal != nil {
+			break
+		}
 		g.stepNode(n, inputs)
 		for _, in := range n.inputs {
 			if readers[in.id]--; readers[in.id] == 0 {
@@ -192,6 +203,13 @@ func (g *Graph) StepAt(now Time, inputs map[row.TableName]Batch) (map[string]Bat
 		}
 	}
 	g.primed = true
+	if g.fatal != nil {
+		return nil, g.fatal
+	}
+	if err := g.spillOver(); err != nil {
+		g.fatal = err
+		return nil, err
+	}
 	res := make(map[string]Batch, len(g.outputs))
 	var failed *StepError
 	for _, name := range g.order {
@@ -375,6 +393,10 @@ func (g *Graph) stepNode(n *Node, inputs map[row.TableName]Batch) {
 		return
 	}
 	out, err := n.op.step(ins)
+	if se := (*SpillError)(nil); errors.As(err, &se) {
+		g.fatal = fmt.Errorf("%s %s: %w", n.kind, n.label, err)
+		return
+	}
 	if err != nil {
 		n.failed = fmt.Errorf("%s %s: %w", n.kind, n.label, err)
 		return

@@ -86,7 +86,7 @@ func (g *Graph) Join(left, right *Node, lkey, rkey []int, label string) *Node {
 		panic("dataflow: join key arity mismatch")
 	}
 	schema := append(append(row.Schema{}, left.schema...), right.schema...)
-	op := &joinOp{lkey: lkey, rkey: rkey, left: newArrangement(), right: newArrangement()}
+	op := &joinOp{lkey: lkey, rkey: rkey, left: g.newArrangement(), right: g.newArrangement()}
 	return g.add(&Node{inputs: []*Node{left, right}, schema: schema, kind: "Join", label: label,
 		state: "both inputs arranged by join key", op: op})
 }

@@ -56,7 +56,7 @@ func (g *Graph) SemiJoin(left, right *Node, lkey, rkey []int, kind SemiKind, lab
 	if len(lkey) != len(rkey) {
 		panic("dataflow: semi-join key arity mismatch")
 	}
-	op := &semiJoinOp{lkey: lkey, rkey: rkey, kind: kind, left: newArrangement(), counts: map[string]row.Weight{}}
+	op := &semiJoinOp{lkey: lkey, rkey: rkey, kind: kind, left: g.newArrangement(), counts: map[string]row.Weight{}}
 	return g.add(&Node{inputs: []*Node{left, right}, schema: left.schema, kind: kind.String() + " Join", label: label,
 		state: "left input arranged by key, multiplicity of each right key", op: op})
 }
@@ -122,13 +122,16 @@ func (o *semiJoinOp) step(ins []Batch) (Batch, error) {
 	}
 	global := o.kind == AntiNullAware && ((oldTotal == 0) != (o.total == 0) || (oldNulls == 0) != (o.nulls == 0))
 	if global {
-		for k := range o.left.buckets {
+		err := o.left.eachKey(func(k string) {
 			null := k == nullKey
 			old, ok := oldCounts[k]
 			if !ok {
 				old = o.counts[k]
 			}
 			emit(k, o.kind.pass(null, old, oldTotal, oldNulls), o.kind.pass(null, o.counts[k], o.total, o.nulls))
+		})
+		if err != nil {
+			return nil, err
 		}
 	} else {
 		for _, k := range touched {
@@ -170,7 +173,7 @@ func (g *Graph) NotIn(left, right *Node, lkey, rkey []int, ngroup int, label str
 	if len(lkey) != len(rkey) || ngroup >= len(lkey) {
 		panic("dataflow: NOT IN key arity mismatch")
 	}
-	op := &notInOp{lkey: lkey, rkey: rkey, ngroup: ngroup, left: newArrangement(),
+	op := &notInOp{lkey: lkey, rkey: rkey, ngroup: ngroup, left: g.newArrangement(),
 		counts: map[string]row.Weight{}, groups: map[string]*notInGroup{}}
 	return g.add(&Node{inputs: []*Node{left, right}, schema: left.schema, kind: "NOT IN Join", label: label,
 		state: "left input arranged by correlation, per right group its size and NULL count, multiplicity of each right key", op: op})

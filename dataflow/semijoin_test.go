@@ -59,11 +59,13 @@ func TestSemiJoinDifferential(t *testing.T) {
 		steps = 300
 	}
 	for _, s := range []int64{1, time.Now().UnixNano()} {
-		t.Run(fmt.Sprintf("seed=%d", s), func(t *testing.T) { runSemiDifferential(t, s, steps) })
+		for _, sp := range spillModes {
+			t.Run(fmt.Sprintf("seed=%d/%s", s, sp.name), func(t *testing.T) { runSemiDifferential(t, s, steps, sp) })
+		}
 	}
 }
 
-func runSemiDifferential(t *testing.T, seed int64, steps int) {
+func runSemiDifferential(t *testing.T, seed int64, steps int, sp spillMode) {
 	rng := rand.New(rand.NewSource(seed))
 	g := dataflow.New()
 	a, b := g.Input(tblA, schemaA), g.Input(tblB, schemaB)
@@ -76,6 +78,7 @@ func runSemiDifferential(t *testing.T, seed int64, steps int) {
 		g.Output("kv "+k.String(), g.SemiJoin(a, b, []int{0, 1}, []int{0, 1}, k, ""))
 		g.Output("empty "+k.String(), g.SemiJoin(a, b, nil, nil, k, ""))
 	}
+	defer setSpill(t, g, sp)()
 	tables := map[row.TableName]multiset{tblA: {}, tblB: {}}
 	acc := map[string]multiset{}
 	for _, n := range g.Outputs() {
@@ -172,61 +175,64 @@ func TestNotInDifferential(t *testing.T) {
 		steps = 300
 	}
 	for _, seed := range []int64{1, time.Now().UnixNano()} {
-		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
-			rng := rand.New(rand.NewSource(seed))
-			g := dataflow.New()
-			a, b := g.Input(tblA, schemaA), g.Input(tblB, schemaB)
-			g.Output("notin", g.NotIn(a, b, []int{0, 1}, []int{0, 1}, 1, ""))
-			tables := map[row.TableName]multiset{tblA: {}, tblB: {}}
-			acc := multiset{}
-			val := func(n int) any {
-				if rng.Intn(6) == 0 {
-					return nil
+		for _, sp := range spillModes {
+			t.Run(fmt.Sprintf("seed=%d/%s", seed, sp.name), func(t *testing.T) {
+				rng := rand.New(rand.NewSource(seed))
+				g := dataflow.New()
+				a, b := g.Input(tblA, schemaA), g.Input(tblB, schemaB)
+				g.Output("notin", g.NotIn(a, b, []int{0, 1}, []int{0, 1}, 1, ""))
+				defer setSpill(t, g, sp)()
+				tables := map[row.TableName]multiset{tblA: {}, tblB: {}}
+				acc := multiset{}
+				val := func(n int) any {
+					if rng.Intn(6) == 0 {
+						return nil
+					}
+					return rng.Intn(n)
 				}
-				return rng.Intn(n)
-			}
-			mk := func() row.Row { return R(val(3), val(4)) }
-			for step := range steps {
-				in := map[row.TableName]dataflow.Batch{}
-				switch rng.Intn(3) {
-				case 0:
-					in[tblA] = randomDelta(rng, tables[tblA], mk)
-				case 1:
-					in[tblB] = randomDelta(rng, tables[tblB], mk)
-				default:
-					in[tblA] = randomDelta(rng, tables[tblA], mk)
-					in[tblB] = randomDelta(rng, tables[tblB], mk)
-				}
-				res, err := g.Step(in)
-				if err != nil {
-					t.Fatalf("seed %d step %d: %v", seed, step, err)
-				}
-				checkConsolidated(t, "notin", res["notin"])
-				acc.addBatch(res["notin"])
-				want := multiset{}
-				for _, x := range tables[tblA].batch() {
-					keep := true // every comparison with the group's rows is true
-					for _, y := range tables[tblB].batch() {
-						xk, xok := ints(x.Row[0])
-						yk, yok := ints(y.Row[0])
-						if !xok || !yok || xk != yk {
-							continue // not in the correlated subquery's result
+				mk := func() row.Row { return R(val(3), val(4)) }
+				for step := range steps {
+					in := map[row.TableName]dataflow.Batch{}
+					switch rng.Intn(3) {
+					case 0:
+						in[tblA] = randomDelta(rng, tables[tblA], mk)
+					case 1:
+						in[tblB] = randomDelta(rng, tables[tblB], mk)
+					default:
+						in[tblA] = randomDelta(rng, tables[tblA], mk)
+						in[tblB] = randomDelta(rng, tables[tblB], mk)
+					}
+					res, err := g.Step(in)
+					if err != nil {
+						t.Fatalf("seed %d step %d: %v", seed, step, err)
+					}
+					checkConsolidated(t, "notin", res["notin"])
+					acc.addBatch(res["notin"])
+					want := multiset{}
+					for _, x := range tables[tblA].batch() {
+						keep := true // every comparison with the group's rows is true
+						for _, y := range tables[tblB].batch() {
+							xk, xok := ints(x.Row[0])
+							yk, yok := ints(y.Row[0])
+							if !xok || !yok || xk != yk {
+								continue // not in the correlated subquery's result
+							}
+							xv, xvok := ints(x.Row[1])
+							yv, yvok := ints(y.Row[1])
+							if !xvok || !yvok || xv == yv {
+								keep = false
+							}
 						}
-						xv, xvok := ints(x.Row[1])
-						yv, yvok := ints(y.Row[1])
-						if !xvok || !yvok || xv == yv {
-							keep = false
+						if keep {
+							want.add(x)
 						}
 					}
-					if keep {
-						want.add(x)
+					if d := diffMismatch(acc, want); d != "" {
+						t.Fatalf("seed %d step %d: differs from the oracle:%s\nlast input: A %s | B %s",
+							seed, step, d, fmtBatch(in[tblA]), fmtBatch(in[tblB]))
 					}
 				}
-				if d := diffMismatch(acc, want); d != "" {
-					t.Fatalf("seed %d step %d: differs from the oracle:%s\nlast input: A %s | B %s",
-						seed, step, d, fmtBatch(in[tblA]), fmtBatch(in[tblB]))
-				}
-			}
-		})
+			})
+		}
 	}
 }

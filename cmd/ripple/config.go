@@ -37,6 +37,11 @@ type Config struct {
 	// read from there (a size as in max_retained_wal; default 1GB; "0"
 	// keeps every table with a replica identity key on disk).
 	TableMemory string `mapstructure:"table_memory"`
+	// OperatorMemory bounds the memory of the dataflow graph's join
+	// arrangements (joins, EXISTS/IN/NOT IN): past it, the largest move to
+	// a scratch store under state_dir/spill (same sizes; default 1GB; "0"
+	// keeps every arrangement on disk).
+	OperatorMemory string `mapstructure:"operator_memory"`
 	// Tick is how often views with temporal filters (now() in WHERE) are
 	// brought up to the present while the source is idle; default 1s.
 	Tick time.Duration `mapstructure:"tick"`
@@ -130,7 +135,7 @@ type ViewsConfig struct {
 }
 
 // scalar keys that the environment and flags may set.
-var envKeys = []string{"source.dsn", "source.slot", "source.publication", "source.heartbeat_interval", "source.max_retained_wal", "state_dir", "group_transactions", "table_memory", "tick", "http"}
+var envKeys = []string{"source.dsn", "source.slot", "source.publication", "source.heartbeat_interval", "source.max_retained_wal", "state_dir", "group_transactions", "table_memory", "operator_memory", "tick", "http"}
 
 // loadConfig reads the config file at path (may be "" when everything comes
 // from the environment and flags), applies defaults and validates it,
@@ -149,6 +154,7 @@ func loadConfig(path string, flags *pflag.FlagSet) (*Config, error) {
 	v.SetDefault("source.max_retained_wal", "1GB")
 	v.SetDefault("state_dir", "./ripple-state")
 	v.SetDefault("table_memory", "1GB")
+	v.SetDefault("operator_memory", "1GB")
 	v.SetDefault("http", defaultHTTP)
 	bind := map[string]string{"source-dsn": "source.dsn", "slot": "source.slot", "publication": "source.publication", "state-dir": "state_dir", "http": "http"}
 	if flags != nil {
@@ -207,7 +213,7 @@ func cleanDecodeError(err error) string {
 	msg = strings.ReplaceAll(msg, "decoding failed due to the following error(s):\n\n", "")
 	msg = strings.ReplaceAll(msg, "has invalid keys:", "unknown key:")
 	msg = strings.ReplaceAll(msg, "'' ", "top level: ")
-	return strings.TrimSpace(msg) + " (known keys: source.dsn, source.slot, source.publication, source.heartbeat_interval, source.max_retained_wal, sinks[].name, sinks[].type, sinks[].dsn, sinks[].prefix, sinks[].path, sinks[].nats, sinks[].subject, sinks[].stream, views[].files, views[].sink, state_dir, group_transactions, table_memory, tick, http)"
+	return strings.TrimSpace(msg) + " (known keys: source.dsn, source.slot, source.publication, source.heartbeat_interval, source.max_retained_wal, sinks[].name, sinks[].type, sinks[].dsn, sinks[].prefix, sinks[].path, sinks[].nats, sinks[].subject, sinks[].stream, views[].files, views[].sink, state_dir, group_transactions, table_memory, operator_memory, tick, http)"
 }
 
 func (c *Config) validate() error {
@@ -226,6 +232,9 @@ func (c *Config) validate() error {
 	}
 	if _, err := parseSize(c.TableMemory); err != nil {
 		problems = append(problems, "table_memory: "+err.Error()+" (0 keeps the tables on disk)")
+	}
+	if _, err := parseSize(c.OperatorMemory); err != nil {
+		problems = append(problems, "operator_memory: "+err.Error()+" (0 keeps the join arrangements on disk)")
 	}
 	if c.Tick <= 0 {
 		problems = append(problems, fmt.Sprintf("tick %s must be positive", c.Tick))
@@ -361,8 +370,14 @@ func appendUnique(names []row.TableName, n row.TableName) []row.TableName {
 
 // tableMemory is pipeline.Config.TableMemory for the table_memory key of a
 // validated Config: "0" (every keyed table on disk) becomes negative.
-func (c *Config) tableMemory() int64 {
-	n, _ := parseSize(c.TableMemory)
+func (c *Config) tableMemory() int64 { return memoryBudget(c.TableMemory) }
+
+// operatorMemory is pipeline.Config.OperatorMemory for the operator_memory
+// key, likewise.
+func (c *Config) operatorMemory() int64 { return memoryBudget(c.OperatorMemory) }
+
+func memoryBudget(size string) int64 {
+	n, _ := parseSize(size)
 	if n == 0 {
 		return -1
 	}

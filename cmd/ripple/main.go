@@ -155,7 +155,7 @@ func runPipeline(ctx context.Context, cfg *Config, opts runOptions) error {
 	return pipeline.Run(ctx, obs.configure(pipeline.Config{
 		Source: cfg.Source.cdcConfig(),
 		Views:  defs, Targets: targets, OnStep: opts.onStep,
-		StateDir: cfg.StateDir, GroupTxns: cfg.GroupTransactions, TableMemory: cfg.tableMemory(), Tick: cfg.Tick,
+		StateDir: cfg.StateDir, GroupTxns: cfg.GroupTransactions, TableMemory: cfg.tableMemory(), OperatorMemory: cfg.operatorMemory(), Tick: cfg.Tick,
 		Resync: opts.resync, StopAfterLoad: opts.stopAfterLoad,
 	}))
 }

@@ -144,6 +144,9 @@ func printStatus(w io.Writer, r pipeline.StatusReport) {
 		if len(r.State.OnDisk) > 0 {
 			fmt.Fprintf(tw, "tables on disk\t%s (their copies outgrew table_memory)\n", strings.Join(r.State.OnDisk, ", "))
 		}
+		if r.State.ArrangementsOnDisk > 0 {
+			fmt.Fprintf(tw, "operator state on disk\t%d of %d join arrangements (they outgrew operator_memory)\n", r.State.ArrangementsOnDisk, r.State.Arrangements)
+		}
 	}
 	if r.Reconnects > 0 {
 		fmt.Fprintf(tw, "reconnects\t%d\n", r.Reconnects)

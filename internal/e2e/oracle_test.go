@@ -105,8 +105,9 @@ CREATE MATERIALIZED VIEW public.v_kinds_expr AS
 // TestOracle runs a seeded random workload against every view and, after
 // every quiet point, checks that each sink table equals its view's SELECT
 // on the source as a multiset. Sinks: a separate cluster and another
-// database of the source cluster. ripple's copies of the source tables are
-// kept on disk (table_memory 0), and transactions of more than 7 changes
+// database of the source cluster. ripple's copies of the source tables and
+// the graph's join arrangements are kept on disk (table_memory 0,
+// operator_memory 0), and transactions of more than 7 changes
 // arrive in parts.
 func TestOracle(t *testing.T) {
 	txns := 2000
@@ -156,7 +157,7 @@ func TestOracle(t *testing.T) {
 			QueueSize: 16,
 			// Durable state with every table copy on disk: the other
 			// oracle tests keep them in memory.
-			StateDir: t.TempDir(), TableMemory: -1,
+			StateDir: t.TempDir(), TableMemory: -1, OperatorMemory: -1,
 		})
 	}()
 	t.Cleanup(func() {

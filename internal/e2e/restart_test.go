@@ -209,12 +209,13 @@ func TestRestartSIGKILL(t *testing.T) {
 		len(crashPoints), cycles, checks+2, resumes, w.commits, load.failed)
 }
 
-// tableMemoryEnv alternates the starts between table copies in memory
-// (the default budget) and on disk (table_memory 0), so that state written
-// by either form is resumed by the other after a kill.
+// tableMemoryEnv alternates the starts between table copies and join
+// arrangements in memory (the default budgets) and on disk (table_memory
+// and operator_memory 0), so that state written by either form is resumed
+// by the other after a kill.
 func tableMemoryEnv(i int) []string {
 	if i%2 == 1 {
-		return []string{"RIPPLE_TABLE_MEMORY=0"}
+		return []string{"RIPPLE_TABLE_MEMORY=0", "RIPPLE_OPERATOR_MEMORY=0"}
 	}
 	return nil
 }

@@ -47,7 +47,7 @@ func (e *engine) stepAt(txn cdc.Txn, now dataflow.Time) (map[string]dataflow.Bat
 			return nil, info, fmt.Errorf("transaction at %s: %w", txn.CommitLSN, err)
 		}
 	}
-	out, err := e.plan.Graph.StepAt(now, inputs)
+	out, err := e.graphStep(now, inputs)
 	e.now = now
 	var se *dataflow.StepError
 	if (txn.More || txn.Parted() && e.partsStreamed) && errors.As(err, &se) {
@@ -95,7 +95,7 @@ func (e *engine) countOutput(out map[string]dataflow.Batch, info *StepInfo) {
 func (e *engine) tick(ctx context.Context, fp, slot string) (StepInfo, bool, error) {
 	now := e.advance()
 	info := StepInfo{LSN: e.lastLSN, CommitTime: e.lastCommit, Time: now.Go(), Tick: true, ViewRows: map[string]int{}}
-	out, err := e.plan.Graph.StepAt(now, nil)
+	out, err := e.graphStep(now, nil)
 	e.now = now
 	if err = e.isolate(err, e.lastLSN); err != nil {
 		return info, false, fmt.Errorf("tick at %s: %w", now, err)
@@ -314,7 +314,7 @@ func (e *engine) restore(store *state.Store, cp *state.Checkpoint) error {
 	inputs := map[row.TableName]dataflow.Batch{}
 	pending := 0
 	stepChunk := func() error {
-		out, err := e.plan.Graph.StepAt(e.now, inputs)
+		out, err := e.graphStep(e.now, inputs)
 		inputs, pending = map[row.TableName]dataflow.Batch{}, 0
 		if err = e.isolate(err, cp.LSN); err != nil {
 			return fmt.Errorf("resume from %s: rebuilding the views' state: %w", store.Dir(), err)

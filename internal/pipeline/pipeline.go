@@ -79,6 +79,16 @@ type Config struct {
 	// negative value keeps every keyed table on disk. Without StateDir
 	// every table stays in memory.
 	TableMemory int64
+	// OperatorMemory bounds the memory of the dataflow graph's
+	// arrangements (the join, semi-join and NOT IN state) when the state is
+	// durable: past it, the largest move to a scratch store on disk
+	// (state_dir/spill) with a block cache in memory. 0 means
+	// DefaultOperatorMemory; a negative value keeps every arrangement on
+	// disk. Aggregate, DISTINCT, top-k and window state stays in memory.
+	OperatorMemory int64
+	// SpillCache is the block cache of the operator spill store in bytes
+	// (64 MiB when 0).
+	SpillCache int64
 	// SyncInterval is the least time between two syncs of the state's
 	// write-ahead log; checkpoints are acknowledged to the source once
 	// synced. Default 100ms.
@@ -250,6 +260,11 @@ type engine struct {
 	store  *state.Store
 	// tableMemory is Config.TableMemory with its default applied.
 	tableMemory int64
+	// spill is where the graph's arrangements go past operatorMemory
+	// (nil without durable state); opSpilled is how many are there.
+	spill          *state.Spill
+	operatorMemory int64
+	opSpilled      int
 	// partsStreamed is set while applyParts writes a transaction's parts
 	// to a sink as they come (see stepAt).
 	partsStreamed bool
@@ -364,7 +379,7 @@ func (e *engine) stepLoad() error {
 		e.now = e.advance()
 		e.loadOut = newGatherer()
 	}
-	out, err := e.plan.Graph.StepAt(e.now, e.pending)
+	out, err := e.graphStep(e.now, e.pending)
 	e.pending, e.pendingRows = map[row.TableName]dataflow.Batch{}, 0
 	var se *dataflow.StepError
 	if errors.As(err, &se) {
@@ -472,9 +487,32 @@ func (e *engine) spillOver() {
 	}
 }
 
-// stateSize estimates the memory of the table arrangements and counts
-// their rows. The dataflow graph's own arrangements are not measured.
+// graphStep steps the graph and reports the arrangements it moved to the
+// operator spill store.
+func (e *engine) graphStep(now dataflow.Time, inputs map[row.TableName]dataflow.Batch) (map[string]dataflow.Batch, error) {
+	out, err := e.plan.Graph.StepAt(now, inputs)
+	if e.spill != nil {
+		bytes, n, spilled := e.plan.Graph.OperatorMemory()
+		if spilled > e.opSpilled {
+			e.log.Info("operator state moved to disk: the arrangements exceed operator_memory",
+				"arrangements_on_disk", spilled, "arrangements", n, "memory_bytes", bytes, "operator_memory", e.operatorMemory)
+			e.opSpilled = spilled
+			if e.status != nil {
+				e.status.operatorSpilled(spilled, n)
+			}
+		}
+	}
+	return out, err
+}
+
+// DefaultOperatorMemory is the default Config.OperatorMemory.
+const DefaultOperatorMemory = 1 << 30
+
+// stateSize estimates the memory of the table arrangements and of the
+// graph's join arrangements, and counts the tables' rows. Other operator
+// state (aggregate groups, DISTINCT counts, top-k) is not measured.
 func (e *engine) stateSize() (bytes, rows int64) {
+	bytes, _, _ = e.plan.Graph.OperatorMemory()
 	for _, t := range e.tables {
 		bytes += t.bytes
 		rows += t.count

@@ -167,6 +167,23 @@ func (r *run) run(ctx context.Context) (err error) {
 	if e.tableMemory == 0 {
 		e.tableMemory = DefaultTableMemory
 	}
+	if r.store != nil {
+		if e.spill, err = state.OpenSpill(cfg.StateDir, cfg.SpillCache, log); err != nil {
+			return err
+		}
+		defer func() {
+			if cerr := e.spill.Close(); cerr != nil && err == nil {
+				err = cerr
+			}
+		}()
+		e.operatorMemory = cfg.OperatorMemory
+		if e.operatorMemory == 0 {
+			e.operatorMemory = DefaultOperatorMemory
+		}
+		if err := plan.Graph.SetSpill(e.spill, max(e.operatorMemory, 0)); err != nil {
+			return err
+		}
+	}
 	e.status, e.log = st, log
 	st.setViews(e.viewSinks())
 	m.Init(e.viewNames(), e.sinkNames())

@@ -105,6 +105,10 @@ type StateStatus struct {
 	// OnDisk lists the tables whose copies moved to disk because the
 	// copies outgrew table_memory (sorted).
 	OnDisk []string `json:"tables_on_disk,omitempty"`
+	// ArrangementsOnDisk of Arrangements of the dataflow graph moved to the
+	// operator spill store because they outgrew operator_memory.
+	ArrangementsOnDisk int `json:"arrangements_on_disk,omitempty"`
+	Arrangements       int `json:"arrangements,omitempty"`
 }
 
 // SlotStatus is the replication slot's lag as last polled.
@@ -343,6 +347,14 @@ func (s *Status) tableSpilled(table string) {
 	}
 	s.mu.r.State.OnDisk = append(s.mu.r.State.OnDisk, table)
 	sort.Strings(s.mu.r.State.OnDisk)
+}
+
+// operatorSpilled records how many of the graph's arrangements are in the
+// operator spill store.
+func (s *Status) operatorSpilled(spilled, n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.mu.r.State.ArrangementsOnDisk, s.mu.r.State.Arrangements = spilled, n
 }
 
 // stateOpened records the state directory and whether the run resumed.

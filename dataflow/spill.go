@@ -1,0 +1,249 @@
+package dataflow
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+
+	"github.com/rippledb/ripple/internal/row"
+)
+
+// Spill is the scratch store the arrangements of a graph move to once they
+// outgrow its operator memory budget (SetSpill): an ordered key-value
+// store, usually on disk with a cache of its hot blocks in memory. Writes
+// need not be durable: after a crash the graph is rebuilt from the
+// engine's stored table copies, never read back from the spill store.
+// Values and keys passed to Get's result or Scan's fn are valid only until
+// the next call on the store.
+type Spill interface {
+	Get(key []byte) (value []byte, ok bool, err error)
+	Set(key, value []byte) error
+	Delete(key []byte) error
+	// Scan calls fn for every key with the prefix, in key order. fn must
+	// not write to the store.
+	Scan(prefix []byte, fn func(key, value []byte) error) error
+}
+
+// SpillError is an error of the spill store (an I/O error, a full disk) or
+// an undecodable entry in it. Unlike an operator's runtime error it fails
+// the whole graph, not one view: the step cannot be completed for any view
+// that reads the arrangement, and the engine must be rebuilt.
+type SpillError struct{ Err error }
+
+func (e *SpillError) Error() string { return "operator state on disk: " + e.Err.Error() }
+func (e *SpillError) Unwrap() error { return e.Err }
+
+// spillCtl is a graph's operator memory budget and spill store.
+type spillCtl struct {
+	store  Spill
+	budget int64 // 0: every arrangement on disk from the start
+	// arrs are the graph's arrangements that can move to the store, in
+	// creation order; an arrangement's id (its key prefix in the store) is
+	// its position.
+	arrs []*arrangement
+}
+
+// newArrangement returns an arrangement the graph may move to its spill
+// store; operators whose state is an arrangement get it from here.
+func (g *Graph) newArrangement() *arrangement {
+	a := newArrangement()
+	g.spill.arrs = append(g.spill.arrs, a)
+	if g.spill.store != nil && g.spill.budget <= 0 {
+		a.moveToDisk(g.spill.store, uint32(len(g.spill.arrs)-1)) // empty: cannot fail
+	}
+	return a
+}
+
+// SetSpill gives the graph a spill store and an operator memory budget in
+// bytes: after each step, while the arrangements held in memory (of joins,
+// semi- and anti-joins and NOT IN) exceed budget, the largest moves to the
+// store. A budget of 0 or less keeps every arrangement in the store from
+// the start. Call it before the first step. Other operator state (groups of
+// aggregates, DISTINCT counts, top-k and window partitions, the inner
+// graphs of WITH RECURSIVE) stays in memory.
+func (g *Graph) SetSpill(s Spill, budget int64) error {
+	if g.primed {
+		return errors.New("dataflow: SetSpill after the first step")
+	}
+	g.spill.store, g.spill.budget = s, budget
+	if budget <= 0 {
+		for i, a := range g.spill.arrs {
+			if err := a.moveToDisk(s, uint32(i)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// OperatorMemory reports the estimated memory of the arrangements held in
+// memory, how many arrangements there are and how many live in the spill
+// store.
+func (g *Graph) OperatorMemory() (bytes int64, arrangements, spilled int) {
+	for _, a := range g.spill.arrs {
+		bytes += a.bytes
+		if a.disk != nil {
+			spilled++
+		}
+	}
+	return bytes, len(g.spill.arrs), spilled
+}
+
+// spillOver moves the largest in-memory arrangements to the spill store
+// while their memory exceeds the budget. Between steps every arrangement is
+// settled, so what moves is a consistent state.
+func (g *Graph) spillOver() error {
+	c := &g.spill
+	if c.store == nil {
+		return nil
+	}
+	for {
+		var total int64
+		big := -1
+		for i, a := range c.arrs {
+			total += a.bytes
+			if a.disk == nil && a.bytes > 0 && (big < 0 || a.bytes > c.arrs[big].bytes) {
+				big = i
+			}
+		}
+		if big < 0 || total <= c.budget {
+			return nil
+		}
+		if err := c.arrs[big].moveToDisk(c.store, uint32(big)); err != nil {
+			return err
+		}
+	}
+}
+
+// diskArr is where a spilled arrangement's entries live: key
+// id | uvarint(len(key)) | key | row encoding → varint multiplicity, so a
+// key's rows are one prefix of the store and its entries are in key order.
+type diskArr struct {
+	store Spill
+	id    [4]byte
+	kbuf  []byte
+	vbuf  []byte
+}
+
+// moveToDisk writes every entry to the store and drops the buckets.
+func (a *arrangement) moveToDisk(s Spill, id uint32) error {
+	d := &diskArr{store: s}
+	binary.BigEndian.PutUint32(d.id[:], id)
+	for key, b := range a.buckets {
+		for _, e := range b.rows {
+			if err := s.Set(append(d.bucketPrefix(key), e.enc...), weightBytes(d.vbuf[:0], e.w)); err != nil {
+				return &SpillError{err}
+			}
+		}
+	}
+	a.buckets, a.bytes, a.disk = nil, 0, d
+	return nil
+}
+
+func (d *diskArr) bucketPrefix(key string) []byte {
+	d.kbuf = append(d.kbuf[:0], d.id[:]...)
+	d.kbuf = binary.AppendUvarint(d.kbuf, uint64(len(key)))
+	return append(d.kbuf, key...)
+}
+
+func (d *diskArr) rowKey(key string, enc []byte) []byte {
+	return append(d.bucketPrefix(key), enc...)
+}
+
+func (d *diskArr) weight(k []byte) (row.Weight, error) {
+	v, ok, err := d.store.Get(k)
+	if err != nil || !ok {
+		return 0, err
+	}
+	w, n := binary.Varint(v)
+	if n <= 0 {
+		return 0, fmt.Errorf("undecodable multiplicity %x", v)
+	}
+	return row.Weight(w), nil
+}
+
+// diskAdd adds w to the entry of the row encoded in a.buf under key.
+func (a *arrangement) diskAdd(key string, w row.Weight) {
+	if a.err != nil {
+		return
+	}
+	d := a.disk
+	k := d.rowKey(key, a.buf)
+	old, err := d.weight(k)
+	if err == nil {
+		switch nw := old + w; {
+		case nw == 0:
+			err = d.store.Delete(k)
+		default:
+			d.vbuf = weightBytes(d.vbuf[:0], nw)
+			err = d.store.Set(k, d.vbuf)
+			if nw < 0 {
+				a.neg = append(a.neg, arrRef{key, string(a.buf)})
+			}
+		}
+	}
+	if err != nil {
+		a.err = &SpillError{err}
+	}
+}
+
+func (a *arrangement) diskSettle(neg []arrRef) error {
+	for _, ref := range neg {
+		w, err := a.disk.weight(append(a.disk.bucketPrefix(ref.key), ref.enc...))
+		if err != nil {
+			return &SpillError{err}
+		}
+		if w < 0 {
+			r, _, err := row.DecodeBinaryString(ref.enc)
+			if err != nil {
+				return fmt.Errorf("negative multiplicity %d for a row: %w", w, err)
+			}
+			return fmt.Errorf("negative multiplicity %d for row %v", w, r)
+		}
+	}
+	return nil
+}
+
+func (a *arrangement) diskEach(key string, fn func(row.Row, row.Weight)) error {
+	prefix := a.disk.bucketPrefix(key)
+	n := len(prefix)
+	err := a.disk.store.Scan(prefix, func(k, v []byte) error {
+		w, m := binary.Varint(v)
+		if m <= 0 {
+			return fmt.Errorf("undecodable multiplicity %x", v)
+		}
+		r, rest, err := row.DecodeBinaryString(string(k[n:])) // copied: k is the store's
+		if err != nil || rest != "" {
+			return fmt.Errorf("undecodable row (%v)", err)
+		}
+		fn(r, row.Weight(w))
+		return nil
+	})
+	if err != nil {
+		return &SpillError{err}
+	}
+	return nil
+}
+
+// diskEachKey lists the keys first, so that fn may look rows up.
+func (a *arrangement) diskEachKey(fn func(key string)) error {
+	var keys []string
+	err := a.disk.store.Scan(a.disk.id[:], func(k, _ []byte) error {
+		l, m := binary.Uvarint(k[4:])
+		if m <= 0 || uint64(len(k)-4-m) < l {
+			return fmt.Errorf("undecodable key %x", k)
+		}
+		key := k[4+m : 4+m+int(l)]
+		if len(keys) == 0 || keys[len(keys)-1] != string(key) {
+			keys = append(keys, string(key))
+		}
+		return nil
+	})
+	if err != nil {
+		return &SpillError{err}
+	}
+	for _, k := range keys {
+		fn(k)
+	}
+	return nil
+}
