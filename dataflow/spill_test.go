@@ -1,6 +1,13 @@
 package dataflow
 
-import "sort"
+import (
+	"errors"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/rippledb/ripple/internal/row"
+)
 
 // memSpill is a Spill held in memory, in key order, for tests of the
 // spilled forms (the pipeline's tests use the real store on disk).
@@ -57,3 +64,54 @@ func (m *memSpill) Scan(prefix []byte, fn func(k, v []byte) error) error {
 
 // Len is the number of entries held.
 func (m *memSpill) Len() int { return len(m.keys) }
+
+// failingSpill fails every write once armed.
+type failingSpill struct {
+	*memSpill
+	fail bool
+}
+
+func (f *failingSpill) Set(k, v []byte) error {
+	if f.fail {
+		return errors.New("no space left on device")
+	}
+	return f.memSpill.Set(k, v)
+}
+
+// TestSpillErrorStopsGraph: an error of the spill store is not a view's
+// runtime error: Step returns it for the whole graph (no *StepError, no
+// view marked failed) and refuses every later step.
+func TestSpillErrorStopsGraph(t *testing.T) {
+	g := New()
+	a := g.Input(row.TableName{Schema: "public", Name: "a"}, row.Schema{{Name: "k", Type: row.Int8}})
+	b := g.Input(row.TableName{Schema: "public", Name: "b"}, row.Schema{{Name: "k", Type: row.Int8}})
+	g.Output("j", g.Join(a, b, []int{0}, []int{0}, "a.k = b.k"))
+	g.Output("a", a)
+	fs := &failingSpill{memSpill: newMemSpill()}
+	if err := g.SetSpill(fs, 0); err != nil {
+		t.Fatal(err)
+	}
+	ins := func(k int64) map[row.TableName]Batch {
+		return map[row.TableName]Batch{{Schema: "public", Name: "a"}: {{Row: row.Row{row.NewInt(k)}, W: 1}}}
+	}
+	if _, err := g.Step(ins(1)); err != nil {
+		t.Fatal(err)
+	}
+	if fs.Len() != 1 {
+		t.Fatalf("spill store holds %d entries, want the one row of a", fs.Len())
+	}
+	fs.fail = true
+	_, err := g.Step(ins(2))
+	var se *SpillError
+	var ve *StepError
+	if !errors.As(err, &se) || errors.As(err, &ve) || !strings.Contains(err.Error(), "no space left") {
+		t.Fatalf("step with a failing spill store: %v, want a *SpillError for the graph", err)
+	}
+	if g.Failed("j") != nil || g.Failed("a") != nil {
+		t.Fatal("a spill error failed a view")
+	}
+	fs.fail = false
+	if _, err := g.Step(ins(3)); !errors.As(err, &se) {
+		t.Fatalf("step after a spill error: %v, want the same error", err)
+	}
+}
