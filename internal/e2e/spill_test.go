@@ -1,0 +1,116 @@
+package e2e
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/rippledb/ripple/internal/pgcluster"
+	"github.com/rippledb/ripple/internal/pgtest"
+)
+
+// TestJoinStateOnDisk runs a join view and an EXISTS view over two tables
+// twice on the same data: once with the join arrangements in memory (the
+// default operator_memory) and once from a fresh snapshot with
+// operator_memory 1MB and table_memory 0, so that the arrangements move to
+// the spill store and the table copies to the state store on disk. Both
+// are checked by the oracle after the initial load and after a workload
+// that changes join keys, deletes and inserts on both sides; the second run
+// is also killed and resumed. It reports ripple's peak RSS in both forms
+// (RIPPLE_SPILL_ROWS sets the number of orders, 100,000 by default).
+func TestJoinStateOnDisk(t *testing.T) {
+	orders := 100000
+	if testing.Short() {
+		orders = 20000
+	}
+	if v := os.Getenv("RIPPLE_SPILL_ROWS"); v != "" {
+		var err error
+		if orders, err = strconv.Atoi(v); err != nil {
+			t.Fatalf("RIPPLE_SPILL_ROWS=%q: %v", v, err)
+		}
+	}
+	customers := orders / 5
+	src := pgtest.Source(t)
+	snk := pgtest.Start(t, pgcluster.Options{})
+	pgtest.CreateDB(t, snk, "warehouse")
+	pgtest.Exec(t, src, "app", fmt.Sprintf(`
+CREATE TABLE customers (id int PRIMARY KEY, name text, region int);
+CREATE TABLE orders (id int PRIMARY KEY, cust int, amt int, pad text);
+INSERT INTO customers SELECT g, 'c' || g, g %% 7 FROM generate_series(1, %d) g;
+INSERT INTO orders SELECT g, (g * 31) %% %d + 1, g %% 100, md5(g::text) FROM generate_series(1, %d) g;`,
+		customers, customers+100, orders)) // some orders reference no customer
+	views := `
+CREATE VIEW public.order_lines AS
+  SELECT o.id, o.amt, o.pad, c.name, c.region FROM orders o JOIN customers c ON c.id = o.cust;
+CREATE VIEW public.big_buyers AS
+  SELECT c.id, c.name FROM customers c WHERE EXISTS (SELECT 1 FROM orders o WHERE o.cust = c.id AND o.amt > 90);
+`
+	cfg := writeConfig(t, src.DSN("app"), map[string]string{"main": snk.DSN("warehouse")}, views)
+	srcConn := connect(t, src, "app")
+	oviews := oracleViews(t, srcConn, views)
+	sinks := map[string]*pgx.Conn{"main": connect(t, snk, "warehouse")}
+	round := 0
+	workload := func() {
+		t.Helper()
+		for i := 0; i < 10; i++ {
+			round++
+			r := round
+			pgtest.Exec(t, src, "app", fmt.Sprintf(`BEGIN;
+UPDATE orders SET cust = (cust * 7 + %[1]d) %% %[2]d + 1 WHERE id %% 53 = %[1]d %% 53;
+UPDATE orders SET amt = (amt + %[1]d) %% 100 WHERE id %% 41 = %[1]d %% 41;
+DELETE FROM orders WHERE id %% 997 = %[1]d;
+INSERT INTO orders SELECT %[3]d + g, g %% %[2]d + 1, g %% 100, 'new' FROM generate_series(%[1]d * 1000, %[1]d * 1000 + 499) g;
+UPDATE customers SET name = name || '+' WHERE id %% 29 = %[1]d %% 29;
+DELETE FROM customers WHERE id %% 499 = %[1]d;
+COMMIT;`, r, customers+100, orders*10))
+		}
+	}
+
+	run := func(env []string, label string) int64 {
+		t.Helper()
+		p := startRippleEnv(t, env, "run", "--config", cfg, "--http", "")
+		if !checkAll(t, srcConn, "ripple", sinks, oviews, label+": after the initial load") {
+			t.Fatalf("%s: sinks differ after the initial load", label)
+		}
+		workload()
+		if !checkAll(t, srcConn, "ripple", sinks, oviews, label+": after the workload") {
+			t.Fatalf("%s: sinks differ after the workload", label)
+		}
+		hwm := procStatusKB(t, p, "VmHWM:")
+		spilled := strings.Contains(p.stderr.String(), "operator state moved to disk")
+		if want := env != nil; spilled != want {
+			t.Fatalf("%s: operator state moved to disk: %v, want %v\n%s", label, spilled, want, p.stderr)
+		}
+		if env == nil {
+			stopRipple(t, p)
+			return hwm
+		}
+		// Killed with the arrangements on disk: the next start resumes from
+		// the checkpoint into a new, empty spill store.
+		p.cmd.Process.Kill()
+		<-p.done
+		workload()
+		p = startRippleEnv(t, env, "run", "--config", cfg, "--http", "")
+		if !checkAll(t, srcConn, "ripple", sinks, oviews, label+": after SIGKILL and resume") {
+			t.Fatalf("%s: sinks differ after the resume", label)
+		}
+		if !strings.Contains(p.stderr.String(), "resumed from checkpoint") {
+			t.Errorf("%s: the restart did not resume from the state:\n%s", label, p.stderr)
+		}
+		stopRipple(t, p)
+		return hwm
+	}
+	inMemory := run(nil, "in memory")
+	// A fresh snapshot with the arrangements on disk: the state goes.
+	if err := os.RemoveAll(filepath.Join(filepath.Dir(cfg), "state")); err != nil {
+		t.Fatal(err)
+	}
+	onDisk := run([]string{"RIPPLE_OPERATOR_MEMORY=1MB", "RIPPLE_TABLE_MEMORY=0"}, "on disk")
+	t.Logf("join of %d orders and %d customers: ripple peak RSS %d MB with the join arrangements in memory, %d MB with operator_memory 1MB and table_memory 0 (join arrangements and table copies on disk)",
+		orders, customers, inMemory/1024, onDisk/1024)
+}
