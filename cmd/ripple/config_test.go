@@ -190,3 +190,36 @@ func TestParseSize(t *testing.T) {
 		}
 	}
 }
+
+// TestLoadConfigMemoryBudgets: table_memory and operator_memory default to
+// 1GB, "0" keeps everything on disk (a negative pipeline budget), and a bad
+// size names its key.
+func TestLoadConfigMemoryBudgets(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, dir, "views/a.sql", "CREATE VIEW a AS SELECT 1 AS x FROM t;")
+	cfg, err := loadConfig(writeFile(t, dir, "ripple.yaml", goodConfig), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.tableMemory() != 1<<30 || cfg.operatorMemory() != 1<<30 {
+		t.Errorf("defaults: table %d, operator %d; want 1GiB each", cfg.tableMemory(), cfg.operatorMemory())
+	}
+	cfg, err = loadConfig(writeFile(t, dir, "disk.yaml", goodConfig+"table_memory: 0\noperator_memory: 0\n"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.tableMemory() >= 0 || cfg.operatorMemory() >= 0 {
+		t.Errorf("0 must keep all on disk: table %d, operator %d", cfg.tableMemory(), cfg.operatorMemory())
+	}
+	cfg, err = loadConfig(writeFile(t, dir, "set.yaml", goodConfig+"operator_memory: 256MB\n"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.operatorMemory() != 256<<20 || cfg.tableMemory() != 1<<30 {
+		t.Errorf("set: operator %d, table %d", cfg.operatorMemory(), cfg.tableMemory())
+	}
+	_, err = loadConfig(writeFile(t, dir, "bad.yaml", goodConfig+"operator_memory: lots\n"), nil)
+	if err == nil || !strings.Contains(err.Error(), "operator_memory:") {
+		t.Errorf("bad operator_memory: %v", err)
+	}
+}
