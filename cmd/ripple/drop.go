@@ -148,6 +148,11 @@ func runDrop(ctx context.Context, out io.Writer, in io.Reader, tty bool, cfg *Co
 	if err := os.RemoveAll(engine); err != nil {
 		return fmt.Errorf("drop: remove the state in %s: %w", cfg.StateDir, err)
 	}
+	// The operator spill store of a ripple that was killed (a clean stop
+	// removes it itself).
+	if err := os.RemoveAll(filepath.Join(cfg.StateDir, "spill")); err != nil {
+		return fmt.Errorf("drop: remove the operator spill store in %s: %w", cfg.StateDir, err)
+	}
 	fmt.Fprintf(out, "state in %s: %s\n", cfg.StateDir, doneOrAbsent(serr == nil, "removed"))
 	fmt.Fprintf(out, "pipeline %s dropped\n", pipeline)
 	return nil
