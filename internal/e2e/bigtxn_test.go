@@ -11,6 +11,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/rippledb/ripple/internal/oracle"
 	"github.com/rippledb/ripple/internal/pgcluster"
 	"github.com/rippledb/ripple/internal/pgtest"
 )
@@ -156,6 +157,12 @@ END $$`, txns-1, rows, perTxn, rows, perTxn, rows, perTxn)); err != nil {
 	t.Logf("backlog of %d row changes in %d transactions written in %s", txns*perTxn, txns, time.Since(start).Round(time.Millisecond))
 	start = time.Now()
 	p = startRipple(t, "run", "--config", cfg, "--http", "")
+	// checkAll waits a minute for the slot to catch up; the long form's
+	// drain takes longer, so wait for it first (about 10,000 changes/s on
+	// a loaded machine, doubled).
+	if err := oracle.WaitCaughtUp(context.Background(), srcConn, "ripple", time.Minute+time.Duration(changes/5000)*time.Second); err != nil {
+		t.Fatalf("draining the backlog: %v\n%s", err, p.stderr)
+	}
 	if !checkAll(t, srcConn, "ripple", sinks, oviews, "after draining the backlog") {
 		t.Fatal("sinks differ after the backlog")
 	}
