@@ -86,9 +86,6 @@ type Config struct {
 	// DefaultOperatorMemory; a negative value keeps every arrangement on
 	// disk. Aggregate, DISTINCT, top-k and window state stays in memory.
 	OperatorMemory int64
-	// SpillCache is the block cache of the operator spill store in bytes
-	// (64 MiB when 0).
-	SpillCache int64
 	// SyncInterval is the least time between two syncs of the state's
 	// write-ahead log; checkpoints are acknowledged to the source once
 	// synced. Default 100ms.

@@ -167,8 +167,9 @@ func (r *run) run(ctx context.Context) (err error) {
 	if e.tableMemory == 0 {
 		e.tableMemory = DefaultTableMemory
 	}
-	if r.store != nil {
-		if e.spill, err = state.OpenSpill(cfg.StateDir, cfg.SpillCache, log); err != nil {
+	// A spill store only for a graph with arrangements that could use it.
+	if _, n, _ := plan.Graph.OperatorMemory(); r.store != nil && n > 0 {
+		if e.spill, err = state.OpenSpill(cfg.StateDir, log); err != nil {
 			return err
 		}
 		defer func() {

@@ -26,7 +26,7 @@ func BenchmarkJoinStep(b *testing.B) {
 			g := dataflow.New()
 			g.Output("j", g.Join(g.Input(ta, sch), g.Input(tb, sch), []int{1}, []int{1}, "a.k = b.k"))
 			if mode == "spilled" {
-				sp, err := state.OpenSpill(b.TempDir(), 0, nil)
+				sp, err := state.OpenSpill(b.TempDir(), nil)
 				if err != nil {
 					b.Fatal(err)
 				}

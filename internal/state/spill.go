@@ -25,14 +25,11 @@ type Spill struct {
 	failed error
 }
 
-// OpenSpill opens an empty spill store in dir/spill with a block cache of
-// cache bytes (64 MiB when 0).
-func OpenSpill(dir string, cache int64, log *slog.Logger) (*Spill, error) {
+// OpenSpill opens an empty spill store in dir/spill with a 64 MiB block
+// cache.
+func OpenSpill(dir string, log *slog.Logger) (*Spill, error) {
 	if log == nil {
 		log = slog.Default()
-	}
-	if cache <= 0 {
-		cache = 64 << 20
 	}
 	path := filepath.Join(dir, "spill")
 	if err := os.RemoveAll(path); err != nil {
@@ -45,7 +42,7 @@ func OpenSpill(dir string, cache int64, log *slog.Logger) (*Spill, error) {
 		Logger:       pebbleLogger{log},
 		DisableWAL:   true,
 		MemTableSize: 32 << 20,
-		CacheSize:    cache,
+		CacheSize:    64 << 20,
 		// Most writes are read-modify-writes of one entry: a Bloom filter
 		// answers the lookups of entries that are not there yet.
 		Levels: [7]pebble.LevelOptions{{FilterPolicy: bloom.FilterPolicy(10)}},
@@ -133,15 +130,6 @@ func (s *Spill) Scan(prefix []byte, fn func(key, value []byte) error) (err error
 		}
 	}
 	return it.Error()
-}
-
-// DiskSize is the size of the store's files.
-func (s *Spill) DiskSize() int64 {
-	if s.failed != nil {
-		return 0
-	}
-	m := s.db.Metrics()
-	return int64(m.DiskSpaceUsage())
 }
 
 // Close closes the store and removes its files.
