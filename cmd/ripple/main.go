@@ -16,12 +16,15 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime/debug"
+	"sort"
+	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
 	"github.com/rippledb/ripple/internal/pipeline"
+	"github.com/rippledb/ripple/internal/row"
 )
 
 // version is set at build time with -ldflags "-X main.version=v1.2.3".
@@ -129,6 +132,8 @@ type runOptions struct {
 	// resync discards the state and takes a fresh snapshot; with
 	// stopAfterLoad the run ends once every sink holds it.
 	resync, stopAfterLoad bool
+	// resyncViews, from `resync --view`, rebuild only those views' sinks.
+	resyncViews []string
 }
 
 // runPipeline builds the pipeline configuration from cfg and runs it.
@@ -136,6 +141,14 @@ func runPipeline(ctx context.Context, cfg *Config, opts runOptions) error {
 	defs, bySink, err := cfg.loadViews()
 	if err != nil {
 		return err
+	}
+	var resyncViews []string
+	for _, name := range opts.resyncViews {
+		v, err := findView(bySink, name)
+		if err != nil {
+			return err
+		}
+		resyncViews = append(resyncViews, v.String())
 	}
 	unlock, err := lockStateDir(cfg)
 	if err != nil {
@@ -156,16 +169,45 @@ func runPipeline(ctx context.Context, cfg *Config, opts runOptions) error {
 		Source: cfg.Source.cdcConfig(),
 		Views:  defs, Targets: targets, OnStep: opts.onStep,
 		StateDir: cfg.StateDir, GroupTxns: cfg.GroupTransactions, TableMemory: cfg.tableMemory(), OperatorMemory: cfg.operatorMemory(), Tick: cfg.Tick,
-		Resync: opts.resync, StopAfterLoad: opts.stopAfterLoad,
+		Resync: opts.resync, ResyncViews: resyncViews, StopAfterLoad: opts.stopAfterLoad,
 	}))
+}
+
+// findView finds the configured view a user named, as schema.name or, when
+// that is unambiguous, by its name alone.
+func findView(bySink map[string][]row.TableName, name string) (row.TableName, error) {
+	var all []string
+	var found []row.TableName
+	seen := map[row.TableName]bool{}
+	for _, views := range bySink {
+		for _, v := range views {
+			if seen[v] {
+				continue
+			}
+			seen[v] = true
+			all = append(all, v.String())
+			if v.String() == name || v.Schema+"."+v.Name == name || v.Name == name {
+				found = append(found, v)
+			}
+		}
+	}
+	sort.Strings(all)
+	switch {
+	case len(found) == 1:
+		return found[0], nil
+	case len(found) > 1:
+		return row.TableName{}, fmt.Errorf("--view %s: more than one view has that name; name it with its schema (views: %s)", name, strings.Join(all, ", "))
+	}
+	return row.TableName{}, fmt.Errorf("--view %s: the configuration has no such view (views: %s)", name, strings.Join(all, ", "))
 }
 
 func newResyncCmd() *cobra.Command {
 	var configPath string
 	var keepRunning bool
+	var views []string
 	cmd := &cobra.Command{
-		Use:   "resync",
-		Short: "Rebuild ripple's state and every sink from a fresh snapshot",
+		Use:   "resync [--view NAME]...",
+		Short: "Rebuild ripple's state and every sink from a fresh snapshot, or only some views' sinks",
 		Long: `resync discards ripple's state in state_dir, recreates the replication slot,
 takes a fresh consistent snapshot of the source and replaces every view's
 sink table with it — each sink in one transaction, so readers see the old
@@ -173,18 +215,31 @@ contents until the new ones are complete. Use it when ripple reports that
 the slot was dropped or invalidated, or that a sink lost data, or whenever
 you want the sinks rebuilt. ripple must not be running (state_dir is locked).
 
-The state and the slot are shared by all views of a configuration, so a
-resync always rebuilds all of them.`,
+With --view NAME (repeatable; schema.name, or the name alone when it is
+unambiguous) only the sinks holding those views are rebuilt, and the slot,
+the state and the other sinks are left as they are: the views are computed
+again from ripple's copy of the source tables in state_dir — the rows a
+snapshot at ripple's checkpoint would read — and each such sink is loaded
+in one transaction, all its views together, then streaming catches up from
+the checkpoint. Use it for a view stopped by a runtime error once the data
+is fixed, or for a sink table that was damaged. It needs state that can be
+resumed: when the slot is gone or the views changed, run resync without
+--view.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := loadConfig(configPath, cmd.Flags())
 			if err != nil {
 				return err
 			}
-			if err := runPipeline(cmd.Context(), cfg, runOptions{resync: true, stopAfterLoad: !keepRunning}); err != nil {
+			opts := runOptions{resync: len(views) == 0, resyncViews: views, stopAfterLoad: !keepRunning}
+			if err := runPipeline(cmd.Context(), cfg, opts); err != nil {
 				return err
 			}
-			if !keepRunning && cmd.Context().Err() == nil {
+			switch {
+			case keepRunning || cmd.Context().Err() != nil:
+			case len(views) > 0:
+				fmt.Fprintf(cmd.OutOrStdout(), "resync done: the sinks of %s rebuilt from ripple's state; start `ripple run` to stream from it\n", strings.Join(views, ", "))
+			default:
 				fmt.Fprintln(cmd.OutOrStdout(), "resync done: state and sinks rebuilt from a fresh snapshot; start `ripple run` to stream from it")
 			}
 			return nil
@@ -192,6 +247,7 @@ resync always rebuilds all of them.`,
 	}
 	cmd.Flags().StringVarP(&configPath, "config", "c", "ripple.yaml", "config file (YAML)")
 	cmd.Flags().BoolVar(&keepRunning, "run", false, "keep running (streaming) after the resync, like `ripple run`")
+	cmd.Flags().StringArrayVar(&views, "view", nil, "rebuild only the sinks holding this view, from ripple's state (repeatable)")
 	cmd.Flags().String("source-dsn", "", "source connection string (overrides source.dsn)")
 	cmd.Flags().String("state-dir", "", "state directory (overrides state_dir)")
 	cmd.Flags().String("http", "", `address of the /status, /metrics, /healthz and /readyz endpoint (overrides http; "" disables it)`)

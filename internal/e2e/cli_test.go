@@ -3,6 +3,8 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -115,4 +117,125 @@ func TestRuntimeError(t *testing.T) {
 func lastLine(s string) string {
 	lines := strings.Split(strings.TrimSpace(s), "\n")
 	return lines[len(lines)-1]
+}
+
+// TestResyncView: `ripple resync --view` rebuilds only the sink holding the
+// named view, from ripple's state: a view stopped by a division by zero is
+// whole again once the data is fixed, while the other sink and the slot are
+// left alone; a view that still fails, or a name that is no view, is a
+// clear error that changes nothing.
+func TestResyncView(t *testing.T) {
+	src := pgtest.Source(t)
+	pgtest.CreateDB(t, src, "wa")
+	pgtest.CreateDB(t, src, "wb")
+	pgtest.Exec(t, src, "app", "CREATE TABLE t (id int PRIMARY KEY, d int); INSERT INTO t VALUES (1, 2), (2, 5);")
+	dir := t.TempDir()
+	ratioSQL := "CREATE VIEW public.ratio AS SELECT id, 100 / d AS r FROM t;\n"
+	totalSQL := "CREATE VIEW public.total AS SELECT count(*) AS n, sum(d) AS s FROM t;\n"
+	for name, sql := range map[string]string{"ratio.sql": ratioSQL, "total.sql": totalSQL} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(sql), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg := filepath.Join(dir, "ripple.yaml")
+	yaml := fmt.Sprintf(`source:
+  dsn: %s
+sinks:
+  - name: a
+    type: postgres
+    dsn: %s
+  - name: b
+    type: postgres
+    dsn: %s
+views:
+  - files: ["ratio.sql"]
+    sink: a
+  - files: ["total.sql"]
+    sink: b
+state_dir: ./state
+`, src.DSN("app"), src.DSN("wa"), src.DSN("wb"))
+	if err := os.WriteFile(cfg, []byte(yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	srcConn := connect(t, src, "app")
+	wa, wb := connect(t, src, "wa"), connect(t, src, "wb")
+	ratio, total := oracleViews(t, srcConn, ratioSQL), oracleViews(t, srcConn, totalSQL)
+	both := func(when string) bool {
+		t.Helper()
+		okA := checkAll(t, srcConn, "ripple", map[string]*pgx.Conn{"a": wa}, ratio, when)
+		return checkAll(t, srcConn, "ripple", map[string]*pgx.Conn{"b": wb}, total, when) && okA
+	}
+
+	p := startRipple(t, "run", "--config", cfg, "--http", "")
+	defer p.cmd.Process.Kill()
+	both("initial load")
+	pgtest.Exec(t, src, "app", "INSERT INTO t VALUES (3, 0)") // fails public.ratio
+	pgtest.Exec(t, src, "app", "INSERT INTO t VALUES (4, 10)")
+	if !checkAll(t, srcConn, "ripple", map[string]*pgx.Conn{"b": wb}, total, "after the failing transaction") {
+		t.Fatal("the healthy view stopped with the failed one")
+	}
+	stopRipple(t, p)
+
+	query := func(c *pgx.Conn, sql string) string {
+		t.Helper()
+		var s string
+		if err := c.QueryRow(context.Background(), sql).Scan(&s); err != nil {
+			t.Fatalf("%s: %v", sql, err)
+		}
+		return s
+	}
+	// What shows that a table was loaded again: its rows' xmin.
+	bBefore := query(wb, "SELECT string_agg(xmin::text, ',') FROM public.total")
+	aBefore := query(wa, "SELECT string_agg(id || ':' || r || ':' || xmin::text, ',' ORDER BY id) FROM public.ratio")
+
+	// The data still divides by zero: a clear error, nothing changed.
+	code, out := runRipple(t, nil, "resync", "--config", cfg, "--http", "", "--view", "ratio")
+	if code == 0 || !strings.Contains(out, "public.ratio") || !strings.Contains(out, "still fails") || !strings.Contains(out, "division by zero") {
+		t.Errorf("resync --view of a view that still fails: exit %d, want an error naming the view and its cause:\n%s", code, out)
+	}
+	if got := query(wa, "SELECT string_agg(id || ':' || r || ':' || xmin::text, ',' ORDER BY id) FROM public.ratio"); got != aBefore {
+		t.Errorf("a failed resync --view changed the sink: %s, was %s", got, aBefore)
+	}
+	code, out = runRipple(t, nil, "resync", "--config", cfg, "--http", "", "--view", "nosuch")
+	if code == 0 || !strings.Contains(out, "no such view") || !strings.Contains(out, "public.ratio") {
+		t.Errorf("resync --view nosuch: exit %d, want an error listing the views:\n%s", code, out)
+	}
+
+	// Fix the data; rebuild only public.ratio.
+	pgtest.Exec(t, src, "app", "UPDATE t SET d = 4 WHERE d = 0")
+	p = startRipple(t, "run", "--config", cfg, "--http", "")
+	checkAll(t, srcConn, "ripple", map[string]*pgx.Conn{"b": wb}, total, "after the fix")
+	stopRipple(t, p)
+	bBefore = query(wb, "SELECT string_agg(xmin::text, ',') FROM public.total")
+	slotLSN := query(srcConn, "SELECT confirmed_flush_lsn::text FROM pg_replication_slots WHERE slot_name = 'ripple'")
+	code, out = runRipple(t, nil, "resync", "--config", cfg, "--http", "", "--view", "public.ratio")
+	if code != 0 || !strings.Contains(out, "resync done") {
+		t.Fatalf("resync --view public.ratio: exit %d\n%s", code, out)
+	}
+	if got := query(wb, "SELECT string_agg(xmin::text, ',') FROM public.total"); got != bBefore {
+		t.Errorf("resync --view public.ratio loaded sink b again (xmin %s, was %s)", got, bBefore)
+	}
+	if got := query(srcConn, "SELECT confirmed_flush_lsn::text FROM pg_replication_slots WHERE slot_name = 'ripple'"); got != slotLSN {
+		t.Errorf("resync --view recreated or moved the slot: confirmed_flush_lsn %s, was %s", got, slotLSN)
+	}
+	// The rebuilt view is whole at once (the source has not changed since
+	// ripple's checkpoint), and streaming goes on for both.
+	for _, v := range ratio {
+		d, err := oracle.Compare(context.Background(), srcConn, wa, v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !d.Equal() {
+			t.Errorf("right after resync --view: %s", d)
+		}
+	}
+	p = startRipple(t, "run", "--config", cfg, "--http", "")
+	pgtest.Exec(t, src, "app", "INSERT INTO t VALUES (5, 25); DELETE FROM t WHERE id = 1")
+	if !both("after resync --view and more changes") {
+		t.Error("views differ after resync --view")
+	}
+	if strings.Contains(p.stderr.String(), "taking the initial snapshot") || strings.Contains(p.stderr.String(), "fresh snapshot") {
+		t.Errorf("the run after resync --view took a snapshot:\n%s", p.stderr)
+	}
+	stopRipple(t, p)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/rippledb/ripple/cdc"
@@ -90,7 +91,7 @@ func (e *engine) countOutput(out map[string]dataflow.Batch, info *StepInfo) {
 // changes, if any, to the sinks at their current progress LSN. With a
 // state, a checkpoint marking the tick as pending is synced before the
 // first sink commit and cleared after the last, so a crash in between
-// is detected on resume (see reloadTemporal). It returns false when
+// is detected on resume (see reload). It returns false when
 // nothing changed.
 func (e *engine) tick(ctx context.Context, fp, slot string) (StepInfo, bool, error) {
 	now := e.advance()
@@ -119,7 +120,7 @@ func (e *engine) tick(ctx context.Context, fp, slot string) (StepInfo, bool, err
 			}
 		}
 		if len(step.Deltas) == 0 || e.sinkLSN[name] > e.lastLSN {
-			continue // a sink ahead of the state holds no view with temporal filters (reloadTemporal)
+			continue // a sink ahead of the state holds no view with temporal filters (reload)
 		}
 		start := time.Now()
 		if err := t.Sink.Apply(ctx, step); err != nil {
@@ -296,6 +297,9 @@ func (e *engine) checkpoint(fp, slot string, lsn, end row.LSN, sync bool) error 
 func (e *engine) restore(store *state.Store, cp *state.Checkpoint) error {
 	e.store = store
 	for name, f := range cp.FailedViews {
+		if e.rebuild[name] {
+			continue // `ripple resync --view`: computed again from the state
+		}
 		e.failed[name] = f
 		if e.status != nil {
 			e.status.viewFailed(name, f.Error, f.LSN)
@@ -304,10 +308,10 @@ func (e *engine) restore(store *state.Store, cp *state.Checkpoint) error {
 	// The graph is rebuilt at the checkpoint's logical time, where the
 	// sinks are; the first tick brings it to the present. It is stepped
 	// every loadChunk rows, so the stored tables are never held whole as
-	// rows; the views' contents are kept only for reloadTemporal.
+	// rows; the views' contents are kept only for reload.
 	e.now = dataflow.Time(cp.Now)
 	var gathered *gatherer
-	if e.temporal {
+	if e.temporal || len(e.rebuild) > 0 {
 		gathered = newGatherer()
 	}
 	counts := map[string]int64{}
@@ -368,39 +372,72 @@ func (e *engine) restore(store *state.Store, cp *state.Checkpoint) error {
 	return nil
 }
 
-// reloadTemporal loads again, from the state just restored, every sink
-// holding a view with temporal filters that may hold changes the
-// checkpoint does not account for: a tick the checkpoint marks pending,
-// or transactions committed to the sink after the checkpoint (their
-// steps' logical times are not recorded, so replaying them would not
-// reproduce what the sink holds). The sink's progress goes back to the
-// checkpoint's LSN and the transactions after it are applied again.
-func (e *engine) reloadTemporal(ctx context.Context, cp *state.Checkpoint) error {
+// reload loads again, from the state just restored, every sink that
+// holds a view being rebuilt (e.rebuild, `ripple resync --view`) and
+// every sink holding a view with temporal filters that may hold changes
+// the checkpoint does not account for: a tick the checkpoint marks
+// pending, or transactions committed to the sink after the checkpoint
+// (their steps' logical times are not recorded, so replaying them would
+// not reproduce what the sink holds). Each sink is loaded in one
+// transaction; its progress goes back to the checkpoint's LSN and the
+// transactions after it are applied again. After a rebuild a checkpoint
+// records that its views no longer fail.
+func (e *engine) reload(ctx context.Context, cp *state.Checkpoint, fp, slot string) error {
 	out := e.restored
 	e.restored = nil
-	if !e.temporal {
+	if !e.temporal && len(e.rebuild) == 0 {
 		return nil
+	}
+	var rebuilt []string
+	for _, t := range e.targets {
+		for _, v := range t.Views {
+			if !e.rebuild[v.String()] {
+				continue
+			}
+			if f, ok := e.failed[v.String()]; ok {
+				return fmt.Errorf("resync view %s: it still fails on ripple's copy of the source tables (as of %s): %s; its sink %s keeps its contents. Fix the data or the view, then resync again",
+					v, cp.LSN, f.Error, t.Sink.Name())
+			}
+		}
 	}
 	for _, t := range e.targets {
 		name := t.Sink.Name()
-		temporal := false
+		temporal, rebuild := false, false
 		for _, v := range t.Views {
 			temporal = temporal || e.plan.Graph.TemporalOutput(v.String())
+			rebuild = rebuild || e.rebuild[v.String()]
 		}
-		if !temporal || !cp.TickPending && e.sinkLSN[name] <= cp.Sinks[name] {
+		if !rebuild && (!temporal || !cp.TickPending && e.sinkLSN[name] <= cp.Sinks[name]) {
 			continue
 		}
 		rows := make(map[row.TableName][]row.Update, len(t.Views))
 		for _, v := range t.Views {
 			rows[v] = out[v.String()]
 		}
-		e.log.Warn("a sink may hold changes of views with temporal filters that ripple's checkpoint does not record (ripple stopped while committing); loading it again from the state",
-			"sink", name, "sink_lsn", e.sinkLSN[name], "checkpoint_lsn", cp.LSN, "tick_pending", cp.TickPending)
+		if rebuild {
+			e.log.Info("rebuilding a sink's views from ripple's state", "sink", name, "views", len(t.Views), "checkpoint_lsn", cp.LSN, "sink_lsn", e.sinkLSN[name])
+		} else {
+			e.log.Warn("a sink may hold changes of views with temporal filters that ripple's checkpoint does not record (ripple stopped while committing); loading it again from the state",
+				"sink", name, "sink_lsn", e.sinkLSN[name], "checkpoint_lsn", cp.LSN, "tick_pending", cp.TickPending)
+		}
 		if err := t.Sink.Load(ctx, cp.LSN, rows); err != nil {
 			return fmt.Errorf("reload sink %s: %w", name, err)
 		}
 		e.sinkLSN[name] = cp.LSN
+		if rebuild {
+			for _, v := range t.Views {
+				rebuilt = append(rebuilt, v.String())
+			}
+		}
 	}
+	if len(rebuilt) == 0 {
+		return nil
+	}
+	if err := e.checkpoint(fp, slot, cp.LSN, cp.EndLSN, true); err != nil {
+		return err
+	}
+	e.log.Info("views rebuilt", "views", strings.Join(rebuilt, ", "), "lsn", cp.LSN)
+	e.rebuild = nil
 	return nil
 }
 

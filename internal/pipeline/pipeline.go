@@ -64,6 +64,12 @@ type Config struct {
 	// Resync discards the state and takes a fresh snapshot even when the
 	// state could be resumed (`ripple resync`).
 	Resync bool
+	// ResyncViews rebuilds the sinks holding these views (and the other
+	// views of those sinks) from the state's copy of the source tables,
+	// without a new slot or snapshot, and clears the views' failures
+	// (`ripple resync --view`). It needs a checkpoint that can be resumed.
+	// Names are as row.TableName.String prints them.
+	ResyncViews []string
 	// StopAfterLoad makes Run return once the state is loaded or resumed
 	// and every sink holds it (`ripple resync` without --run).
 	StopAfterLoad bool
@@ -250,8 +256,11 @@ type engine struct {
 	tickPending bool
 	lastCommit  time.Time
 	// restored is the views' contents rebuilt by restore, until
-	// reloadTemporal has used them.
+	// reload has used them.
 	restored map[string]dataflow.Batch
+	// rebuild are the views whose sinks reload loads again from the
+	// state (Config.ResyncViews, widened to whole sinks).
+	rebuild map[string]bool
 	// writer collects the snapshot's rows for the state store.
 	writer *state.Writer
 	store  *state.Store

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -61,11 +62,18 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	}
 	wait := cfg.RetryInitial
 	resync := cfg.Resync
+	resyncViews := cfg.ResyncViews
+	if resync && len(resyncViews) > 0 {
+		return errors.New("a resync of all views and of only some views were both asked for")
+	}
+	if len(resyncViews) > 0 && store == nil {
+		return fmt.Errorf("resync of view %s: a resync of single views rebuilds them from ripple's state, and there is no state_dir", resyncViews[0])
+	}
 	everLoaded := false
 	slotBusy := 0
 	whole := map[row.LSN]bool{}
 	for attempt := 1; ; attempt++ {
-		r := &run{cfg: &cfg, store: store, resync: resync, whole: whole}
+		r := &run{cfg: &cfg, store: store, resync: resync, resyncViews: resyncViews, whole: whole}
 		err = r.run(ctx)
 		if ctx.Err() != nil && (err == nil || errors.Is(err, context.Canceled)) {
 			log.Info("stopped")
@@ -78,7 +86,7 @@ func Run(ctx context.Context, cfg Config) (err error) {
 		if wt := (*wholeTxnError)(nil); errors.As(err, &wt) && !whole[wt.lsn] {
 			whole[wt.lsn] = true
 			if r.loadedOK {
-				resync = false
+				resync, resyncViews = false, nil
 			}
 			log.Info("a view failed on a part of a large transaction; starting over to apply it whole", "err", err)
 			continue
@@ -99,6 +107,7 @@ func Run(ctx context.Context, cfg Config) (err error) {
 		}
 		if r.loadedOK {
 			resync = false // a resync that loaded is done; go on from its state
+			resyncViews = nil
 		}
 		if r.progressed {
 			wait = cfg.RetryInitial
@@ -125,6 +134,9 @@ type run struct {
 	cfg    *Config
 	store  *state.Store // nil without a StateDir
 	resync bool
+	// resyncViews are the views to rebuild from the state on resume
+	// (Config.ResyncViews).
+	resyncViews []string
 
 	loadedOK   bool // the state was loaded or resumed
 	progressed bool // at least one transaction was applied
@@ -217,6 +229,11 @@ func (r *run) run(ctx context.Context) (err error) {
 		if err != nil {
 			return err
 		}
+		if len(r.resyncViews) > 0 {
+			if err := r.checkViewResync(ctx, src, e, cp, fp, slot); err != nil {
+				return err
+			}
+		}
 		switch {
 		case cp == nil:
 			log.Info("no engine state yet; taking the initial snapshot", "state_dir", r.store.Dir())
@@ -230,7 +247,7 @@ func (r *run) run(ctx context.Context) (err error) {
 			if err := e.restore(r.store, cp); err != nil {
 				return err
 			}
-			if err := e.reloadTemporal(ctx, cp); err != nil {
+			if err := e.reload(ctx, cp, fp, slot); err != nil {
 				return err
 			}
 			start, resumed = cp.EndLSN, true
@@ -293,6 +310,49 @@ func (r *run) checkResumable(ctx context.Context, src *cdc.Source, e *engine, cp
 		if have, want := e.sinkLSN[name], cp.Sinks[name]; have < want {
 			return fmt.Errorf("%w: sink %s is at %s, behind what ripple committed to it (%s): it lost data (restored from a backup, or its ripple tables were changed); %s",
 				ErrResyncNeeded, name, have, want, hint)
+		}
+	}
+	return nil
+}
+
+// checkViewResync checks that the views of a `ripple resync --view` can be
+// rebuilt from the checkpoint cp, and marks the views of every sink that
+// holds one of them for reload (a sink is loaded in one transaction, all
+// its views at once).
+func (r *run) checkViewResync(ctx context.Context, src *cdc.Source, e *engine, cp *state.Checkpoint, fp, slot string) error {
+	names := strings.Join(r.resyncViews, ", ")
+	full := "run `ripple resync` without --view to rebuild every view from a fresh snapshot"
+	switch {
+	case cp == nil:
+		return fmt.Errorf("resync of view %s: state_dir %s holds no checkpoint to rebuild it from; %s", names, r.store.Dir(), full)
+	case cp.Version != state.FormatVersion || cp.Fingerprint != fp || cp.Slot != slot:
+		return fmt.Errorf("resync of view %s: the views, tables or sinks changed since ripple's checkpoint in %s, so its state does not fit them; %s", names, r.store.Dir(), full)
+	}
+	if err := r.checkResumable(ctx, src, e, cp); err != nil {
+		return fmt.Errorf("resync of view %s: %w", names, err)
+	}
+	want := map[string]bool{}
+	for _, v := range r.resyncViews {
+		want[v] = true
+	}
+	e.rebuild = map[string]bool{}
+	for _, t := range e.targets {
+		hit := false
+		for _, v := range t.Views {
+			if want[v.String()] {
+				hit = true
+				delete(want, v.String())
+			}
+		}
+		if hit {
+			for _, v := range t.Views {
+				e.rebuild[v.String()] = true
+			}
+		}
+	}
+	for _, v := range r.resyncViews {
+		if want[v] {
+			return fmt.Errorf("resync of view %s: the configuration has no view %s", names, v)
 		}
 	}
 	return nil
