@@ -174,8 +174,8 @@ func printStatus(w io.Writer, r pipeline.StatusReport) {
 	tw.Flush()
 	for _, v := range r.Views {
 		if v.Failed != "" {
-			fmt.Fprintf(w, "\nview %s FAILED at %s: %s\n  its sink tables keep their contents from before that transaction; fix the data or the view, then run `ripple resync`\n",
-				v.Name, v.FailedLSN, v.Failed)
+			fmt.Fprintf(w, "\nview %s FAILED at %s: %s\n  its sink tables keep their contents from before that transaction; fix the data, then run `ripple resync --view %s` (or change the view and run `ripple resync`)\n",
+				v.Name, v.FailedLSN, v.Failed, v.Name)
 		}
 	}
 }

@@ -460,7 +460,7 @@ func (e *engine) isolate(err error, lsn row.LSN) error {
 			e.status.viewFailed(v.View, f.Error, lsn)
 		}
 		e.metrics.Error(metrics.StageView)
-		e.log.Error("view failed: its sink tables keep their contents from before this transaction and get no more changes; the other views go on. Fix the data or the view, then run `ripple resync`",
+		e.log.Error("view failed: its sink tables keep their contents from before this transaction and get no more changes; the other views go on. Fix the data, then run `ripple resync --view` with this view (or change the view and run `ripple resync`)",
 			"view", v.View, "lsn", lsn, "err", v.Err)
 	}
 	return nil
