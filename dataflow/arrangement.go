@@ -149,6 +149,29 @@ func (a *arrangement) add(key string, r row.Row, w row.Weight) {
 	}
 }
 
+// weight returns the multiplicity of row r under key (0 when absent).
+func (a *arrangement) weight(key string, r row.Row) (row.Weight, error) {
+	if a.err != nil {
+		return 0, a.err
+	}
+	a.buf = row.AppendBinary(a.buf[:0], r)
+	if a.disk != nil {
+		w, err := a.disk.weight(a.disk.rowKey(key, a.buf))
+		if err != nil {
+			return 0, &SpillError{err}
+		}
+		return w, nil
+	}
+	b, ok := a.buckets[key]
+	if !ok {
+		return 0, nil
+	}
+	if i := b.find(a.buf); i >= 0 {
+		return b.rows[i].w, nil
+	}
+	return 0, nil
+}
+
 // settle reports an entry left with a negative multiplicity by the
 // updates added since the last settle.
 func (a *arrangement) settle() error {

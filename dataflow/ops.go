@@ -154,10 +154,11 @@ func (o *joinOp) step(ins []Batch) (Batch, error) {
 
 // Distinct turns its input multiset into a set (SQL DISTINCT): a row is in
 // the output while its multiplicity in the input is positive.
-// State: the multiplicity of every distinct input row.
+// State: the multiplicity of every distinct input row, in an arrangement
+// (one bucket keyed "" of every row), so it can move to the spill store.
 func (g *Graph) Distinct(in *Node, label string) *Node {
 	return g.add(&Node{inputs: []*Node{in}, schema: in.schema, kind: "Distinct", label: label,
-		state: "multiplicity of each distinct row", op: &distinctOp{counts: map[string]*counted{}}})
+		state: "multiplicity of each distinct row", op: &distinctOp{counts: g.newArrangement()}})
 }
 
 type counted struct {
@@ -165,42 +166,48 @@ type counted struct {
 	w   row.Weight
 }
 
-type distinctOp struct{ counts map[string]*counted }
+type distinctOp struct {
+	counts *arrangement
+	seen   map[string]bool // scratch of step: the rows touched (by encoding)
+	enc    []byte
+}
 
 func (o *distinctOp) step(ins []Batch) (Batch, error) {
 	type change struct {
-		key    string
+		row    row.Row
 		before row.Weight
 	}
 	var touched []change
-	seen := map[string]bool{}
+	if o.seen == nil {
+		o.seen = map[string]bool{}
+	}
+	clear(o.seen)
 	for _, u := range ins[0] {
-		k := u.Row.Encode()
-		c, ok := o.counts[k]
-		if !ok {
-			c = &counted{row: u.Row}
-			o.counts[k] = c
+		o.enc = row.AppendBinary(o.enc[:0], u.Row)
+		if !o.seen[string(o.enc)] {
+			o.seen[string(o.enc)] = true
+			before, err := o.counts.weight("", u.Row)
+			if err != nil {
+				return nil, err
+			}
+			touched = append(touched, change{u.Row, before})
 		}
-		if !seen[k] {
-			seen[k] = true
-			touched = append(touched, change{k, c.w})
-		}
-		c.w += u.W
+		o.counts.add("", u.Row, u.W)
+	}
+	if err := o.counts.settle(); err != nil {
+		return nil, err
 	}
 	var out Batch
 	for _, t := range touched {
-		c := o.counts[t.key]
-		if c.w < 0 {
-			return nil, fmt.Errorf("negative multiplicity %d for row %v", c.w, c.row)
+		after, err := o.counts.weight("", t.row)
+		if err != nil {
+			return nil, err
 		}
 		switch {
-		case t.before == 0 && c.w > 0:
-			out = append(out, row.Update{Row: c.row, W: 1})
-		case t.before > 0 && c.w == 0:
-			out = append(out, row.Update{Row: c.row, W: -1})
-		}
-		if c.w == 0 {
-			delete(o.counts, t.key)
+		case t.before == 0 && after > 0:
+			out = append(out, row.Update{Row: t.row, W: 1})
+		case t.before > 0 && after == 0:
+			out = append(out, row.Update{Row: t.row, W: -1})
 		}
 	}
 	return out, nil

@@ -32,7 +32,7 @@ func run() error {
 	long := flag.Bool("long", false, "run the issue's full sizes (1M-row backlogs, 10M-row tables, TPC-H scale 1)")
 	tiny := flag.Bool("tiny", false, "run the CI smoke sizes")
 	only := flag.String("only", "", "comma-separated scenarios to run (a,b,c,d,e,f); default all")
-	out := flag.String("out", "docs/bench", "directory for report.md and report.json")
+	out := flag.String("out", "docs/bench", "directory for report.md, report.json and the plots (PNG)")
 	prof := flag.String("profile", "", "directory for CPU and allocation profiles of scenario a (identity view) and heap profiles of scenario e")
 	verbose := flag.Bool("v", false, "log the pipeline's messages")
 	flag.Parse()
@@ -60,6 +60,9 @@ func run() error {
 	defer env.Close()
 	rep, runErr := bench.Run(ctx, env, cfg)
 	if err := os.MkdirAll(*out, 0o755); err != nil {
+		return err
+	}
+	if err := rep.WritePlots(*out); err != nil {
 		return err
 	}
 	md, err := os.Create(filepath.Join(*out, "report.md"))

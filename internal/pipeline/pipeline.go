@@ -516,7 +516,7 @@ const DefaultOperatorMemory = 1 << 30
 
 // stateSize estimates the memory of the table arrangements and of the
 // graph's join arrangements, and counts the tables' rows. Other operator
-// state (aggregate groups, DISTINCT counts, top-k) is not measured.
+// state (aggregate groups, top-k) is not measured.
 func (e *engine) stateSize() (bytes, rows int64) {
 	bytes, _, _ = e.plan.Graph.OperatorMemory()
 	for _, t := range e.tables {

@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"image/png"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -57,6 +60,45 @@ func TestSmoke(t *testing.T) {
 	var back Report
 	if err := json.Unmarshal(js.Bytes(), &back); err != nil {
 		t.Fatalf("JSON report does not read back: %v", err)
+	}
+	// The curves: each scenario's plots are written as PNG files the
+	// Markdown report shows, with a point per measurement drawn.
+	dir := t.TempDir()
+	if err := rep.WritePlots(dir); err != nil {
+		t.Fatal(err)
+	}
+	files := map[string]bool{}
+	for _, s := range rep.Scenarios {
+		for _, p := range s.Plots {
+			files[p.File] = true
+			if !strings.Contains(md.String(), "]("+p.File+")") {
+				t.Errorf("the Markdown report does not show %s", p.File)
+			}
+			points := 0
+			for _, l := range p.Lines {
+				points += len(l.XY)
+			}
+			if points == 0 {
+				t.Errorf("plot %s has no points", p.File)
+			}
+			f, err := os.Open(filepath.Join(dir, p.File))
+			if err != nil {
+				t.Fatal(err)
+			}
+			img, err := png.Decode(f)
+			f.Close()
+			if err != nil {
+				t.Fatalf("%s: %v", p.File, err)
+			}
+			if b := img.Bounds(); b.Dx() < 300 || b.Dy() < 200 {
+				t.Errorf("%s is %dx%d pixels", p.File, b.Dx(), b.Dy())
+			}
+		}
+	}
+	for _, want := range []string{"b-latency.png", "c-cost.png"} {
+		if !files[want] {
+			t.Errorf("no plot %s (plots: %v)", want, files)
+		}
 	}
 	t.Logf("\n%s", md.String())
 }

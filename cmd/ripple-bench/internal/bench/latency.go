@@ -79,6 +79,7 @@ func (e *Env) sustainableRate(ctx context.Context, res *Scenario) (float64, erro
 // latencyRun is one run of probe transactions at an offered rate.
 type latencyRun struct {
 	lats     []time.Duration // source commit → sink commit, in source commit order
+	ats      []time.Duration // each probe's source commit since the first's
 	achieved float64         // transactions/s the writers achieved
 	steps    int             // sink transactions
 	apply    time.Duration   // time in sink Apply
@@ -175,8 +176,9 @@ func (e *Env) measureLatency(ctx context.Context, rate int, dur time.Duration, r
 	}
 	sort.Slice(probes, func(i, j int) bool { return probes[i].at.Before(probes[j].at) })
 	m.lats = make([]time.Duration, len(probes))
+	m.ats = make([]time.Duration, len(probes))
 	for i, p := range probes {
-		m.lats[i] = p.lat
+		m.lats[i], m.ats[i] = p.lat, p.at.Sub(probes[0].at)
 	}
 	m.apply, m.steps = r.sink.reset()
 	return m, nil
@@ -211,6 +213,17 @@ func (e *Env) latencyAt(ctx context.Context, res *Scenario, rate int, label stri
 			Target: "last ≤ first + 10 ms"})
 		met := last <= first+10*time.Millisecond
 		f.Met = &met
+	}
+	// The run as a curve: latency over time shows lag creeping up, or
+	// stalls, that percentiles hide (at most 2000 probes per rate drawn).
+	p := res.plotFile("b-latency.png", func() *Plot {
+		return &Plot{Title: "b. latency of each probe, source commit to sink commit", X: "seconds since the run's first probe",
+			Y: "latency, ms (log)", LogY: true, Points: true}
+	})
+	l := p.line(label)
+	stride := max(1, len(lats)/2000)
+	for i := 0; i < len(lats); i += stride {
+		l.XY = append(l.XY, [2]float64{m.ats[i].Seconds(), ms(lats[i])})
 	}
 	res.stage("%s: %d sink transactions, %.3f ms each in sink Apply", label, m.steps, 1000*m.apply.Seconds()/float64(max(m.steps, 1)))
 	return nil

@@ -29,6 +29,8 @@ type Scenario struct {
 	Figures []*Figure `json:"figures"`
 	// Stages are per-stage timings and other explanations of the figures.
 	Stages []string `json:"stages,omitempty"`
+	// Plots are curves drawn as PNG files beside the report.
+	Plots  []*Plot  `json:"plots,omitempty"`
 	Oracle []string `json:"oracle"`
 	Error  string   `json:"error,omitempty"`
 }
@@ -155,6 +157,9 @@ func (r *Report) WriteMarkdown(w io.Writer) {
 				fmt.Fprintf(w, ". %s", f.Note)
 			}
 			fmt.Fprintln(w)
+		}
+		for _, p := range s.Plots {
+			fmt.Fprintf(w, "\n![%s](%s)\n", p.Title, p.File)
 		}
 		if len(s.Stages) > 0 {
 			fmt.Fprintln(w, "\nWhere the time goes:")
