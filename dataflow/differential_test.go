@@ -233,13 +233,21 @@ var spillModes = []spillMode{{"memory", false, 0}, {"spilled", true, 0}, {"moved
 // that the arrangements are where sp says.
 func setSpill(t *testing.T, g *dataflow.Graph, sp spillMode) func() {
 	t.Helper()
+	cache := dataflow.ReduceCacheGroups
 	if sp.store {
 		if err := g.SetSpill(dataflow.NewMemSpill(), sp.budget); err != nil {
 			t.Fatal(err)
 		}
+		// A tiny group cache, so that aggregates rebuild evicted groups
+		// from their rows on disk.
+		dataflow.ReduceCacheGroups = 3
 	}
 	return func() {
 		t.Helper()
+		dataflow.ReduceCacheGroups = cache
+		if n, most, evicted := dataflow.ReduceCache(g); n > 0 && sp.store && sp.budget == 0 && (most > 3 || evicted == 0) {
+			t.Fatalf("with the aggregates' rows on disk a Reduce holds up to %d groups and evicted %d, want at most 3 and some", most, evicted)
+		}
 		bytes, n, spilled := g.OperatorMemory()
 		switch {
 		case n == 0:

@@ -239,7 +239,11 @@ type AggState interface {
 //
 // State: per group, its multiplicity, each aggregate's state and the row
 // last emitted. A step costs the number of changed rows plus the number of
-// touched groups.
+// touched groups. In a graph with a spill store the input rows are also
+// kept in an arrangement by group; once it has moved to the store, the
+// groups' states are a cache of at most ReduceCacheGroups groups, and a
+// group evicted from it is computed again from its rows when next touched
+// (an aggregate's state is a function of its group's multiset of rows).
 func (g *Graph) Reduce(in *Node, group []int, aggs []Aggregate, global bool, schema row.Schema, label string) *Node {
 	names := make([]string, len(aggs))
 	for i, a := range aggs {
@@ -247,8 +251,13 @@ func (g *Graph) Reduce(in *Node, group []int, aggs []Aggregate, global bool, sch
 	}
 	state := "per group: row count, aggregate state (" + strings.Join(names, ", ") + "), last output row"
 	return g.add(&Node{inputs: []*Node{in}, schema: schema, kind: "Reduce", label: label, state: state,
-		op: &reduceOp{group: group, aggs: aggs, global: global, groups: map[string]*groupState{}}})
+		op: &reduceOp{group: group, aggs: aggs, global: global, groups: map[string]*groupState{},
+			rows: g.newArrangement(), spill: &g.spill}})
 }
+
+// ReduceCacheGroups bounds the groups a Reduce holds in memory once its
+// input arrangement lives in the spill store.
+var ReduceCacheGroups = 1 << 16
 
 type groupState struct {
 	key    row.Row
@@ -262,6 +271,16 @@ type reduceOp struct {
 	aggs   []Aggregate
 	global bool
 	groups map[string]*groupState
+	// rows are the input rows by group key, kept only when the graph has
+	// a spill store (spill.store), so that evicted groups can be rebuilt.
+	rows  *arrangement
+	spill *spillCtl
+	seen  map[string]bool // scratch of step
+	// evicted counts the groups dropped from the cache, for tests.
+	evicted int
+	// stepped is set after the first step, before which no group of a
+	// global aggregate has emitted a row.
+	stepped bool
 }
 
 func (o *reduceOp) newGroup(key row.Row) *groupState {
@@ -272,27 +291,88 @@ func (o *reduceOp) newGroup(key row.Row) *groupState {
 	return gs
 }
 
+// result is the group's output row, nil when it has none.
+func (o *reduceOp) result(gs *groupState) (row.Row, error) {
+	if gs.count <= 0 && !o.global {
+		return nil, nil
+	}
+	next := make(row.Row, 0, len(gs.key)+len(gs.states))
+	next = append(next, gs.key...)
+	for _, s := range gs.states {
+		d, err := s.Result()
+		if err != nil {
+			return nil, err
+		}
+		next = append(next, d)
+	}
+	return next, nil
+}
+
+// group returns the state of the group with key k (its columns taken from
+// r), rebuilding an evicted group from the input arrangement.
+func (o *reduceOp) groupOf(k string, r row.Row) (*groupState, error) {
+	if gs, ok := o.groups[k]; ok {
+		return gs, nil
+	}
+	key := make(row.Row, len(o.group))
+	for i, c := range o.group {
+		key[i] = r[c]
+	}
+	gs := o.newGroup(key)
+	if o.rows.disk != nil {
+		var err error
+		if e := o.rows.each(k, func(r row.Row, w row.Weight) {
+			gs.count += w
+			for _, s := range gs.states {
+				if err == nil {
+					err = s.Add(r, w)
+				}
+			}
+		}); e != nil {
+			return nil, e
+		}
+		if err != nil {
+			return nil, err
+		}
+		if o.stepped || !o.global {
+			if gs.last, err = o.result(gs); err != nil {
+				return nil, err
+			}
+		}
+	}
+	o.groups[k] = gs
+	return gs, nil
+}
+
 func (o *reduceOp) step(ins []Batch) (Batch, error) {
 	var touched []string
-	seen := map[string]bool{}
-	if o.global && len(o.groups) == 0 {
-		o.groups[""] = o.newGroup(row.Row{})
-		touched, seen[""] = append(touched, ""), true
+	if o.seen == nil {
+		o.seen = map[string]bool{}
+	}
+	clear(o.seen)
+	seen := o.seen
+	keep := o.spill.store != nil
+	if o.global {
+		gs, err := o.groupOf("", nil)
+		if err != nil {
+			return nil, err
+		}
+		if gs.last == nil { // the one row exists even over an empty input
+			touched, seen[""] = append(touched, ""), true
+		}
 	}
 	for _, u := range ins[0] {
 		k := u.Row.Key(o.group)
-		gs, ok := o.groups[k]
-		if !ok {
-			key := make(row.Row, len(o.group))
-			for i, c := range o.group {
-				key[i] = u.Row[c]
-			}
-			gs = o.newGroup(key)
-			o.groups[k] = gs
+		gs, err := o.groupOf(k, u.Row)
+		if err != nil {
+			return nil, err
 		}
 		if !seen[k] {
 			seen[k] = true
 			touched = append(touched, k)
+		}
+		if keep {
+			o.rows.add(k, u.Row, u.W)
 		}
 		gs.count += u.W
 		for _, s := range gs.states {
@@ -301,23 +381,20 @@ func (o *reduceOp) step(ins []Batch) (Batch, error) {
 			}
 		}
 	}
+	if keep {
+		if err := o.rows.settle(); err != nil {
+			return nil, err
+		}
+	}
 	var out Batch
 	for _, k := range touched {
 		gs := o.groups[k]
 		if gs.count < 0 {
 			return nil, fmt.Errorf("negative row count %d for group %v", gs.count, gs.key)
 		}
-		var next row.Row
-		if gs.count > 0 || o.global {
-			next = make(row.Row, 0, len(gs.key)+len(gs.states))
-			next = append(next, gs.key...)
-			for _, s := range gs.states {
-				d, err := s.Result()
-				if err != nil {
-					return nil, err
-				}
-				next = append(next, d)
-			}
+		next, err := o.result(gs)
+		if err != nil {
+			return nil, err
 		}
 		if gs.last != nil && next != nil && row.RowsIdentical(gs.last, next) {
 			continue
@@ -333,6 +410,18 @@ func (o *reduceOp) step(ins []Batch) (Batch, error) {
 			delete(o.groups, k)
 		}
 	}
+	// Groups on disk: keep the cache bounded (any groups go; they are
+	// rebuilt from their rows when touched again).
+	if o.rows.disk != nil && len(o.groups) > ReduceCacheGroups {
+		for k := range o.groups {
+			if len(o.groups) <= ReduceCacheGroups/2 {
+				break
+			}
+			delete(o.groups, k)
+			o.evicted++
+		}
+	}
+	o.stepped = true
 	return out, nil
 }
 

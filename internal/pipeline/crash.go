@@ -6,6 +6,8 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+
+	"github.com/rippledb/ripple/dataflow"
 )
 
 // crashPoint kills the process with SIGKILL when the crash-test hook
@@ -49,6 +51,15 @@ func (c *crashHook) parse() {
 	c.point, c.n = point, 1
 	if n, err := strconv.Atoi(count); err == nil && n > 0 {
 		c.n = n
+	}
+}
+
+// setTestReduceCache applies the tests' RIPPLE_TEST_REDUCE_CACHE_GROUPS:
+// a small aggregate group cache (dataflow.ReduceCacheGroups), so that the
+// tests' aggregates rebuild evicted groups from the spill store.
+func setTestReduceCache() {
+	if n, _ := strconv.Atoi(os.Getenv("RIPPLE_TEST_REDUCE_CACHE_GROUPS")); n > 0 {
+		dataflow.ReduceCacheGroups = n
 	}
 }
 

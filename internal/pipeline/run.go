@@ -40,6 +40,7 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	cfg.setDefaults()
 	log := cfg.Logger
 	st, m := cfg.Status, cfg.Metrics
+	setTestReduceCache()
 	st.begin(slotName(cfg.Source))
 	defer func() {
 		st.end(err)
