@@ -113,6 +113,20 @@ func (a *arrangement) add(key string, r row.Row, w row.Weight) {
 		return
 	}
 	a.buf = row.AppendBinary(a.buf[:0], r)
+	a.addBuf(key, w)
+}
+
+// addEnc is add of a row given by its binary encoding.
+func (a *arrangement) addEnc(key string, enc string, w row.Weight) {
+	if w == 0 {
+		return
+	}
+	a.buf = append(a.buf[:0], enc...)
+	a.addBuf(key, w)
+}
+
+// addBuf adds w to the row encoded in a.buf under key.
+func (a *arrangement) addBuf(key string, w row.Weight) {
 	if a.disk != nil {
 		a.diskAdd(key, w)
 		return
@@ -149,27 +163,34 @@ func (a *arrangement) add(key string, r row.Row, w row.Weight) {
 	}
 }
 
-// weight returns the multiplicity of row r under key (0 when absent).
-func (a *arrangement) weight(key string, r row.Row) (row.Weight, error) {
-	if a.err != nil {
-		return 0, a.err
-	}
-	a.buf = row.AppendBinary(a.buf[:0], r)
+// first returns the encoding and multiplicity of one row under key, for
+// arrangements that hold at most one row per key; ok is false when the key
+// holds none.
+func (a *arrangement) first(key string) (enc string, w row.Weight, ok bool, err error) {
 	if a.disk != nil {
-		w, err := a.disk.weight(a.disk.rowKey(key, a.buf))
+		prefix := a.disk.bucketPrefix(key)
+		n := len(prefix)
+		err = a.disk.store.Scan(prefix, func(k, v []byte) error {
+			if ok {
+				return nil
+			}
+			x, m := binary.Varint(v)
+			if m <= 0 {
+				return fmt.Errorf("undecodable multiplicity %x", v)
+			}
+			enc, w, ok = string(k[n:]), row.Weight(x), true // copied: k is the store's
+			return nil
+		})
 		if err != nil {
-			return 0, &SpillError{err}
+			return "", 0, false, &SpillError{err}
 		}
-		return w, nil
+		return enc, w, ok, nil
 	}
-	b, ok := a.buckets[key]
-	if !ok {
-		return 0, nil
+	b, found := a.buckets[key]
+	if !found || len(b.rows) == 0 {
+		return "", 0, false, nil
 	}
-	if i := b.find(a.buf); i >= 0 {
-		return b.rows[i].w, nil
-	}
-	return 0, nil
+	return b.rows[0].enc, b.rows[0].w, true, nil
 }
 
 // settle reports an entry left with a negative multiplicity by the

@@ -153,9 +153,12 @@ func (o *joinOp) step(ins []Batch) (Batch, error) {
 }
 
 // Distinct turns its input multiset into a set (SQL DISTINCT): a row is in
-// the output while its multiplicity in the input is positive.
-// State: the multiplicity of every distinct input row, in an arrangement
-// (one bucket keyed "" of every row), so it can move to the spill store.
+// the output while its multiplicity in the input is positive. Rows are
+// distinct by SQL equality (row.Encode: interval '1 day' equals '24
+// hours'); the row emitted for equal rows is the first one seen.
+// State: per distinct row, its representative and multiplicity, in an
+// arrangement keyed by the row's SQL-equality encoding (one row per key),
+// so it can move to the spill store.
 func (g *Graph) Distinct(in *Node, label string) *Node {
 	return g.add(&Node{inputs: []*Node{in}, schema: in.schema, kind: "Distinct", label: label,
 		state: "multiplicity of each distinct row", op: &distinctOp{counts: g.newArrangement()}})
@@ -168,13 +171,14 @@ type counted struct {
 
 type distinctOp struct {
 	counts *arrangement
-	seen   map[string]bool // scratch of step: the rows touched (by encoding)
+	seen   map[string]bool // scratch of step: the keys touched
 	enc    []byte
 }
 
 func (o *distinctOp) step(ins []Batch) (Batch, error) {
 	type change struct {
-		row    row.Row
+		key    string
+		rep    string // the representative's binary encoding
 		before row.Weight
 	}
 	var touched []change
@@ -183,31 +187,46 @@ func (o *distinctOp) step(ins []Batch) (Batch, error) {
 	}
 	clear(o.seen)
 	for _, u := range ins[0] {
-		o.enc = row.AppendBinary(o.enc[:0], u.Row)
-		if !o.seen[string(o.enc)] {
-			o.seen[string(o.enc)] = true
-			before, err := o.counts.weight("", u.Row)
-			if err != nil {
-				return nil, err
-			}
-			touched = append(touched, change{u.Row, before})
+		k := u.Row.Encode()
+		rep, before, ok, err := o.counts.first(k)
+		if err != nil {
+			return nil, err
 		}
-		o.counts.add("", u.Row, u.W)
+		if !ok {
+			o.enc = row.AppendBinary(o.enc[:0], u.Row)
+			rep = string(o.enc)
+		}
+		if !o.seen[k] {
+			o.seen[k] = true
+			touched = append(touched, change{k, rep, before})
+		}
+		o.counts.addEnc(k, rep, u.W)
 	}
 	if err := o.counts.settle(); err != nil {
 		return nil, err
 	}
 	var out Batch
+	emit := func(enc string, w row.Weight) error {
+		r, rest, err := row.DecodeBinaryString(enc)
+		if err != nil || rest != "" {
+			return fmt.Errorf("distinct: undecodable row (%v)", err)
+		}
+		out = append(out, row.Update{Row: r, W: w})
+		return nil
+	}
 	for _, t := range touched {
-		after, err := o.counts.weight("", t.row)
+		rep, after, _, err := o.counts.first(t.key)
 		if err != nil {
 			return nil, err
 		}
 		switch {
 		case t.before == 0 && after > 0:
-			out = append(out, row.Update{Row: t.row, W: 1})
+			err = emit(rep, 1)
 		case t.before > 0 && after == 0:
-			out = append(out, row.Update{Row: t.row, W: -1})
+			err = emit(t.rep, -1)
+		}
+		if err != nil {
+			return nil, err
 		}
 	}
 	return out, nil

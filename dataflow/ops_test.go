@@ -316,3 +316,41 @@ func TestReduce(t *testing.T) {
 		}},
 	})
 }
+
+// TestDistinctSQLEquality: DISTINCT treats values equal under SQL equality
+// as one (numeric 1.0 and 1.00), emits the first one seen, and keeps the
+// value while any equal copy remains — in memory and with its state in a
+// spill store.
+func TestDistinctSQLEquality(t *testing.T) {
+	tbl := row.TableName{Schema: "public", Name: "n"}
+	sch := row.Schema{{Name: "v", Type: row.Type{OID: row.OIDNumeric}}}
+	num := func(w row.Weight, s string) row.Update { return row.Update{Row: row.Row{row.NewNumeric(s)}, W: w} }
+	for _, onDisk := range []bool{false, true} {
+		g := dataflow.New()
+		g.Output("d", g.Distinct(g.Input(tbl, sch), "DISTINCT"))
+		if onDisk {
+			if err := g.SetSpill(dataflow.NewMemSpill(), 0); err != nil {
+				t.Fatal(err)
+			}
+		}
+		steps := []struct {
+			in   dataflow.Batch
+			want string
+		}{
+			{dataflow.Batch{num(1, "1.0"), num(1, "1.00"), num(1, "2")}, "+1 (1.0); +1 (2)"},
+			{dataflow.Batch{num(-1, "1.0")}, ""},  // 1.00 is still there
+			{dataflow.Batch{num(1, "1.000")}, ""}, // equal to what is there
+			{dataflow.Batch{num(-1, "1.00"), num(-1, "1.000")}, "-1 (1.0)"},
+			{dataflow.Batch{num(1, "1.00")}, "+1 (1.00)"},
+		}
+		for i, s := range steps {
+			out, err := g.Step(map[row.TableName]dataflow.Batch{tbl: s.in})
+			if err != nil {
+				t.Fatalf("on disk %v, step %d: %v", onDisk, i, err)
+			}
+			if got := fmtBatch(out["d"]); got != s.want {
+				t.Errorf("on disk %v, step %d: got %s, want %s", onDisk, i, got, s.want)
+			}
+		}
+	}
+}
