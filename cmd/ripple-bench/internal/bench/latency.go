@@ -80,6 +80,8 @@ func (e *Env) sustainableRate(ctx context.Context, res *Scenario) (float64, erro
 type latencyRun struct {
 	lats     []time.Duration // source commit → sink commit, in source commit order
 	ats      []time.Duration // each probe's source commit since the first's
+	warm     [4]time.Duration // p50, p90, p99, max of the warm-up probes, not counted
+	warmN    int
 	achieved float64         // transactions/s the writers achieved
 	steps    int             // sink transactions
 	apply    time.Duration   // time in sink Apply
@@ -112,7 +114,11 @@ func (e *Env) measureLatency(ctx context.Context, rate int, dur time.Duration, r
 		return nil, err
 	}
 	defer r.stop()
-	n := int(float64(rate) * dur.Seconds())
+	// The first half second of probes warms the path up (the sink's
+	// prepared statements, the first sink transactions, Go's heap): they
+	// are written and checked, but not counted.
+	warm := rate / 2
+	n := warm + int(float64(rate)*dur.Seconds())
 	workers := 1
 	if rate > 200 {
 		workers = 4
@@ -175,6 +181,11 @@ func (e *Env) measureLatency(ctx context.Context, rate int, dur time.Duration, r
 		probes = append(probes, probe{s, k.Sub(s)})
 	}
 	sort.Slice(probes, func(i, j int) bool { return probes[i].at.Before(probes[j].at) })
+	if warm < len(probes) {
+		m.warm = quantiles(durations(probes[:warm], func(p probe) time.Duration { return p.lat }))
+		m.warmN = warm
+		probes = probes[warm:]
+	}
 	m.lats = make([]time.Duration, len(probes))
 	m.ats = make([]time.Duration, len(probes))
 	for i, p := range probes {
@@ -225,8 +236,21 @@ func (e *Env) latencyAt(ctx context.Context, res *Scenario, rate int, label stri
 	for i := 0; i < len(lats); i += stride {
 		l.XY = append(l.XY, [2]float64{m.ats[i].Seconds(), ms(lats[i])})
 	}
+	if m.warmN > 0 {
+		res.stage("%s: the first %d probes (half a second) warm up and are not counted: p50 %.2f ms, p99 %.2f ms, max %.2f ms",
+			label, m.warmN, ms(m.warm[0]), ms(m.warm[2]), ms(m.warm[3]))
+	}
 	res.stage("%s: %d sink transactions, %.3f ms each in sink Apply", label, m.steps, 1000*m.apply.Seconds()/float64(max(m.steps, 1)))
 	return nil
+}
+
+// durations maps xs to durations.
+func durations[T any](xs []T, f func(T) time.Duration) []time.Duration {
+	out := make([]time.Duration, len(xs))
+	for i, x := range xs {
+		out[i] = f(x)
+	}
+	return out
 }
 
 // quantiles returns p50, p90, p99 and max.
