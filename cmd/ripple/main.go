@@ -246,8 +246,8 @@ resumed: when the slot is gone or the views changed, run resync without
 		},
 	}
 	cmd.Flags().StringVarP(&configPath, "config", "c", "ripple.yaml", "config file (YAML)")
-	cmd.Flags().BoolVar(&keepRunning, "run", false, "keep running (streaming) after the resync, like `ripple run`")
-	cmd.Flags().StringArrayVar(&views, "view", nil, "rebuild only the sinks holding this view, from ripple's state (repeatable)")
+	cmd.Flags().BoolVar(&keepRunning, "run", false, "keep running (streaming) after the resync, like ripple run")
+	cmd.Flags().StringArrayVar(&views, "view", nil, "rebuild only the sinks holding view `NAME`, from ripple's state (repeatable)")
 	cmd.Flags().String("source-dsn", "", "source connection string (overrides source.dsn)")
 	cmd.Flags().String("state-dir", "", "state directory (overrides state_dir)")
 	cmd.Flags().String("http", "", `address of the /status, /metrics, /healthz and /readyz endpoint (overrides http; "" disables it)`)
