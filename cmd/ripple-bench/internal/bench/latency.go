@@ -78,13 +78,13 @@ func (e *Env) sustainableRate(ctx context.Context, res *Scenario) (float64, erro
 
 // latencyRun is one run of probe transactions at an offered rate.
 type latencyRun struct {
-	lats     []time.Duration // source commit → sink commit, in source commit order
-	ats      []time.Duration // each probe's source commit since the first's
+	lats     []time.Duration  // source commit → sink commit, in source commit order
+	ats      []time.Duration  // each probe's source commit since the first's
 	warm     [4]time.Duration // p50, p90, p99, max of the warm-up probes, not counted
 	warmN    int
-	achieved float64         // transactions/s the writers achieved
-	steps    int             // sink transactions
-	apply    time.Duration   // time in sink Apply
+	achieved float64       // transactions/s the writers achieved
+	steps    int           // sink transactions
+	apply    time.Duration // time in sink Apply
 }
 
 // quarters returns the median latency of the run's first and last quarter.
