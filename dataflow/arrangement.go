@@ -32,6 +32,10 @@ type arrangement struct {
 	// the first error the store returned, reported by settle.
 	disk *diskArr
 	err  error
+	// small is the rows a bucket holds before it is indexed (smallBucket
+	// unless set): an arrangement read mostly by whole buckets can afford
+	// a longer linear search for less memory.
+	small int
 }
 
 // smallBucket is the number of rows a bucket holds before it is indexed.
@@ -48,6 +52,13 @@ type bucket struct {
 }
 
 type arrRef struct{ key, enc string }
+
+func (a *arrangement) smallRows() int {
+	if a.small > 0 {
+		return a.small
+	}
+	return smallBucket
+}
 
 func newArrangement() *arrangement { return &arrangement{buckets: map[string]bucket{}} }
 
@@ -75,12 +86,12 @@ func (b *bucket) find(enc []byte) int {
 	return -1
 }
 
-func (b *bucket) push(e arrRow) {
+func (b *bucket) push(e arrRow, small int) {
 	b.rows = append(b.rows, e)
 	switch {
 	case b.idx != nil:
 		b.idx[e.enc] = int32(len(b.rows) - 1)
-	case len(b.rows) > smallBucket:
+	case len(b.rows) > small:
 		b.idx = make(map[string]int32, len(b.rows))
 		for i, r := range b.rows {
 			b.idx[r.enc] = int32(i)
@@ -89,7 +100,7 @@ func (b *bucket) push(e arrRow) {
 }
 
 // remove drops the row at i, moving the last row into its place.
-func (b *bucket) remove(i int) {
+func (b *bucket) remove(i, small int) {
 	last := len(b.rows) - 1
 	if b.idx != nil {
 		delete(b.idx, b.rows[i].enc)
@@ -100,7 +111,7 @@ func (b *bucket) remove(i int) {
 	b.rows[i] = b.rows[last]
 	b.rows[last] = arrRow{}
 	b.rows = b.rows[:last]
-	if b.idx != nil && len(b.rows) <= smallBucket/2 {
+	if b.idx != nil && len(b.rows) <= small/2 {
 		b.idx = nil
 	}
 	if cap(b.rows) > 2*smallBucket && len(b.rows) < cap(b.rows)/4 {
@@ -138,7 +149,7 @@ func (a *arrangement) addBuf(key string, w row.Weight) {
 	i := b.find(a.buf)
 	if i < 0 {
 		enc := string(a.buf)
-		b.push(arrRow{enc: enc, w: w})
+		b.push(arrRow{enc: enc, w: w}, a.smallRows())
 		a.buckets[key] = b
 		a.bytes += int64(len(enc)) + rowOverhead
 		if w < 0 {
@@ -153,7 +164,7 @@ func (a *arrangement) addBuf(key string, w row.Weight) {
 		a.neg = append(a.neg, arrRef{key, e.enc})
 	case e.w == 0:
 		a.bytes -= int64(len(e.enc)) + rowOverhead
-		b.remove(i)
+		b.remove(i, a.smallRows())
 		if len(b.rows) == 0 {
 			delete(a.buckets, key)
 			a.bytes -= int64(len(key)) + bucketOverhead

@@ -269,10 +269,18 @@ func (g *Graph) Reduce(in *Node, group []int, aggs []Aggregate, global bool, sch
 		names[i] = a.String()
 	}
 	state := "per group: row count, aggregate state (" + strings.Join(names, ", ") + "), last output row"
+	// The input rows are read only a whole group at a time (to rebuild an
+	// evicted group): their buckets stay unindexed longer.
+	rows := g.newArrangement()
+	rows.small = reduceSmallBucket
 	return g.add(&Node{inputs: []*Node{in}, schema: schema, kind: "Reduce", label: label, state: state,
 		op: &reduceOp{group: group, aggs: aggs, global: global, groups: map[string]*groupState{},
-			rows: g.newArrangement(), spill: &g.spill}})
+			rows: rows, spill: &g.spill}})
 }
+
+// reduceSmallBucket is the rows of a group a Reduce's input arrangement
+// searches linearly before it indexes them.
+const reduceSmallBucket = 48
 
 // ReduceCacheGroups bounds the groups a Reduce holds in memory once its
 // input arrangement lives in the spill store.

@@ -78,7 +78,7 @@ func newAggregate(name string, star bool, arg Expr, argCol int) (dataflow.Aggreg
 		}
 		kind := t.OID
 		return &aggregate{label: label, mk: func() dataflow.AggState {
-			return &sumState{col: argCol, kind: kind, avg: avg, res: res, scales: map[int32]int64{}}
+			return &sumState{col: argCol, kind: kind, avg: avg, res: res}
 		}}, res, nil
 	case "min", "max":
 		res := row.Type{OID: t.OID, Mod: -1}
@@ -185,11 +185,11 @@ type sumState struct {
 	kind   row.OID
 	avg    bool
 	res    row.Type
-	n      int64           // non-NULL inputs
-	isum   big.Int         // integer inputs
-	dsum   apd.Decimal     // numeric inputs
-	scales map[int32]int64 // numeric display scale → count
-	fsum   *big.Float      // float inputs
+	n      int64       // non-NULL inputs
+	isum   big.Int     // integer inputs
+	dsum   apd.Decimal // numeric inputs
+	scales scaleSet    // numeric display scales of the inputs
+	fsum   *big.Float  // float inputs
 	nan    int64
 	pinf   int64
 	ninf   int64
@@ -225,10 +225,7 @@ func (s *sumState) Add(r row.Row, w row.Weight) error {
 			return nil
 		}
 		sc := dscale(n)
-		s.scales[sc] += wt
-		if s.scales[sc] == 0 {
-			delete(s.scales, sc)
-		}
+		s.scales.add(sc, wt)
 		var p apd.Decimal
 		if _, err := exactCtx.Mul(&p, n, apd.New(wt, 0)); err != nil {
 			return err
@@ -296,10 +293,7 @@ func (s *sumState) Result() (row.Datum, error) {
 		}
 		return row.NewFloat(f), nil
 	case s.kind == row.OIDNumeric:
-		maxScale := int32(0)
-		for sc := range s.scales {
-			maxScale = max(maxScale, sc)
-		}
+		maxScale := s.scales.max()
 		var sum apd.Decimal
 		if _, err := roundCtx.Quantize(&sum, &s.dsum, -maxScale); err != nil {
 			return row.Null, errNumericOverflow
@@ -334,6 +328,37 @@ func (s *sumState) Result() (row.Datum, error) {
 		}
 		return row.NewNumeric(s.isum.String()), nil
 	}
+}
+
+// scaleSet is a multiset of numeric display scales (an aggregate's result
+// takes the largest); a few distinct scales at most, so a slice.
+type scaleSet []scaleCount
+
+type scaleCount struct {
+	scale int32
+	n     int64
+}
+
+func (s *scaleSet) add(sc int32, w int64) {
+	for i := range *s {
+		if (*s)[i].scale == sc {
+			if (*s)[i].n += w; (*s)[i].n == 0 {
+				(*s)[i] = (*s)[len(*s)-1]
+				*s = (*s)[:len(*s)-1]
+			}
+			return
+		}
+	}
+	*s = append(*s, scaleCount{sc, w})
+}
+
+// max is the largest scale held (0 when none).
+func (s scaleSet) max() int32 {
+	m := int32(0)
+	for _, c := range s {
+		m = max(m, c.scale)
+	}
+	return m
 }
 
 // mmItem is one distinct value in a min/max multiset.

@@ -32,7 +32,7 @@ func newVariance(name string, arg Expr, argCol int) (dataflow.Aggregate, row.Typ
 	}
 	label := fmt.Sprintf("%s(%s)", name, arg.Text)
 	return &aggregate{label: label, mk: func() dataflow.AggState {
-		return &varianceState{col: argCol, stddev: stddev, sample: sample, scales: map[int32]int64{}}
+		return &varianceState{col: argCol, stddev: stddev, sample: sample}
 	}}, res, nil
 }
 
@@ -41,8 +41,8 @@ type varianceState struct {
 	stddev, sample bool
 	n              int64 // non-NULL inputs, specials included
 	nan, inf       int64
-	sum, sum2      apd.Decimal     // exact sums of x and x²
-	scales         map[int32]int64 // display scale of the inputs → count
+	sum, sum2      apd.Decimal // exact sums of x and x²
+	scales         scaleSet    // display scales of the inputs
 }
 
 func (s *varianceState) Add(r row.Row, w row.Weight) error {
@@ -70,10 +70,7 @@ func (s *varianceState) Add(r row.Row, w row.Weight) error {
 		}
 	}
 	sc := dscale(x)
-	s.scales[sc] += wt
-	if s.scales[sc] == 0 {
-		delete(s.scales, sc)
-	}
+	s.scales.add(sc, wt)
 	var p, x2 apd.Decimal
 	bw := apd.New(wt, 0)
 	if _, err := exactCtx.Mul(&p, x, bw); err != nil {
@@ -99,10 +96,7 @@ func (s *varianceState) Result() (row.Datum, error) {
 	if s.nan > 0 || s.inf > 0 {
 		return row.NewNumeric("NaN"), nil
 	}
-	maxScale := int32(0)
-	for sc := range s.scales {
-		maxScale = max(maxScale, sc)
-	}
+	maxScale := s.scales.max()
 	rscale := 2 * maxScale
 	n := apd.New(s.n, 0)
 	var sq, nx2, num apd.Decimal
