@@ -171,7 +171,7 @@ type counted struct {
 
 type distinctOp struct {
 	counts *arrangement
-	seen   map[string]bool // scratch of step: the keys touched
+	seen   map[string]int // scratch of step: the keys touched → index in touched
 	enc    []byte
 }
 
@@ -183,24 +183,29 @@ func (o *distinctOp) step(ins []Batch) (Batch, error) {
 	}
 	var touched []change
 	if o.seen == nil {
-		o.seen = map[string]bool{}
+		o.seen = map[string]int{}
 	}
 	clear(o.seen)
 	for _, u := range ins[0] {
 		k := u.Row.Encode()
-		rep, before, ok, err := o.counts.first(k)
-		if err != nil {
-			return nil, err
-		}
-		if !ok {
-			o.enc = row.AppendBinary(o.enc[:0], u.Row)
-			rep = string(o.enc)
-		}
-		if !o.seen[k] {
-			o.seen[k] = true
+		i, seen := o.seen[k]
+		if !seen {
+			// The key's representative for the whole step: the row held,
+			// or this one for a new key — also when this step's own
+			// retractions drop the entry before an insertion re-adds it.
+			rep, before, ok, err := o.counts.first(k)
+			if err != nil {
+				return nil, err
+			}
+			if !ok {
+				o.enc = row.AppendBinary(o.enc[:0], u.Row)
+				rep = string(o.enc)
+			}
+			i = len(touched)
+			o.seen[k] = i
 			touched = append(touched, change{k, rep, before})
 		}
-		o.counts.addEnc(k, rep, u.W)
+		o.counts.addEnc(k, touched[i].rep, u.W)
 	}
 	if err := o.counts.settle(); err != nil {
 		return nil, err
@@ -215,13 +220,13 @@ func (o *distinctOp) step(ins []Batch) (Batch, error) {
 		return nil
 	}
 	for _, t := range touched {
-		rep, after, _, err := o.counts.first(t.key)
+		_, after, _, err := o.counts.first(t.key)
 		if err != nil {
 			return nil, err
 		}
 		switch {
 		case t.before == 0 && after > 0:
-			err = emit(rep, 1)
+			err = emit(t.rep, 1)
 		case t.before > 0 && after == 0:
 			err = emit(t.rep, -1)
 		}
@@ -275,7 +280,7 @@ func (g *Graph) Reduce(in *Node, group []int, aggs []Aggregate, global bool, sch
 	rows.small = reduceSmallBucket
 	return g.add(&Node{inputs: []*Node{in}, schema: schema, kind: "Reduce", label: label, state: state,
 		op: &reduceOp{group: group, aggs: aggs, global: global, groups: map[string]*groupState{},
-			rows: rows, spill: &g.spill}})
+			rows: rows, lasts: g.newArrangement(), spill: &g.spill}})
 }
 
 // reduceSmallBucket is the rows of a group a Reduce's input arrangement
@@ -305,9 +310,9 @@ type reduceOp struct {
 	seen  map[string]bool // scratch of step
 	// evicted counts the groups dropped from the cache, for tests.
 	evicted int
-	// stepped is set after the first step, before which no group of a
-	// global aggregate has emitted a row.
-	stepped bool
+	// lasts are the last output rows of the evicted groups (that have
+	// one), by group key.
+	lasts *arrangement
 }
 
 func (o *reduceOp) newGroup(key row.Row) *groupState {
@@ -347,7 +352,22 @@ func (o *reduceOp) groupOf(k string, r row.Row) (*groupState, error) {
 	}
 	gs := o.newGroup(key)
 	if o.rows.disk != nil {
-		var err error
+		// An evicted group: its last output row was kept aside (it is
+		// what the sinks hold, and its key columns are the group's first
+		// row's, which SQL-equal keys need not share), its state is
+		// computed again from its rows.
+		enc, _, held, err := o.lasts.first(k)
+		if err != nil {
+			return nil, err
+		}
+		if held {
+			last, rest, err := row.DecodeBinaryString(enc)
+			if err != nil || rest != "" {
+				return nil, &SpillError{fmt.Errorf("undecodable row of an evicted group (%v)", err)}
+			}
+			o.lasts.addEnc(k, enc, -1)
+			gs.last, gs.key = last, last[:len(o.group):len(o.group)]
+		}
 		if e := o.rows.each(k, func(r row.Row, w row.Weight) {
 			gs.count += w
 			for _, s := range gs.states {
@@ -360,11 +380,6 @@ func (o *reduceOp) groupOf(k string, r row.Row) (*groupState, error) {
 		}
 		if err != nil {
 			return nil, err
-		}
-		if o.stepped || !o.global {
-			if gs.last, err = o.result(gs); err != nil {
-				return nil, err
-			}
 		}
 	}
 	o.groups[k] = gs
@@ -412,6 +427,9 @@ func (o *reduceOp) step(ins []Batch) (Batch, error) {
 		if err := o.rows.settle(); err != nil {
 			return nil, err
 		}
+		if err := o.lasts.settle(); err != nil {
+			return nil, err
+		}
 	}
 	var out Batch
 	for _, k := range touched {
@@ -440,15 +458,20 @@ func (o *reduceOp) step(ins []Batch) (Batch, error) {
 	// Groups on disk: keep the cache bounded (any groups go; they are
 	// rebuilt from their rows when touched again).
 	if o.rows.disk != nil && len(o.groups) > ReduceCacheGroups {
-		for k := range o.groups {
+		for k, gs := range o.groups {
 			if len(o.groups) <= ReduceCacheGroups/2 {
 				break
+			}
+			if gs.last != nil {
+				o.lasts.add(k, gs.last, 1)
 			}
 			delete(o.groups, k)
 			o.evicted++
 		}
+		if err := o.lasts.settle(); err != nil {
+			return nil, err
+		}
 	}
-	o.stepped = true
 	return out, nil
 }
 

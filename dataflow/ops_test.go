@@ -342,6 +342,10 @@ func TestDistinctSQLEquality(t *testing.T) {
 			{dataflow.Batch{num(1, "1.000")}, ""}, // equal to what is there
 			{dataflow.Batch{num(-1, "1.00"), num(-1, "1.000")}, "-1 (1.0)"},
 			{dataflow.Batch{num(1, "1.00")}, "+1 (1.00)"},
+			// Its last copy replaced by an equal one in one step: the
+			// row emitted stays the representative.
+			{dataflow.Batch{num(-1, "1.00"), num(1, "1.000")}, ""},
+			{dataflow.Batch{num(-1, "1.000")}, "-1 (1.00)"},
 		}
 		for i, s := range steps {
 			out, err := g.Step(map[row.TableName]dataflow.Batch{tbl: s.in})
@@ -352,5 +356,46 @@ func TestDistinctSQLEquality(t *testing.T) {
 				t.Errorf("on disk %v, step %d: got %s, want %s", onDisk, i, got, s.want)
 			}
 		}
+	}
+}
+
+// TestReduceEvictedGroupKeepsItsRow: with its rows on disk and a one-group
+// cache, a group evicted and touched again retracts exactly the row it
+// emitted — the key as first seen (numeric 1.0), not the SQL-equal key
+// of the row that touches it (1.00).
+func TestReduceEvictedGroupKeepsItsRow(t *testing.T) {
+	old := dataflow.ReduceCacheGroups
+	dataflow.ReduceCacheGroups = 1
+	defer func() { dataflow.ReduceCacheGroups = old }()
+	tbl := row.TableName{Schema: "public", Name: "n"}
+	sch := row.Schema{{Name: "g", Type: row.Type{OID: row.OIDNumeric}}}
+	num := func(w row.Weight, s string) row.Update { return row.Update{Row: row.Row{row.NewNumeric(s)}, W: w} }
+	g := dataflow.New()
+	g.Output("r", g.Reduce(g.Input(tbl, sch), []int{0}, []dataflow.Aggregate{countAgg{-1}}, false,
+		row.Schema{sch[0], {Name: "count", Type: row.Int8}}, "GROUP BY g"))
+	if err := g.SetSpill(dataflow.NewMemSpill(), 0); err != nil {
+		t.Fatal(err)
+	}
+	steps := []struct {
+		in   dataflow.Batch
+		want string
+	}{
+		{dataflow.Batch{num(1, "1.0"), num(1, "2"), num(1, "3")}, "+1 (1.0,1); +1 (2,1); +1 (3,1)"},
+		{dataflow.Batch{num(1, "2")}, "-1 (2,1); +1 (2,2)"}, // evicts the others
+		{dataflow.Batch{num(1, "1.00")}, "-1 (1.0,1); +1 (1.0,2)"},
+		{dataflow.Batch{num(1, "3"), num(1, "2")}, "-1 (2,2); +1 (2,3); -1 (3,1); +1 (3,2)"},
+		{dataflow.Batch{num(-1, "1.0"), num(-1, "1.00")}, "-1 (1.0,2)"},
+	}
+	for i, s := range steps {
+		out, err := g.Step(map[row.TableName]dataflow.Batch{tbl: s.in})
+		if err != nil {
+			t.Fatalf("step %d: %v", i, err)
+		}
+		if got := fmtBatch(out["r"]); got != s.want {
+			t.Errorf("step %d: got %s, want %s", i, got, s.want)
+		}
+	}
+	if _, _, evicted := dataflow.ReduceCache(g); evicted == 0 {
+		t.Error("no group was evicted")
 	}
 }

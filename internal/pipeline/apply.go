@@ -311,7 +311,21 @@ func (e *engine) restore(store *state.Store, cp *state.Checkpoint) error {
 	// rows; the views' contents are kept only for reload.
 	e.now = dataflow.Time(cp.Now)
 	var gathered *gatherer
-	if e.temporal || len(e.rebuild) > 0 {
+	// Only the views of sinks reload may load again are gathered: those
+	// holding a view being rebuilt or one with temporal filters.
+	keep := map[string]bool{}
+	for _, t := range e.targets {
+		need := false
+		for _, v := range t.Views {
+			need = need || e.rebuild[v.String()] || e.plan.Graph.TemporalOutput(v.String())
+		}
+		for _, v := range t.Views {
+			if need {
+				keep[v.String()] = true
+			}
+		}
+	}
+	if len(keep) > 0 {
 		gathered = newGatherer()
 	}
 	counts := map[string]int64{}
@@ -329,6 +343,11 @@ func (e *engine) restore(store *state.Store, cp *state.Checkpoint) error {
 			}
 		}
 		if gathered != nil {
+			for name := range out {
+				if !keep[name] {
+					delete(out, name)
+				}
+			}
 			gathered.add(out)
 		}
 		return nil
@@ -395,7 +414,7 @@ func (e *engine) reload(ctx context.Context, cp *state.Checkpoint, fp, slot stri
 				continue
 			}
 			if f, ok := e.failed[v.String()]; ok {
-				return fmt.Errorf("resync view %s: it still fails on ripple's copy of the source tables (as of %s): %s; its sink %s keeps its contents. Fix the data or the view, then resync again",
+				return fmt.Errorf("resync view %s: it still fails on ripple's copy of the source tables (as of its checkpoint at %s): %s; its sink %s keeps its contents. Fix the data, let `ripple run` bring the fix into ripple's state (the view stays failed meanwhile), then resync the view again",
 					v, cp.LSN, f.Error, t.Sink.Name())
 			}
 		}

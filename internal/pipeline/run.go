@@ -337,22 +337,23 @@ func (r *run) checkViewResync(ctx context.Context, src *cdc.Source, e *engine, c
 		want[v] = true
 	}
 	e.rebuild = map[string]bool{}
+	found := map[string]bool{}
 	for _, t := range e.targets {
 		hit := false
 		for _, v := range t.Views {
 			if want[v.String()] {
 				hit = true
-				delete(want, v.String())
+				found[v.String()] = true
 			}
 		}
-		if hit {
+		if hit { // every sink holding a named view, and all of its views
 			for _, v := range t.Views {
 				e.rebuild[v.String()] = true
 			}
 		}
 	}
 	for _, v := range r.resyncViews {
-		if want[v] {
+		if !found[v] {
 			return fmt.Errorf("resync of view %s: the configuration has no view %s", names, v)
 		}
 	}
