@@ -54,7 +54,11 @@ func TestVerify(t *testing.T) {
 	for i := 0; i < 2; i++ {
 		out.Reset()
 		if err := runVerify(ctx, &out, cfg, verifyOptions{buckets: 64}); err != nil {
-			t.Errorf("verify under load: %v\n%s", err, out.String())
+			// Where each side was right after: which one was behind.
+			var slot, progress string
+			_ = pgtest.Connect(t, src, "app").QueryRow(ctx, "SELECT confirmed_flush_lsn::text || ' active ' || active FROM pg_replication_slots WHERE slot_name = 'ripple'").Scan(&slot)
+			_ = pgtest.Connect(t, src, "sinkdb").QueryRow(ctx, "SELECT string_agg(lsn::text, ',') FROM ripple.progress").Scan(&progress)
+			t.Errorf("verify under load: %v (then: slot confirmed %s, sink progress %s)\n%s", err, slot, progress, out.String())
 		}
 	}
 	close(stop)

@@ -80,7 +80,10 @@ type Result struct {
 	Unsettled int
 	// Waited is false when the slot was not active, so the sink was
 	// compared without waiting for it to catch up.
-	Waited  bool
+	Waited bool
+	// At is the source WAL position of the last reading: the sink was read
+	// once the slot had confirmed it (unless Waited is false).
+	At      string
 	Elapsed time.Duration
 }
 
@@ -95,8 +98,12 @@ func (r Result) String() string {
 		}
 		return s
 	}
-	return fmt.Sprintf("%s: DIFFERS: %d extra and %d missing rows in the sink (view %d rows, sink %d; %d buckets differ after %d readings; %s)",
-		r.View, r.Extra, r.Missing, r.SourceRows, r.SinkRows, r.DiffBuckets, r.Rounds, r.Elapsed.Round(time.Millisecond))
+	at := "at source position " + r.At
+	if !r.Waited {
+		at += ", slot not active"
+	}
+	return fmt.Sprintf("%s: DIFFERS: %d extra and %d missing rows in the sink (view %d rows, sink %d; %d buckets differ after %d readings, the last %s; %s)",
+		r.View, r.Extra, r.Missing, r.SourceRows, r.SinkRows, r.DiffBuckets, r.Rounds, at, r.Elapsed.Round(time.Millisecond))
 }
 
 // Verifier compares views between the source and one sink.
@@ -125,7 +132,7 @@ func (vf *Verifier) View(ctx context.Context, snk Side, v View) (Result, error) 
 	for round := 0; ; round++ {
 		res.Rounds = round + 1
 		var sfp, kfp Fingerprint
-		waited, err := vf.consistent(ctx, func() (err error) {
+		waited, at, err := vf.consistent(ctx, func() (err error) {
 			sfp, err = src.Fingerprint(ctx, v, n, only)
 			return err
 		}, func() (err error) {
@@ -136,6 +143,7 @@ func (vf *Verifier) View(ctx context.Context, snk Side, v View) (Result, error) 
 			return res, fmt.Errorf("verify %s: %w", v.Name, err)
 		}
 		res.Waited = res.Waited && waited
+		res.At = at
 		if round == 0 {
 			res.SourceRows, res.SinkRows = total(sfp), total(kfp)
 		}
@@ -184,7 +192,7 @@ func (vf *Verifier) View(ctx context.Context, snk Side, v View) (Result, error) 
 // records their multiset difference in res.
 func (vf *Verifier) diffRows(ctx context.Context, src *SQL, snk Side, v View, buckets []int, res *Result) error {
 	var want, have map[string]int64
-	_, err := vf.consistent(ctx, func() (err error) {
+	waited, at, err := vf.consistent(ctx, func() (err error) {
 		want, err = src.Rows(ctx, v, vf.cfg.Buckets, buckets)
 		return err
 	}, func() (err error) {
@@ -194,6 +202,8 @@ func (vf *Verifier) diffRows(ctx context.Context, src *SQL, snk Side, v View, bu
 	if err != nil {
 		return err
 	}
+	res.Waited = res.Waited && waited
+	res.At = at
 	keys := make([]string, 0, len(want)+len(have))
 	for r := range want {
 		keys = append(keys, r)
@@ -237,8 +247,9 @@ func (vf *Verifier) diffRows(ctx context.Context, src *SQL, snk Side, v View, bu
 // includes every transaction the source reading saw: it reads the
 // source's WAL position just before readSource and waits for the slot to
 // confirm it before readSink. waited is false when the slot was not active
-// (pipeline stopped) and the sink was read without waiting.
-func (vf *Verifier) consistent(ctx context.Context, readSource, readSink func() error) (waited bool, err error) {
+// (pipeline stopped) and the sink was read without waiting; at is the
+// source position.
+func (vf *Verifier) consistent(ctx context.Context, readSource, readSink func() error) (waited bool, at string, err error) {
 	// The WAL position and the source reading share one REPEATABLE READ
 	// snapshot, taken by the statement that reads the position: every
 	// transaction the reading sees committed (its commit record inserted)
@@ -247,27 +258,27 @@ func (vf *Verifier) consistent(ctx context.Context, readSource, readSink func() 
 	// committed after the position, which the sink need not hold yet.
 	tx, err := vf.cfg.Source.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
 	if err != nil {
-		return false, fmt.Errorf("read source: %w", err)
+		return false, "", fmt.Errorf("read source: %w", err)
 	}
 	defer func() { _ = tx.Rollback(ctx) }()
 	var lsn string
 	if err := tx.QueryRow(ctx, "SELECT pg_current_wal_insert_lsn()::text").Scan(&lsn); err != nil {
-		return false, fmt.Errorf("read source WAL position: %w", err)
+		return false, "", fmt.Errorf("read source WAL position: %w", err)
 	}
 	if err := readSource(); err != nil { // on the same connection, so in tx
-		return false, fmt.Errorf("source: %w", err)
+		return false, "", fmt.Errorf("source: %w", err)
 	}
 	if err := tx.Rollback(ctx); err != nil {
-		return false, fmt.Errorf("read source: %w", err)
+		return false, "", fmt.Errorf("read source: %w", err)
 	}
 	waited, err = vf.waitFlushed(ctx, lsn)
 	if err != nil {
-		return false, err
+		return false, "", err
 	}
 	if err := readSink(); err != nil {
-		return false, fmt.Errorf("sink: %w", err)
+		return false, "", fmt.Errorf("sink: %w", err)
 	}
-	return waited, nil
+	return waited, lsn, nil
 }
 
 // ErrNoSlot is returned when the pipeline's replication slot does not

@@ -87,6 +87,9 @@ INSERT INTO t VALUES (2001, NULL, NULL), (2002, '', 0), (2003, 'a "b", (c)', -1)
 			if res.Waited {
 				t.Errorf("%s: waited for an idle slot", when)
 			}
+			if !res.Equal() && !strings.Contains(res.String(), "the last at source position "+res.At+", slot not active") || !strings.Contains(res.At, "/") {
+				t.Errorf("%s, %s side: position of the last reading %q not reported: %s", when, name, res.At, res)
+			}
 		}
 	}
 	check("clean", keyed, 0, 0)
