@@ -44,5 +44,7 @@
 // reads the settled differing buckets once more by the same procedure, and
 // only rows that differ in that reading too are reported.
 // When the slot is not active (the pipeline is stopped) there is nothing
-// to wait for: the sink is compared as it is.
+// to wait for: the sink is compared as it is. A slot that goes inactive
+// after the verifier saw it active is a pipeline reconnecting: it is
+// waited for, up to the catch-up timeout.
 package verify

@@ -109,6 +109,10 @@ func (r Result) String() string {
 // Verifier compares views between the source and one sink.
 type Verifier struct {
 	cfg Config
+	// seenActive is set once the slot was seen active: a slot inactive
+	// after that is a pipeline reconnecting (or stopped since), waited for
+	// up to CatchUpTimeout rather than taken as stopped at once.
+	seenActive bool
 }
 
 // New returns a Verifier for cfg.
@@ -285,7 +289,13 @@ func (vf *Verifier) consistent(ctx context.Context, readSource, readSink func() 
 // exist: the pipeline was never run or was dropped.
 var ErrNoSlot = errors.New("verify: replication slot does not exist")
 
-// waitFlushed waits until the slot's confirmed_flush_lsn reaches lsn.
+// waitFlushed waits until the slot's confirmed_flush_lsn reaches lsn and
+// reports whether it did. A slot that is not active means a stopped
+// pipeline, and the sink is compared as it is (false) -- unless the slot
+// was active before in this run of the verifier: then the pipeline is
+// probably reconnecting (after a source restart or a killed connection),
+// and it is waited for until CatchUpTimeout. A pipeline that stays away
+// that long is taken as stopped from then on.
 func (vf *Verifier) waitFlushed(ctx context.Context, lsn string) (bool, error) {
 	deadline := time.Now().Add(vf.cfg.CatchUpTimeout)
 	for {
@@ -300,13 +310,22 @@ func (vf *Verifier) waitFlushed(ctx context.Context, lsn string) (bool, error) {
 		if err != nil {
 			return false, fmt.Errorf("read replication slot %s: %w", vf.cfg.Slot, err)
 		}
+		if active {
+			vf.seenActive = true
+		}
 		if done {
 			return true, nil
 		}
-		if !active {
+		if !active && !vf.seenActive {
 			return false, nil
 		}
 		if time.Now().After(deadline) {
+			if !active {
+				vf.cfg.Logger.Warn("verify: the pipeline's slot has not been active for the catch-up timeout; comparing without waiting for it from now on",
+					"slot", vf.cfg.Slot, "timeout", vf.cfg.CatchUpTimeout)
+				vf.seenActive = false
+				return false, nil
+			}
 			c := "none"
 			if confirmed != nil {
 				c = *confirmed

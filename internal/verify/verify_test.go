@@ -5,8 +5,11 @@ import (
 	"io"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/jackc/pglogrepl"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/rippledb/ripple/internal/oracle"
 	"github.com/rippledb/ripple/internal/pgtest"
@@ -111,5 +114,108 @@ INSERT INTO t VALUES (2001, NULL, NULL), (2002, '', 0), (2003, 'a "b", (c)', -1)
 	}
 	if n := total(fp); n != 2003 || len(fp) != 64 {
 		t.Errorf("source fingerprint: %d rows in %d buckets", n, len(fp))
+	}
+}
+
+// TestWaitFlushedThroughReconnect: a slot seen active and then inactive is a
+// pipeline reconnecting, and waitFlushed waits for it to come back and
+// confirm the position instead of comparing a sink that may be behind; a
+// pipeline that stays away for the catch-up timeout is taken as stopped.
+func TestWaitFlushedThroughReconnect(t *testing.T) {
+	c := pgtest.Source(t)
+	ctx := context.Background()
+	pgtest.Exec(t, c, "app", `CREATE TABLE t (id int PRIMARY KEY); CREATE PUBLICATION ripple FOR TABLE t`)
+	var start string
+	pgtest.Connect(t, c, "app").QueryRow(ctx, `SELECT lsn::text FROM pg_create_logical_replication_slot('ripple', 'pgoutput')`).Scan(&start)
+	src, err := oracle.Connect(ctx, c.DSN("app"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close(ctx)
+	// connect streams from the slot and confirms at, as a pipeline would.
+	connect := func(at string) *pgconn.PgConn {
+		t.Helper()
+		conn, err := pgconn.Connect(ctx, c.DSN("app")+"&replication=database")
+		if err != nil {
+			t.Fatal(err)
+		}
+		pos, err := pglogrepl.ParseLSN(start)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := pglogrepl.StartReplication(ctx, conn, "ripple", pos, pglogrepl.StartReplicationOptions{
+			PluginArgs: []string{"proto_version '1'", "publication_names 'ripple'"}}); err != nil {
+			t.Fatal(err)
+		}
+		ack, err := pglogrepl.ParseLSN(at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := pglogrepl.SendStandbyStatusUpdate(ctx, conn, pglogrepl.StandbyStatusUpdate{WALWritePosition: ack}); err != nil {
+			t.Fatal(err)
+		}
+		return conn
+	}
+	slotActive := func(want bool) {
+		t.Helper()
+		for i := 0; ; i++ {
+			var active bool
+			if err := src.QueryRow(ctx, `SELECT active FROM pg_replication_slots WHERE slot_name = 'ripple'`).Scan(&active); err != nil {
+				t.Fatal(err)
+			}
+			if active == want {
+				return
+			}
+			if i == 500 {
+				t.Fatalf("slot active is not %v after 10 s", want)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+
+	vf, err := New(Config{Source: src, CatchUpTimeout: 30 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := connect(start)
+	slotActive(true)
+	if ok, err := vf.waitFlushed(ctx, start); err != nil || !ok {
+		t.Fatalf("waitFlushed(%s) on a slot confirmed there: %v, %v", start, ok, err)
+	}
+	pgtest.Exec(t, c, "app", `INSERT INTO t VALUES (1)`)
+	var target string
+	if err := src.QueryRow(ctx, `SELECT pg_current_wal_insert_lsn()::text`).Scan(&target); err != nil {
+		t.Fatal(err)
+	}
+	first.Close(ctx)
+	slotActive(false)
+	// The pipeline reconnects a moment later and confirms target.
+	back := make(chan *pgconn.PgConn, 1)
+	go func() {
+		time.Sleep(500 * time.Millisecond)
+		back <- connect(target)
+	}()
+	ok, err := vf.waitFlushed(ctx, target)
+	second := <-back
+	if err != nil || !ok {
+		t.Fatalf("waitFlushed(%s) across a reconnect: %v, %v (want a wait until the slot confirmed it)", target, ok, err)
+	}
+	second.Close(ctx)
+	slotActive(false)
+
+	// A pipeline that stays away: after the timeout the sink is compared
+	// as it is, and later readings do not wait again.
+	vf.cfg.CatchUpTimeout = 300 * time.Millisecond
+	pgtest.Exec(t, c, "app", `INSERT INTO t VALUES (2)`)
+	if err := src.QueryRow(ctx, `SELECT pg_current_wal_insert_lsn()::text`).Scan(&target); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 2; i++ {
+		if ok, err := vf.waitFlushed(ctx, target); err != nil || ok {
+			t.Fatalf("reading %d, pipeline gone: waitFlushed = %v, %v; want false, nil", i, ok, err)
+		}
+	}
+	if vf.seenActive {
+		t.Error("the verifier still expects the pipeline back after the timeout")
 	}
 }
