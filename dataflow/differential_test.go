@@ -31,6 +31,13 @@ func diffGraph() *dataflow.Graph {
 	g.Output("r", g.Reduce(j, []int{0}, []dataflow.Aggregate{countAgg{-1}, sumAgg{1}}, false,
 		intSchema("k", "count", "sum"), "GROUP BY a.k"))
 
+	// rr, gr: r and g once more, over aggregates whose states cannot be
+	// written out (so the Reduce keeps its input rows, as for min/max).
+	g.Output("rr", g.Reduce(j, []int{0}, []dataflow.Aggregate{rowsAgg{countAgg{-1}}, rowsAgg{sumAgg{1}}}, false,
+		intSchema("k", "count", "sum"), "GROUP BY a.k"))
+	g.Output("gr", g.Reduce(a, nil, []dataflow.Aggregate{rowsAgg{countAgg{-1}}, rowsAgg{sumAgg{1}}}, true,
+		intSchema("count", "sum"), ""))
+
 	// d: SELECT DISTINCT v FROM a
 	g.Output("d", g.Distinct(g.Map(a, project(1), intSchema("v"), "v"), "DISTINCT"))
 
@@ -56,7 +63,7 @@ func diffGraph() *dataflow.Graph {
 // oracle evaluates every view of diffGraph over the tables a and b.
 func oracle(a, b multiset) map[string]multiset {
 	out := map[string]multiset{}
-	for _, n := range []string{"fm", "j", "r", "d", "u", "jv", "g", "dj"} {
+	for _, n := range []string{"fm", "j", "r", "rr", "d", "u", "jv", "g", "gr", "dj"} {
 		out[n] = multiset{}
 	}
 	as, bs := a.batch(), b.batch()
@@ -114,12 +121,14 @@ func oracle(a, b multiset) map[string]multiset {
 			sum = row.NewInt(gr.sum)
 		}
 		out["r"].add(row.Update{Row: R(gr.key, gr.count, sum), W: 1})
+		out["rr"].add(row.Update{Row: R(gr.key, gr.count, sum), W: 1})
 	}
 	gs := row.Null
 	if gcnt > 0 {
 		gs = row.NewInt(gsum)
 	}
 	out["g"].add(row.Update{Row: R(gcount, gs), W: 1})
+	out["gr"].add(row.Update{Row: R(gcount, gs), W: 1})
 	// Distinct views: clamp the multiplicities to 1.
 	for _, n := range []string{"d", "dj"} {
 		for k, u := range out[n] {

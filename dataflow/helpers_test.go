@@ -1,6 +1,7 @@
 package dataflow_test
 
 import (
+	"encoding/binary"
 	"fmt"
 	"strings"
 	"testing"
@@ -113,6 +114,16 @@ func (s *countState) Add(r row.Row, w row.Weight) error {
 
 func (s *countState) Result() (row.Datum, error) { return row.NewInt(s.n), nil }
 
+func (s *countState) AppendState(buf []byte) []byte { return binary.AppendVarint(buf, s.n) }
+func (s *countState) LoadState(b []byte) error {
+	var n int
+	s.n, n = binary.Varint(b)
+	if n != len(b) {
+		return fmt.Errorf("count state %x", b)
+	}
+	return nil
+}
+
 // sumAgg is sum(col) over ints: NULLs are skipped; NULL over no values.
 type sumAgg struct{ col int }
 
@@ -136,6 +147,33 @@ func (s *sumState) Add(r row.Row, w row.Weight) error {
 	}
 	return nil
 }
+
+func (s *sumState) AppendState(buf []byte) []byte {
+	return binary.AppendVarint(binary.AppendVarint(buf, s.sum), s.cnt)
+}
+
+func (s *sumState) LoadState(b []byte) error {
+	var n, m int
+	s.sum, n = binary.Varint(b)
+	if n > 0 {
+		s.cnt, m = binary.Varint(b[n:])
+	}
+	if n <= 0 || m <= 0 || n+m != len(b) {
+		return fmt.Errorf("sum state %x", b)
+	}
+	return nil
+}
+
+// rowsAgg hides the encodability of an aggregate's state, so that a Reduce
+// over it keeps its input rows (as for min/max).
+type rowsAgg struct{ dataflow.Aggregate }
+
+func (a rowsAgg) New() dataflow.AggState { return plainState{a.Aggregate.New()} }
+
+type plainState struct{ s dataflow.AggState }
+
+func (p plainState) Add(r row.Row, w row.Weight) error { return p.s.Add(r, w) }
+func (p plainState) Result() (row.Datum, error)       { return p.s.Result() }
 
 func (s *sumState) Result() (row.Datum, error) {
 	if s.cnt == 0 {

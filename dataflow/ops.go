@@ -1,6 +1,8 @@
 package dataflow
 
 import (
+	"encoding/binary"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -255,6 +257,17 @@ type AggState interface {
 	Result() (row.Datum, error)
 }
 
+// EncodableState is an AggState that can be written out and read back: a
+// running count or sum, say, unlike min/max over a multiset of values.
+type EncodableState interface {
+	AggState
+	// AppendState appends the state's encoding to buf.
+	AppendState(buf []byte) []byte
+	// LoadState sets a state fresh from its Aggregate's New to the state
+	// AppendState encoded as b.
+	LoadState(b []byte) error
+}
+
 // Reduce groups its input by the columns group and computes aggs over each
 // group (SQL GROUP BY). Output rows are the group columns followed by one
 // column per aggregate. A group exists while it has rows; when global is
@@ -263,24 +276,38 @@ type AggState interface {
 //
 // State: per group, its multiplicity, each aggregate's state and the row
 // last emitted. A step costs the number of changed rows plus the number of
-// touched groups. In a graph with a spill store the input rows are also
-// kept in an arrangement by group; once it has moved to the store, the
-// groups' states are a cache of at most ReduceCacheGroups groups, and a
-// group evicted from it is computed again from its rows when next touched
-// (an aggregate's state is a function of its group's multiset of rows).
+// touched groups. When every aggregate's state is encodable
+// (EncodableState), that is all: the groups count toward the graph's
+// operator memory, and once they move to its spill store the groups in
+// memory are a cache of at most ReduceCacheGroups groups, the others
+// written out whole and read back when next touched. Otherwise, in a
+// graph with a spill store the input rows are also kept in an arrangement
+// by group; once it has moved to the store, the groups' states are a cache
+// of at most ReduceCacheGroups groups, and a group evicted from it is
+// computed again from its rows when next touched (an aggregate's state is
+// a function of its group's multiset of rows).
 func (g *Graph) Reduce(in *Node, group []int, aggs []Aggregate, global bool, schema row.Schema, label string) *Node {
 	names := make([]string, len(aggs))
+	encodable := true
 	for i, a := range aggs {
 		names[i] = a.String()
+		if _, ok := a.New().(EncodableState); !ok {
+			encodable = false
+		}
 	}
 	state := "per group: row count, aggregate state (" + strings.Join(names, ", ") + "), last output row"
-	// The input rows are read only a whole group at a time (to rebuild an
-	// evicted group): their buckets stay unindexed longer.
-	rows := g.newArrangement()
-	rows.small = reduceSmallBucket
-	return g.add(&Node{inputs: []*Node{in}, schema: schema, kind: "Reduce", label: label, state: state,
-		op: &reduceOp{group: group, aggs: aggs, global: global, groups: map[string]*groupState{},
-			rows: rows, lasts: g.newArrangement(), spill: &g.spill}})
+	op := &reduceOp{group: group, aggs: aggs, global: global, groups: map[string]*groupState{}, spill: &g.spill}
+	if encodable {
+		op.saved = g.newArrangement()
+	} else {
+		state += "; with a state store, also the input rows by group"
+		// The input rows are read only a whole group at a time (to
+		// rebuild an evicted group): their buckets stay unindexed longer.
+		op.rows = g.newArrangement()
+		op.rows.small = reduceSmallBucket
+		op.lasts = g.newArrangement()
+	}
+	return g.add(&Node{inputs: []*Node{in}, schema: schema, kind: "Reduce", label: label, state: state, op: op})
 }
 
 // reduceSmallBucket is the rows of a group a Reduce's input arrangement
@@ -288,7 +315,7 @@ func (g *Graph) Reduce(in *Node, group []int, aggs []Aggregate, global bool, sch
 const reduceSmallBucket = 48
 
 // ReduceCacheGroups bounds the groups a Reduce holds in memory once its
-// input arrangement lives in the spill store.
+// groups (or its input arrangement) live in the spill store.
 var ReduceCacheGroups = 1 << 16
 
 type groupState struct {
@@ -303,17 +330,101 @@ type reduceOp struct {
 	aggs   []Aggregate
 	global bool
 	groups map[string]*groupState
-	// rows are the input rows by group key, kept only when the graph has
-	// a spill store (spill.store), so that evicted groups can be rebuilt.
-	rows  *arrangement
-	spill *spillCtl
-	seen  map[string]bool // scratch of step
+	spill  *spillCtl
+	seen   map[string]bool // scratch of step
 	// evicted counts the groups dropped from the cache, for tests.
 	evicted int
-	// lasts are the last output rows of the evicted groups (that have
-	// one), by group key.
+
+	// With encodable aggregate states: saved holds the groups evicted
+	// from memory, one entry per group key whose "row" is the group's
+	// encoding (encodeGroup). While saved is in memory it holds nothing,
+	// and its bytes are the estimated memory of groups, so the graph's
+	// budget sees them and moves them out when they are the largest.
+	saved *arrangement
+	sbuf  []byte
+	// memBytes is groupBytes summed over groups.
+	memBytes int64
+
+	// Otherwise: rows are the input rows by group key, kept only when the
+	// graph has a spill store (spill.store), so that evicted groups can
+	// be rebuilt; lasts are the last output rows of the evicted groups
+	// (that have one), by group key.
+	rows  *arrangement
 	lasts *arrangement
 }
+
+// groupBytes estimates the memory of a group with key k held in groups:
+// its map slot and key, the groupState with its key and last row, and the
+// aggregate states.
+func (o *reduceOp) groupBytes(k string) int64 {
+	return int64(len(k)) + 112 + int64(len(o.group))*2*datumBytes + int64(len(o.aggs))*aggStateBytes
+}
+
+// Per datum of a row and per aggregate state, for groupBytes.
+const (
+	datumBytes    = 40
+	aggStateBytes = 80
+)
+
+// encodeGroup appends gs's encoding to buf: its count, key, last row and
+// each aggregate's state.
+func (o *reduceOp) encodeGroup(buf []byte, gs *groupState) []byte {
+	buf = binary.AppendVarint(buf, int64(gs.count))
+	buf = row.AppendBinary(buf, gs.key)
+	if gs.last == nil {
+		buf = append(buf, 0)
+	} else {
+		buf = row.AppendBinary(append(buf, 1), gs.last)
+	}
+	for _, s := range gs.states {
+		n := len(buf)
+		buf = s.(EncodableState).AppendState(buf)
+		st := append([]byte(nil), buf[n:]...)
+		buf = append(binary.AppendUvarint(buf[:n], uint64(len(st))), st...)
+	}
+	return buf
+}
+
+// decodeGroup is the group encodeGroup wrote as enc.
+func (o *reduceOp) decodeGroup(enc string) (*groupState, error) {
+	bad := func(what string, err error) (*groupState, error) {
+		return nil, &SpillError{fmt.Errorf("undecodable aggregate group (%s: %v)", what, err)}
+	}
+	b := []byte(enc)
+	count, n := binary.Varint(b)
+	if n <= 0 {
+		return bad("count", errBadEntry)
+	}
+	key, b, err := row.DecodeBinary(b[n:])
+	if err != nil || len(b) == 0 {
+		return bad("key", err)
+	}
+	gs := o.newGroup(key)
+	gs.count = row.Weight(count)
+	hasLast := b[0]
+	b = b[1:]
+	if hasLast == 1 {
+		if gs.last, b, err = row.DecodeBinary(b); err != nil {
+			return bad("last row", err)
+		}
+	}
+	for i, s := range gs.states {
+		l, n := binary.Uvarint(b)
+		if n <= 0 || uint64(len(b)-n) < l {
+			return bad(o.aggs[i].String(), errBadEntry)
+		}
+		if err := s.(EncodableState).LoadState(b[n : n+int(l)]); err != nil {
+			return bad(o.aggs[i].String(), err)
+		}
+		b = b[n+int(l):]
+	}
+	if len(b) != 0 {
+		return bad("trailing bytes", errBadEntry)
+	}
+	return gs, nil
+}
+
+var errBadEntry = errors.New("malformed entry")
 
 func (o *reduceOp) newGroup(key row.Row) *groupState {
 	gs := &groupState{key: key, states: make([]AggState, len(o.aggs))}
@@ -341,17 +452,33 @@ func (o *reduceOp) result(gs *groupState) (row.Row, error) {
 }
 
 // group returns the state of the group with key k (its columns taken from
-// r), rebuilding an evicted group from the input arrangement.
+// r), reading an evicted group back or rebuilding it from the input
+// arrangement.
 func (o *reduceOp) groupOf(k string, r row.Row) (*groupState, error) {
 	if gs, ok := o.groups[k]; ok {
 		return gs, nil
+	}
+	if o.saved != nil && o.saved.disk != nil {
+		enc, _, held, err := o.saved.first(k)
+		if err != nil {
+			return nil, err
+		}
+		if held {
+			gs, err := o.decodeGroup(enc)
+			if err != nil {
+				return nil, err
+			}
+			o.saved.addEnc(k, enc, -1)
+			o.groups[k], o.memBytes = gs, o.memBytes+o.groupBytes(k)
+			return gs, nil
+		}
 	}
 	key := make(row.Row, len(o.group))
 	for i, c := range o.group {
 		key[i] = r[c]
 	}
 	gs := o.newGroup(key)
-	if o.rows.disk != nil {
+	if o.rows != nil && o.rows.disk != nil {
 		// An evicted group: its last output row was kept aside (it is
 		// what the sinks hold, and its key columns are the group's first
 		// row's, which SQL-equal keys need not share), its state is
@@ -383,6 +510,9 @@ func (o *reduceOp) groupOf(k string, r row.Row) (*groupState, error) {
 		}
 	}
 	o.groups[k] = gs
+	if o.saved != nil {
+		o.memBytes += o.groupBytes(k)
+	}
 	return gs, nil
 }
 
@@ -393,7 +523,7 @@ func (o *reduceOp) step(ins []Batch) (Batch, error) {
 	}
 	clear(o.seen)
 	seen := o.seen
-	keep := o.spill.store != nil
+	keep := o.rows != nil && o.spill.store != nil
 	if o.global {
 		gs, err := o.groupOf("", nil)
 		if err != nil {
@@ -431,6 +561,11 @@ func (o *reduceOp) step(ins []Batch) (Batch, error) {
 			return nil, err
 		}
 	}
+	if o.saved != nil && o.saved.disk != nil {
+		if err := o.saved.settle(); err != nil {
+			return nil, err
+		}
+	}
 	var out Batch
 	for _, k := range touched {
 		gs := o.groups[k]
@@ -453,7 +588,13 @@ func (o *reduceOp) step(ins []Batch) (Batch, error) {
 		gs.last = next
 		if gs.count == 0 && !o.global {
 			delete(o.groups, k)
+			if o.saved != nil {
+				o.memBytes -= o.groupBytes(k)
+			}
 		}
+	}
+	if o.saved != nil {
+		return out, o.bound()
 	}
 	// Groups on disk: keep the cache bounded (any groups go; they are
 	// rebuilt from their rows when touched again).
@@ -473,6 +614,32 @@ func (o *reduceOp) step(ins []Batch) (Batch, error) {
 		}
 	}
 	return out, nil
+}
+
+// bound keeps the memory of a Reduce with encodable states in check after
+// a step: while its groups are in memory, their estimated size is its
+// share of the operator memory (saved.bytes); once they have moved to the
+// spill store, at most ReduceCacheGroups stay in memory, the others are
+// written out whole (any groups go; they are read back when touched).
+func (o *reduceOp) bound() error {
+	if o.saved.disk == nil {
+		o.saved.bytes = o.memBytes
+		return nil
+	}
+	if len(o.groups) <= ReduceCacheGroups {
+		return nil
+	}
+	for k, gs := range o.groups {
+		if len(o.groups) <= ReduceCacheGroups/2 {
+			break
+		}
+		o.sbuf = o.encodeGroup(o.sbuf[:0], gs)
+		o.saved.addEnc(k, string(o.sbuf), 1)
+		delete(o.groups, k)
+		o.memBytes -= o.groupBytes(k)
+		o.evicted++
+	}
+	return o.saved.settle()
 }
 
 // SortBatch orders a batch deterministically (by row, then weight), for

@@ -359,10 +359,12 @@ func TestDistinctSQLEquality(t *testing.T) {
 	}
 }
 
-// TestReduceEvictedGroupKeepsItsRow: with its rows on disk and a one-group
-// cache, a group evicted and touched again retracts exactly the row it
-// emitted — the key as first seen (numeric 1.0), not the SQL-equal key
-// of the row that touches it (1.00).
+// TestReduceEvictedGroupKeepsItsRow: with its groups (or its rows) on disk
+// and a one-group cache, a group evicted and touched again retracts
+// exactly the row it emitted — the key as first seen (numeric 1.0), not
+// the SQL-equal key of the row that touches it (1.00). Both kinds of
+// Reduce: one whose aggregate state is written out, one that rebuilds it
+// from its rows.
 func TestReduceEvictedGroupKeepsItsRow(t *testing.T) {
 	old := dataflow.ReduceCacheGroups
 	dataflow.ReduceCacheGroups = 1
@@ -370,32 +372,66 @@ func TestReduceEvictedGroupKeepsItsRow(t *testing.T) {
 	tbl := row.TableName{Schema: "public", Name: "n"}
 	sch := row.Schema{{Name: "g", Type: row.Type{OID: row.OIDNumeric}}}
 	num := func(w row.Weight, s string) row.Update { return row.Update{Row: row.Row{row.NewNumeric(s)}, W: w} }
-	g := dataflow.New()
-	g.Output("r", g.Reduce(g.Input(tbl, sch), []int{0}, []dataflow.Aggregate{countAgg{-1}}, false,
-		row.Schema{sch[0], {Name: "count", Type: row.Int8}}, "GROUP BY g"))
-	if err := g.SetSpill(dataflow.NewMemSpill(), 0); err != nil {
-		t.Fatal(err)
-	}
-	steps := []struct {
-		in   dataflow.Batch
-		want string
-	}{
-		{dataflow.Batch{num(1, "1.0"), num(1, "2"), num(1, "3")}, "+1 (1.0,1); +1 (2,1); +1 (3,1)"},
-		{dataflow.Batch{num(1, "2")}, "-1 (2,1); +1 (2,2)"}, // evicts the others
-		{dataflow.Batch{num(1, "1.00")}, "-1 (1.0,1); +1 (1.0,2)"},
-		{dataflow.Batch{num(1, "3"), num(1, "2")}, "-1 (2,2); +1 (2,3); -1 (3,1); +1 (3,2)"},
-		{dataflow.Batch{num(-1, "1.0"), num(-1, "1.00")}, "-1 (1.0,2)"},
-	}
-	for i, s := range steps {
-		out, err := g.Step(map[row.TableName]dataflow.Batch{tbl: s.in})
-		if err != nil {
-			t.Fatalf("step %d: %v", i, err)
+	for _, agg := range []dataflow.Aggregate{countAgg{-1}, rowsAgg{countAgg{-1}}} {
+		g := dataflow.New()
+		g.Output("r", g.Reduce(g.Input(tbl, sch), []int{0}, []dataflow.Aggregate{agg}, false,
+			row.Schema{sch[0], {Name: "count", Type: row.Int8}}, "GROUP BY g"))
+		if err := g.SetSpill(dataflow.NewMemSpill(), 0); err != nil {
+			t.Fatal(err)
 		}
-		if got := fmtBatch(out["r"]); got != s.want {
-			t.Errorf("step %d: got %s, want %s", i, got, s.want)
+		steps := []struct {
+			in   dataflow.Batch
+			want string
+		}{
+			{dataflow.Batch{num(1, "1.0"), num(1, "2"), num(1, "3")}, "+1 (1.0,1); +1 (2,1); +1 (3,1)"},
+			{dataflow.Batch{num(1, "2")}, "-1 (2,1); +1 (2,2)"}, // evicts the others
+			{dataflow.Batch{num(1, "1.00")}, "-1 (1.0,1); +1 (1.0,2)"},
+			{dataflow.Batch{num(1, "3"), num(1, "2")}, "-1 (2,2); +1 (2,3); -1 (3,1); +1 (3,2)"},
+			{dataflow.Batch{num(-1, "1.0"), num(-1, "1.00")}, "-1 (1.0,2)"},
+		}
+		for i, s := range steps {
+			out, err := g.Step(map[row.TableName]dataflow.Batch{tbl: s.in})
+			if err != nil {
+				t.Fatalf("%T, step %d: %v", agg, i, err)
+			}
+			if got := fmtBatch(out["r"]); got != s.want {
+				t.Errorf("%T, step %d: got %s, want %s", agg, i, got, s.want)
+			}
+		}
+		if _, _, evicted := dataflow.ReduceCache(g); evicted == 0 {
+			t.Errorf("%T: no group was evicted", agg)
 		}
 	}
-	if _, _, evicted := dataflow.ReduceCache(g); evicted == 0 {
-		t.Error("no group was evicted")
+}
+
+// TestReduceEncodableStateKeepsNoRows: with a spill store, a Reduce whose
+// aggregate states can be written out holds memory per group, not per
+// input row; one over states that cannot keeps every input row.
+func TestReduceEncodableStateKeepsNoRows(t *testing.T) {
+	var sizes []int64
+	for _, aggs := range [][]dataflow.Aggregate{{countAgg{-1}, sumAgg{1}}, {rowsAgg{countAgg{-1}}, rowsAgg{sumAgg{1}}}} {
+		g := dataflow.New()
+		g.Output("r", g.Reduce(g.Input(tblA, schemaA), []int{0}, aggs, false, intSchema("k", "count", "sum"), "GROUP BY k"))
+		if err := g.SetSpill(dataflow.NewMemSpill(), 1<<40); err != nil {
+			t.Fatal(err)
+		}
+		var in dataflow.Batch
+		for i := range 5000 {
+			in = append(in, row.Update{Row: R(i%5, i), W: 1})
+		}
+		if _, err := g.Step(map[row.TableName]dataflow.Batch{tblA: in}); err != nil {
+			t.Fatal(err)
+		}
+		bytes, _, spilled := g.OperatorMemory()
+		if spilled != 0 {
+			t.Fatalf("%T: %d arrangements spilled under a huge budget", aggs[0], spilled)
+		}
+		sizes = append(sizes, bytes)
+	}
+	if sizes[0] <= 0 || sizes[0] > 5*1024 {
+		t.Errorf("5 groups with encodable states: %d bytes of operator memory, want a few hundred per group", sizes[0])
+	}
+	if sizes[1] < 5000*40 {
+		t.Errorf("5000 input rows kept for states that cannot be written out: only %d bytes", sizes[1])
 	}
 }

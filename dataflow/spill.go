@@ -56,11 +56,12 @@ func (g *Graph) newArrangement() *arrangement {
 
 // SetSpill gives the graph a spill store and an operator memory budget in
 // bytes: after each step, while the arrangements held in memory (of joins,
-// semi- and anti-joins, NOT IN, DISTINCT and the inputs of aggregates)
-// exceed budget, the largest moves to the store. A budget of 0 or less
-// keeps every arrangement in the store from the start. Call it before the
-// first step. An aggregate whose input is in the store keeps a bounded
-// cache of its groups (see Reduce). Other operator state (top-k and window
+// semi- and anti-joins, NOT IN, DISTINCT, aggregates)
+// exceed budget, the largest moves to the store (an aggregate's groups
+// count as one, see Reduce). A budget of 0 or less keeps every
+// arrangement in the store from the start. Call it before the first step.
+// An aggregate whose groups (or input rows) are in the store keeps a
+// bounded cache of its groups. Other operator state (top-k and window
 // partitions, the inner graphs of WITH RECURSIVE) stays in memory.
 func (g *Graph) SetSpill(s Spill, budget int64) error {
 	if g.primed {

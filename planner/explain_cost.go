@@ -96,6 +96,9 @@ func analyzeView(p *Plan, v View) ViewCost {
 			if ds := distinctRE.FindAllString(n.StateDesc(), -1); len(ds) > 0 {
 				oc.GrowsWith += ", plus for " + strings.Join(ds, ", ") + " the count of each distinct value of each group"
 			}
+			if strings.Contains(n.StateDesc(), "also the input rows by group") {
+				oc.GrowsWith += "; with a state_dir, also its input rows (to rebuild the groups whose state cannot be written out)"
+			}
 		case kind == "Distinct":
 			cols := len(n.Schema())
 			oc.GrowsWith = fmt.Sprintf("the distinct rows of its input (%d columns each)", cols)

@@ -550,7 +550,11 @@ func NewAggregateCall(call AggCall) (dataflow.Aggregate, row.Type, error) {
 				s = &distinctState{inner: s, col: argCol, seen: map[string]*distinctValue{}, keepNull: collectNames[name]}
 			}
 			if filter >= 0 {
-				s = &filterState{inner: s, col: filter}
+				f := filterState{inner: s, col: filter}
+				if _, ok := s.(dataflow.EncodableState); ok {
+					return &encFilterState{f}
+				}
+				s = &f
 			}
 			return s
 		}}
