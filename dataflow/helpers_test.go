@@ -173,7 +173,7 @@ func (a rowsAgg) New() dataflow.AggState { return plainState{a.Aggregate.New()} 
 type plainState struct{ s dataflow.AggState }
 
 func (p plainState) Add(r row.Row, w row.Weight) error { return p.s.Add(r, w) }
-func (p plainState) Result() (row.Datum, error)       { return p.s.Result() }
+func (p plainState) Result() (row.Datum, error)        { return p.s.Result() }
 
 func (s *sumState) Result() (row.Datum, error) {
 	if s.cnt == 0 {
