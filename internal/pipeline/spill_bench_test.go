@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"encoding/binary"
 	"fmt"
 	"testing"
 
@@ -71,10 +72,28 @@ type benchCount struct{ n int64 }
 func (c *benchCount) Add(_ row.Row, w row.Weight) error { c.n += int64(w); return nil }
 func (c *benchCount) Result() (row.Datum, error)        { return row.NewInt(c.n), nil }
 
-type benchCountAgg struct{}
+// benchCountAgg is count(*); with enc, its state can be written out (as
+// ripple's own count), else the Reduce keeps its input rows (as for min).
+type benchCountAgg struct{ enc bool }
 
-func (benchCountAgg) New() dataflow.AggState { return &benchCount{} }
-func (benchCountAgg) String() string         { return "count(*)" }
+func (a benchCountAgg) New() dataflow.AggState {
+	if a.enc {
+		return &benchCountEnc{}
+	}
+	return &benchCount{}
+}
+func (benchCountAgg) String() string { return "count(*)" }
+
+type benchCountEnc struct{ benchCount }
+
+func (c *benchCountEnc) AppendState(buf []byte) []byte { return binary.AppendVarint(buf, c.n) }
+func (c *benchCountEnc) LoadState(b []byte) error {
+	var k int
+	if c.n, k = binary.Varint(b); k != len(b) {
+		return fmt.Errorf("count state %x", b)
+	}
+	return nil
+}
 
 // BenchmarkAggregateStep steps SELECT k, count(*) FROM a GROUP BY k over
 // 100,000 rows in 20,000 groups with changes of 1,000 rows that move rows
@@ -82,14 +101,11 @@ func (benchCountAgg) String() string         { return "count(*)" }
 // arrangement), with one but under budget (the input rows arranged in
 // memory, as ripple runs with a state_dir), with the input rows on disk
 // and every group cached, and on disk with a 1,000-group cache (most
-// touched groups rebuilt from their rows on disk). ns/op is per changed row.
+// touched groups rebuilt from their rows on disk). Each twice: "groups"
+// with a count whose state is written out (no input rows kept: the groups
+// themselves move to disk and are read back), "rows" with one whose state
+// is not. ns/change is per changed row.
 func BenchmarkAggregateStep(b *testing.B) {
-	ta := row.TableName{Schema: "public", Name: "a"}
-	sch := row.Schema{{Name: "id", Type: row.Int8}, {Name: "k", Type: row.Int8}, {Name: "pad", Type: row.Text}}
-	const n, batch, groups = 100000, 1000, 20000
-	mk := func(id, k int64) row.Row {
-		return row.Row{row.NewInt(id), row.NewInt(k), row.NewText(fmt.Sprintf("pad-%08d", id))}
-	}
 	modes := []struct {
 		name   string
 		store  bool
@@ -97,50 +113,68 @@ func BenchmarkAggregateStep(b *testing.B) {
 		cache  int
 	}{{"no-store", false, 0, 0}, {"store-in-memory", true, 1 << 30, 0}, {"spilled", true, 0, 0}, {"spilled-cache-1000", true, 0, 1000}}
 	for _, mode := range modes {
-		b.Run(mode.name, func(b *testing.B) {
-			if mode.cache > 0 {
-				old := dataflow.ReduceCacheGroups
-				dataflow.ReduceCacheGroups = mode.cache
-				defer func() { dataflow.ReduceCacheGroups = old }()
+		for _, enc := range []bool{true, false} {
+			name := mode.name + "/rows"
+			if enc {
+				name = mode.name + "/groups"
 			}
-			g := dataflow.New()
-			g.Output("r", g.Reduce(g.Input(ta, sch), []int{1}, []dataflow.Aggregate{benchCountAgg{}}, false,
-				row.Schema{{Name: "k", Type: row.Int8}, {Name: "n", Type: row.Int8}}, "GROUP BY k"))
-			if mode.store {
-				sp, err := state.OpenSpill(b.TempDir(), nil)
-				if err != nil {
-					b.Fatal(err)
-				}
-				defer sp.Close()
-				if err := g.SetSpill(sp, mode.budget); err != nil {
-					b.Fatal(err)
-				}
-			}
-			var la dataflow.Batch
-			for i := int64(0); i < n; i++ {
-				la = append(la, row.Update{Row: mk(i, i%groups), W: 1})
-			}
-			if _, err := g.Step(map[row.TableName]dataflow.Batch{ta: la}); err != nil {
-				b.Fatal(err)
-			}
-			keys := make([]int64, n)
-			for i := range keys {
-				keys[i] = int64(i) % groups
-			}
-			b.ResetTimer()
-			for it := 0; it < b.N; it++ {
-				var d dataflow.Batch
-				for j := 0; j < batch/2; j++ {
-					id := int64((it*batch/2 + j) % n)
-					nk := (keys[id] + 7) % groups
-					d = append(d, row.Update{Row: mk(id, keys[id]), W: -1}, row.Update{Row: mk(id, nk), W: 1})
-					keys[id] = nk
-				}
-				if _, err := g.Step(map[row.TableName]dataflow.Batch{ta: d}); err != nil {
-					b.Fatal(err)
-				}
-			}
-			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*batch), "ns/change")
-		})
+			b.Run(name, func(b *testing.B) {
+				benchAggregate(b, mode.store, mode.budget, mode.cache, enc)
+			})
+		}
 	}
+}
+
+func benchAggregate(b *testing.B, store bool, budget int64, cache int, enc bool) {
+	ta := row.TableName{Schema: "public", Name: "a"}
+	sch := row.Schema{{Name: "id", Type: row.Int8}, {Name: "k", Type: row.Int8}, {Name: "pad", Type: row.Text}}
+	const n, batch, groups = 100000, 1000, 20000
+	mk := func(id, k int64) row.Row {
+		return row.Row{row.NewInt(id), row.NewInt(k), row.NewText(fmt.Sprintf("pad-%08d", id))}
+	}
+	if cache > 0 {
+		old := dataflow.ReduceCacheGroups
+		dataflow.ReduceCacheGroups = cache
+		defer func() { dataflow.ReduceCacheGroups = old }()
+	}
+	g := dataflow.New()
+	g.Output("r", g.Reduce(g.Input(ta, sch), []int{1}, []dataflow.Aggregate{benchCountAgg{enc}}, false,
+		row.Schema{{Name: "k", Type: row.Int8}, {Name: "n", Type: row.Int8}}, "GROUP BY k"))
+	if store {
+		sp, err := state.OpenSpill(b.TempDir(), nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer sp.Close()
+		if err := g.SetSpill(sp, budget); err != nil {
+			b.Fatal(err)
+		}
+	}
+	var la dataflow.Batch
+	for i := int64(0); i < n; i++ {
+		la = append(la, row.Update{Row: mk(i, i%groups), W: 1})
+	}
+	if _, err := g.Step(map[row.TableName]dataflow.Batch{ta: la}); err != nil {
+		b.Fatal(err)
+	}
+	keys := make([]int64, n)
+	for i := range keys {
+		keys[i] = int64(i) % groups
+	}
+	b.ResetTimer()
+	for it := 0; it < b.N; it++ {
+		var d dataflow.Batch
+		for j := 0; j < batch/2; j++ {
+			id := int64((it*batch/2 + j) % n)
+			nk := (keys[id] + 7) % groups
+			d = append(d, row.Update{Row: mk(id, keys[id]), W: -1}, row.Update{Row: mk(id, nk), W: 1})
+			keys[id] = nk
+		}
+		if _, err := g.Step(map[row.TableName]dataflow.Batch{ta: d}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*batch), "ns/change")
+	mem, _, _ := g.OperatorMemory()
+	b.ReportMetric(float64(mem)/n, "opmem-B/row")
 }
