@@ -18,12 +18,14 @@ import (
 )
 
 // TestOperatorStateOnDisk runs a join view, an EXISTS view, an aggregate
-// with thousands of groups and a DISTINCT over a join twice on the same
+// with thousands of groups whose state holds its input values (min, max),
+// one whose groups are written out whole (count, sum, avg, bool_and,
+// stddev_pop, FILTER) and a DISTINCT over a join twice on the same
 // data: once with the operator state in memory (the default
 // operator_memory) and once from a fresh snapshot with operator_memory 1MB,
 // table_memory 0 and a 100-group aggregate cache, so that the arrangements
-// move to the spill store, the aggregate rebuilds evicted groups from its
-// rows there, and the table copies go to the state store on disk. Both
+// move to the spill store, the aggregates evict groups and read them back
+// (or rebuild them from their rows there), and the table copies go to the state store on disk. Both
 // are checked by the oracle after the initial load and after a workload
 // that changes join keys, deletes and inserts on both sides; the second run
 // is also killed and resumed. It reports ripple's peak RSS in both forms
@@ -58,6 +60,10 @@ CREATE VIEW public.cust_totals AS
   SELECT cust, count(*) AS n, sum(amt) AS total, max(pad) AS top_pad, min(amt) AS low FROM orders GROUP BY cust;
 CREATE VIEW public.region_amts AS
   SELECT DISTINCT c.region, o.amt FROM orders o JOIN customers c ON c.id = o.cust;
+CREATE VIEW public.cust_sums AS
+  SELECT cust, count(*) AS n, sum(amt) AS total, avg(amt) AS mean, sum(amt * 1.5) AS scaled,
+         bool_and(amt < 99) AS low, stddev_pop(amt) AS sd, count(*) FILTER (WHERE amt > 50) AS big
+  FROM orders GROUP BY cust;
 `
 	cfg := writeConfig(t, src.DSN("app"), map[string]string{"main": snk.DSN("warehouse")}, views)
 	srcConn := connect(t, src, "app")
