@@ -430,6 +430,7 @@ func (a *assembler) apply(m message) (*Txn, error) {
 		t := a.cur
 		a.cur = nil
 		t.CommitLSN, t.EndLSN, t.CommitTime = m.CommitLSN, m.EndLSN, m.CommitTime
+		t.Received = time.Now()
 		return t, nil
 	case msgRelation:
 		// A new *Relation each time: Changes already assembled keep the

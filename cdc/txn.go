@@ -94,7 +94,11 @@ type Txn struct {
 	CommitLSN  row.LSN // LSN of the commit record: the transaction's logical time
 	EndLSN     row.LSN // end of the commit record; what is acknowledged once durable
 	CommitTime time.Time
-	Changes    []Change
+	// Received is when ripple read the transaction's commit message (its
+	// last part's): CommitTime to Received is PostgreSQL's decoding and
+	// the transfer.
+	Received time.Time
+	Changes  []Change
 	Part       int
 	More       bool
 }

@@ -33,7 +33,7 @@ func run() error {
 	tiny := flag.Bool("tiny", false, "run the CI smoke sizes")
 	only := flag.String("only", "", "comma-separated scenarios to run (a,b,c,d,e,f); default all")
 	out := flag.String("out", "docs/bench", "directory for report.md, report.json and the plots (PNG)")
-	prof := flag.String("profile", "", "directory for CPU and allocation profiles of scenario a (identity view) and heap profiles of scenario e")
+	prof := flag.String("profile", "", "directory for CPU and allocation profiles of scenario a (identity view) and of each TPC-H refresh (f), and heap profiles of scenario e")
 	verbose := flag.Bool("v", false, "log the pipeline's messages")
 	flag.Parse()
 

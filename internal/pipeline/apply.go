@@ -28,10 +28,12 @@ func (e *engine) step(txn cdc.Txn) (map[string]dataflow.Batch, StepInfo, error) 
 // stepAt is step at logical time now (the parts of one transaction share
 // one time).
 func (e *engine) stepAt(txn cdc.Txn, now dataflow.Time) (map[string]dataflow.Batch, StepInfo, error) {
-	info := StepInfo{LSN: txn.CommitLSN, CommitTime: txn.CommitTime, Changes: len(txn.Changes), ViewRows: map[string]int{}}
+	info := StepInfo{LSN: txn.CommitLSN, CommitTime: txn.CommitTime, Changes: len(txn.Changes), ViewRows: map[string]int{},
+		Received: txn.Received}
 	if e.temporal {
 		info.Time = now.Go()
 	}
+	start := time.Now()
 	inputs := map[row.TableName]dataflow.Batch{}
 	for _, c := range txn.Changes {
 		ts, ok := e.tables[c.Rel.Name]
@@ -62,6 +64,7 @@ func (e *engine) stepAt(txn cdc.Txn, now dataflow.Time) (map[string]dataflow.Bat
 		return nil, info, fmt.Errorf("transaction at %s: %w", txn.CommitLSN, err)
 	}
 	e.countOutput(out, &info)
+	info.Engine = time.Since(start)
 	return out, info, nil
 }
 
@@ -184,7 +187,11 @@ func (e *engine) applyGroup(ctx context.Context, group []cdc.Txn) ([]StepInfo, e
 			}
 			return nil, fmt.Errorf("apply transaction at %s to sink %s: %w", at, name, err)
 		}
-		e.metrics.SinkCommits(name, time.Since(start), n) // each step is its own sink transaction
+		took := time.Since(start)
+		e.metrics.SinkCommits(name, took, n) // each step is its own sink transaction
+		for i := range infos {
+			infos[i].Sink += took
+		}
 	}
 	return infos, nil
 }

@@ -71,6 +71,8 @@ func (e *engine) applyParts(ctx context.Context, first cdc.Txn, next func() (cdc
 			return total, part, err
 		}
 		total.Changes += info.Changes
+		total.Engine += info.Engine
+		total.Received = info.Received
 		for name, n := range info.ViewRows {
 			total.ViewRows[name] += n
 		}

@@ -122,6 +122,14 @@ type StepInfo struct {
 	Tick     bool
 	Changes  int            // source row changes in the transaction
 	ViewRows map[string]int // output rows changed per view (sum of |weight|)
+	// Where the time went, for a source transaction: when ripple received
+	// its commit, how long the engine (table copies and dataflow) took
+	// over it, and how long the sinks' apply took for the group of
+	// transactions it went in (0 for one applied in parts, whose sink
+	// writes interleave with the engine).
+	Received time.Time
+	Engine   time.Duration
+	Sink     time.Duration
 }
 
 func (c *Config) setDefaults() {

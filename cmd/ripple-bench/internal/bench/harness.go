@@ -58,6 +58,10 @@ type stepMark struct {
 	lsn     row.LSN
 	at      time.Time // when OnStep saw it: durable in the sink
 	commit  time.Time // the source commit time (from the stream)
+	// received is when ripple read the commit; engine and sink the time
+	// the engine and the sinks' apply took over it.
+	received     time.Time
+	engine, sink time.Duration
 	changes int
 }
 
@@ -148,7 +152,8 @@ func (r *ripple) onStep(info pipeline.StepInfo) {
 		return
 	}
 	r.mu.Lock()
-	r.steps = append(r.steps, stepMark{lsn: info.LSN, at: now, commit: info.CommitTime, changes: info.Changes})
+	r.steps = append(r.steps, stepMark{lsn: info.LSN, at: now, commit: info.CommitTime, changes: info.Changes,
+		received: info.Received, engine: info.Engine, sink: info.Sink})
 	close(r.changed)
 	r.changed = make(chan struct{})
 	r.mu.Unlock()
