@@ -48,6 +48,24 @@ func TestSmoke(t *testing.T) {
 				t.Errorf("scenario %s: figure %q has value %v and baseline %v", s.ID, f.Name, f.Value, f.BaselineValue)
 			}
 		}
+		if s.ID == "f" {
+			// Each refresh's time is split by stage, from the pipeline's
+			// own StepInfo: the engine's and the sink's times lie between
+			// the commit's receipt and the report, so the rest is not
+			// negative.
+			split := 0
+			for _, st := range s.Stages {
+				if strings.Contains(st, "the engine took ") {
+					split++
+					if _, rest, _ := strings.Cut(st, "the rest (queue, checkpoint) "); strings.HasPrefix(rest, "-") {
+						t.Errorf("scenario f: the stages add up to more than the whole: %q", st)
+					}
+				}
+			}
+			if split < 4 {
+				t.Errorf("scenario f: %d refreshes split by stage, want the warm-up and the measured pair:\n%s", split, strings.Join(s.Stages, "\n"))
+			}
+		}
 	}
 	var md, js bytes.Buffer
 	rep.WriteMarkdown(&md)
