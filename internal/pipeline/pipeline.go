@@ -86,11 +86,12 @@ type Config struct {
 	// every table stays in memory.
 	TableMemory int64
 	// OperatorMemory bounds the memory of the dataflow graph's
-	// arrangements (the join, semi-join and NOT IN state) when the state is
-	// durable: past it, the largest move to a scratch store on disk
-	// (state_dir/spill) with a block cache in memory. 0 means
-	// DefaultOperatorMemory; a negative value keeps every arrangement on
-	// disk. Aggregate, DISTINCT, top-k and window state stays in memory.
+	// arrangements (the join, semi-join, NOT IN, DISTINCT and aggregate
+	// state) when the state is durable: past it, the largest move to a
+	// scratch store on disk (state_dir/spill) with a block cache in memory.
+	// 0 means DefaultOperatorMemory; a negative value keeps every
+	// arrangement on disk. Top-k, window and WITH RECURSIVE state stays in
+	// memory.
 	OperatorMemory int64
 	// SyncInterval is the least time between two syncs of the state's
 	// write-ahead log; checkpoints are acknowledged to the source once

@@ -90,6 +90,9 @@ type rippleOpts struct {
 	hold  bool // block after the initial load until release is closed
 	group int  // >1: grouped sink mode (when the pipeline has one)
 	queue int
+	// onDisk keeps the table copies and the operator state on disk
+	// (table_memory 0, operator_memory 0).
+	onDisk bool
 }
 
 // startRipple plans viewSQL and runs a pipeline from database db of the
@@ -122,6 +125,9 @@ func (e *Env) startRipple(ctx context.Context, db, viewSQL string, o rippleOpts)
 		Logger:    e.log,
 		Status:    r.status,
 		OnStep:    r.onStep,
+	}
+	if o.onDisk {
+		cfg.TableMemory, cfg.OperatorMemory = -1, -1
 	}
 	if o.group > 1 && !setGroup(&cfg, o.group) {
 		return nil, errNoGrouping
