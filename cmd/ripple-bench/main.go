@@ -35,6 +35,8 @@ func run() error {
 	out := flag.String("out", "docs/bench", "directory for report.md, report.json and the plots (PNG)")
 	prof := flag.String("profile", "", "directory for CPU and allocation profiles of scenario a (identity view) and of each TPC-H refresh (f), and heap profiles of scenario e")
 	verbose := flag.Bool("v", false, "log the pipeline's messages")
+	tableMB := flag.Int64("table-memory-mb", 0, "ripple's table_memory in MiB (0: its default, 1GB)")
+	operatorMB := flag.Int64("operator-memory-mb", 0, "ripple's operator_memory in MiB (0: its default, 1GB)")
 	flag.Parse()
 
 	form := bench.Short
@@ -44,7 +46,8 @@ func run() error {
 	case *tiny:
 		form = bench.Tiny
 	}
-	cfg := bench.Config{Form: form, ProfileDir: *prof, Progress: os.Stderr}
+	cfg := bench.Config{Form: form, ProfileDir: *prof, Progress: os.Stderr,
+		TableMemory: *tableMB << 20, OperatorMemory: *operatorMB << 20}
 	if *only != "" {
 		cfg.Scenarios = strings.Split(*only, ",")
 	}

@@ -72,7 +72,10 @@ type Config struct {
 	// ProfileDir, when set, receives CPU and allocation profiles of ripple
 	// draining the backlog in scenario a.
 	ProfileDir string
-	Logger     *slog.Logger
+	// TableMemory and OperatorMemory, when not 0, are ripple's
+	// table_memory and operator_memory in bytes (pipeline.Config).
+	TableMemory, OperatorMemory int64
+	Logger                      *slog.Logger
 	// Progress receives one line per finished figure; nil discards them.
 	Progress io.Writer
 }
@@ -86,6 +89,8 @@ type Env struct {
 	form     Form
 	profDir  string
 	seq      int
+	// tableMemory and operatorMemory are Config's.
+	tableMemory, operatorMemory int64
 	// strictRate is strict mode's single-row drain rate (txn/s) and
 	// bareCommit the mean bare single-row sink commit, from scenario a.
 	strictRate float64
@@ -140,8 +145,9 @@ func Run(ctx context.Context, env *Env, cfg Config) (*Report, error) {
 	env.sizes = SizesOf(cfg.Form)
 	env.form = cfg.Form
 	env.profDir = cfg.ProfileDir
+	env.tableMemory, env.operatorMemory = cfg.TableMemory, cfg.OperatorMemory
 	rep := &Report{Form: cfg.Form.String(), Started: time.Now().UTC(), GoVersion: runtime.Version(),
-		CPUs: runtime.NumCPU(), Sizes: env.sizes}
+		CPUs: runtime.NumCPU(), Sizes: env.sizes, TableMemory: cfg.TableMemory, OperatorMemory: cfg.OperatorMemory}
 	var pgv string
 	if c, err := env.connect(ctx, env.Src, "postgres"); err == nil {
 		_ = c.QueryRow(ctx, "SHOW server_version").Scan(&pgv)

@@ -55,14 +55,14 @@ func (e *Env) dropDBs(ctx context.Context, db string) {
 
 // stepMark is one applied source transaction as OnStep reports it.
 type stepMark struct {
-	lsn     row.LSN
-	at      time.Time // when OnStep saw it: durable in the sink
-	commit  time.Time // the source commit time (from the stream)
+	lsn    row.LSN
+	at     time.Time // when OnStep saw it: durable in the sink
+	commit time.Time // the source commit time (from the stream)
 	// received is when ripple read the commit; engine and sink the time
 	// the engine and the sinks' apply took over it.
 	received     time.Time
 	engine, sink time.Duration
-	changes int
+	changes      int
 }
 
 // ripple is one in-process pipeline run.
@@ -126,6 +126,7 @@ func (e *Env) startRipple(ctx context.Context, db, viewSQL string, o rippleOpts)
 		Status:    r.status,
 		OnStep:    r.onStep,
 	}
+	cfg.TableMemory, cfg.OperatorMemory = e.tableMemory, e.operatorMemory
 	if o.onDisk {
 		cfg.TableMemory, cfg.OperatorMemory = -1, -1
 	}

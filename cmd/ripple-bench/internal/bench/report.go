@@ -11,14 +11,18 @@ import (
 
 // Report is the result of a run; it is written as JSON and Markdown.
 type Report struct {
-	Form            string      `json:"form"`
-	Started         time.Time   `json:"started"`
-	Finished        time.Time   `json:"finished"`
-	GoVersion       string      `json:"go_version"`
-	PostgresVersion string      `json:"postgres_version"`
-	CPUs            int         `json:"cpus"`
-	Sizes           Sizes       `json:"sizes"`
-	Scenarios       []*Scenario `json:"scenarios"`
+	Form            string    `json:"form"`
+	Started         time.Time `json:"started"`
+	Finished        time.Time `json:"finished"`
+	GoVersion       string    `json:"go_version"`
+	PostgresVersion string    `json:"postgres_version"`
+	CPUs            int       `json:"cpus"`
+	Sizes           Sizes     `json:"sizes"`
+	// TableMemory and OperatorMemory are ripple's memory budgets in
+	// bytes for this run (0: ripple's defaults).
+	TableMemory    int64       `json:"table_memory,omitempty"`
+	OperatorMemory int64       `json:"operator_memory,omitempty"`
+	Scenarios      []*Scenario `json:"scenarios"`
 }
 
 // Scenario is one scenario's figures, oracle results and notes.
@@ -139,6 +143,14 @@ func (r *Report) WriteMarkdown(w io.Writer) {
 	fmt.Fprintf(w, "Run %s – %s (%.0f s) on %d CPUs, %s, PostgreSQL %s. Source, sink and ripple share the machine; "+
 		"absolute figures drift with other load, ratios taken in the same run are what counts.\n\n",
 		r.Started.Format(time.RFC3339), r.Finished.Format("15:04:05Z"), r.Finished.Sub(r.Started).Seconds(), r.CPUs, r.GoVersion, r.PostgresVersion)
+	budget := func(n int64) string {
+		if n == 0 {
+			return "the default (1GB)"
+		}
+		return fmt.Sprintf("%d MB", n>>20)
+	}
+	fmt.Fprintf(w, "ripple ran with its durable state (`state_dir`), table_memory %s and operator_memory %s.\n\n",
+		budget(r.TableMemory), budget(r.OperatorMemory))
 	fmt.Fprintln(w, "## Scorecard")
 	fmt.Fprintln(w)
 	r.Scorecard(w)
