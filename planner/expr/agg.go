@@ -226,11 +226,14 @@ func (s *sumState) Add(r row.Row, w row.Weight) error {
 		}
 		sc := dscale(n)
 		s.scales.add(sc, wt)
-		var p apd.Decimal
-		if _, err := exactCtx.Mul(&p, n, apd.New(wt, 0)); err != nil {
-			return err
+		p := n
+		if wt != 1 {
+			p = new(apd.Decimal)
+			if _, err := exactCtx.Mul(p, n, apd.New(wt, 0)); err != nil {
+				return err
+			}
 		}
-		if _, err := exactCtx.Add(&s.dsum, &s.dsum, &p); err != nil {
+		if _, err := exactCtx.Add(&s.dsum, &s.dsum, p); err != nil {
 			return err
 		}
 	default:

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cockroachdb/apd/v3"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/rippledb/ripple/dataflow"
@@ -368,5 +369,40 @@ func TestFilterStateEncodable(t *testing.T) {
 	}
 	if _, ok := sa.New().(dataflow.EncodableState); ok {
 		t.Error("string_agg FILTER claims an encodable state")
+	}
+}
+
+// TestParseSimpleNum: the fast path of parseNum gives exactly what apd's
+// parser gives, and declines what it does not handle.
+func TestParseSimpleNum(t *testing.T) {
+	rng := rand.New(rand.NewSource(5))
+	cases := []string{"0", "0.0", "0.00", "1", "-1", "10.500", "-0.05", "007", "123456789012345678", "-123456789.123456789",
+		"1234567890123456789", "-0", "-0.00", "1e5", "1.", ".5", "+1", "", "-", "1..2", "1.2.3", "12a", "NaN"}
+	for range 2000 {
+		s := fmt.Sprintf("%d", rng.Int63n(1<<uint(rng.Intn(62)+1)))
+		if rng.Intn(2) == 0 {
+			s += "." + fmt.Sprintf("%0*d", rng.Intn(8)+1, rng.Intn(1000000))
+		}
+		if rng.Intn(2) == 0 {
+			s = "-" + s
+		}
+		cases = append(cases, s)
+	}
+	for _, s := range cases {
+		fast, ok := parseSimpleNum(s)
+		want, _, err := apd.NewFromString(s)
+		if !ok {
+			if s == "123456789012345678" || s == "10.500" || s == "0.00" {
+				t.Errorf("%q: not taken by the fast path", s)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%q: fast path accepts what apd refuses (%v)", s, err)
+			continue
+		}
+		if fast.Form != want.Form || fast.Negative != want.Negative || fast.Exponent != want.Exponent || fast.Coeff.Cmp(&want.Coeff) != 0 {
+			t.Errorf("%q: fast path %+v, apd %+v", s, fast, want)
+		}
 	}
 }

@@ -50,11 +50,50 @@ func parseNum(s string) (*apd.Decimal, error) {
 	case "-Infinity":
 		return &apd.Decimal{Form: apd.Infinite, Negative: true}, nil
 	}
+	if d, ok := parseSimpleNum(s); ok {
+		return d, nil
+	}
 	d, _, err := apd.NewFromString(s)
 	if err != nil {
 		return nil, err
 	}
 	return d, nil
+}
+
+// parseSimpleNum parses the common text of a numeric, [-]digits[.digits]
+// with at most 18 digits, without apd's general parser: the same
+// coefficient and exponent apd.NewFromString gives (trailing zeros of the
+// fraction kept, as they carry the display scale). ok is false for
+// anything else (negative zero, exponents, longer values).
+func parseSimpleNum(s string) (*apd.Decimal, bool) {
+	i, neg := 0, false
+	if len(s) > 0 && s[0] == '-' {
+		i, neg = 1, true
+	}
+	var coeff int64
+	digits, frac, point := 0, 0, false
+	for ; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= '0' && c <= '9':
+			coeff = coeff*10 + int64(c-'0')
+			digits++
+			if point {
+				frac++
+			}
+		case c == '.' && !point && digits > 0:
+			point = true
+		default:
+			return nil, false
+		}
+	}
+	if digits == 0 || digits > 18 || (point && frac == 0) || (neg && coeff == 0) {
+		return nil, false
+	}
+	if neg {
+		coeff = -coeff
+	}
+	return apd.New(coeff, int32(-frac)), true
 }
 
 // numDatum formats d as numeric_out does: positional notation with the
