@@ -99,8 +99,8 @@ type Txn struct {
 	// the transfer.
 	Received time.Time
 	Changes  []Change
-	Part       int
-	More       bool
+	Part     int
+	More     bool
 }
 
 // Parted reports whether the transaction arrives in several parts.

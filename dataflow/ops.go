@@ -341,7 +341,7 @@ type reduceOp struct {
 	// and its bytes are the estimated memory of groups, so the graph's
 	// budget sees them and moves them out when they are the largest.
 	saved *arrangement
-	sbuf  []byte
+	stbuf []byte // scratch of encodeGroup
 	// memBytes is groupBytes summed over groups.
 	memBytes int64
 
@@ -377,10 +377,8 @@ func (o *reduceOp) encodeGroup(buf []byte, gs *groupState) []byte {
 		buf = row.AppendBinary(append(buf, 1), gs.last)
 	}
 	for _, s := range gs.states {
-		n := len(buf)
-		buf = s.(EncodableState).AppendState(buf)
-		st := append([]byte(nil), buf[n:]...)
-		buf = append(binary.AppendUvarint(buf[:n], uint64(len(st))), st...)
+		o.stbuf = s.(EncodableState).AppendState(o.stbuf[:0])
+		buf = append(binary.AppendUvarint(buf, uint64(len(o.stbuf))), o.stbuf...)
 	}
 	return buf
 }
@@ -633,8 +631,8 @@ func (o *reduceOp) bound() error {
 		if len(o.groups) <= ReduceCacheGroups/2 {
 			break
 		}
-		o.sbuf = o.encodeGroup(o.sbuf[:0], gs)
-		o.saved.addEnc(k, string(o.sbuf), 1)
+		o.saved.buf = o.encodeGroup(o.saved.buf[:0], gs)
+		o.saved.addBuf(k, 1)
 		delete(o.groups, k)
 		o.memBytes -= o.groupBytes(k)
 		o.evicted++
