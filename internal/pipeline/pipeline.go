@@ -508,6 +508,7 @@ func (e *engine) graphStep(now dataflow.Time, inputs map[row.TableName]dataflow.
 	out, err := e.plan.Graph.StepAt(now, inputs)
 	if e.spill != nil {
 		bytes, n, spilled := e.plan.Graph.OperatorMemory()
+		e.spill.ShareCache(bytes)
 		if spilled > e.opSpilled {
 			e.log.Info("operator state moved to disk: the arrangements exceed operator_memory",
 				"arrangements_on_disk", spilled, "arrangements", n, "memory_bytes", bytes, "operator_memory", e.operatorMemory)

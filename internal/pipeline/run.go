@@ -182,7 +182,13 @@ func (r *run) run(ctx context.Context) (err error) {
 	}
 	// A spill store only for a graph with arrangements that could use it.
 	if _, n, _ := plan.Graph.OperatorMemory(); r.store != nil && n > 0 {
-		if e.spill, err = state.OpenSpill(cfg.StateDir, log); err != nil {
+		e.operatorMemory = cfg.OperatorMemory
+		if e.operatorMemory == 0 {
+			e.operatorMemory = DefaultOperatorMemory
+		}
+		// The spill store's block cache shares operator_memory with the
+		// arrangements still in memory (graphStep).
+		if e.spill, err = state.OpenSpill(cfg.StateDir, e.operatorMemory, log); err != nil {
 			return err
 		}
 		defer func() {
@@ -190,10 +196,6 @@ func (r *run) run(ctx context.Context) (err error) {
 				err = cerr
 			}
 		}()
-		e.operatorMemory = cfg.OperatorMemory
-		if e.operatorMemory == 0 {
-			e.operatorMemory = DefaultOperatorMemory
-		}
 		if err := plan.Graph.SetSpill(e.spill, max(e.operatorMemory, 0)); err != nil {
 			return err
 		}

@@ -27,7 +27,7 @@ func BenchmarkJoinStep(b *testing.B) {
 			g := dataflow.New()
 			g.Output("j", g.Join(g.Input(ta, sch), g.Input(tb, sch), []int{1}, []int{1}, "a.k = b.k"))
 			if mode == "spilled" {
-				sp, err := state.OpenSpill(b.TempDir(), nil)
+				sp, err := state.OpenSpill(b.TempDir(), 0, nil)
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -141,7 +141,7 @@ func benchAggregate(b *testing.B, store bool, budget int64, cache int, enc bool)
 	g.Output("r", g.Reduce(g.Input(ta, sch), []int{1}, []dataflow.Aggregate{benchCountAgg{enc}}, false,
 		row.Schema{{Name: "k", Type: row.Int8}, {Name: "n", Type: row.Int8}}, "GROUP BY k"))
 	if store {
-		sp, err := state.OpenSpill(b.TempDir(), nil)
+		sp, err := state.OpenSpill(b.TempDir(), 0, nil)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -177,4 +177,80 @@ func benchAggregate(b *testing.B, store bool, budget int64, cache int, enc bool)
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*batch), "ns/change")
 	mem, _, _ := g.OperatorMemory()
 	b.ReportMetric(float64(mem)/n, "opmem-B/row")
+}
+
+// BenchmarkJoinStepLarge steps a join of two 1,000,000-row tables on a
+// key with four rows a side (as orders and lineitem on orderkey), with
+// refreshes shaped like TPC-H's: each step inserts 250 new keys' rows and
+// deletes 250 old keys' rows on both sides. With the arrangements in
+// memory (the baseline) and on disk, where the state (about 200 MB) is
+// larger than the spill store's default block cache, with that cache and
+// with a larger one. ns/change is per changed row.
+func BenchmarkJoinStepLarge(b *testing.B) {
+	ta := row.TableName{Schema: "public", Name: "a"}
+	tb := row.TableName{Schema: "public", Name: "b"}
+	sch := row.Schema{{Name: "id", Type: row.Int8}, {Name: "k", Type: row.Int8}, {Name: "pad", Type: row.Text}}
+	const n, perKey, keysPerStep = 1000000, 4, 250
+	mk := func(id int64) row.Row {
+		return row.Row{row.NewInt(id), row.NewInt(id / perKey), row.NewText(fmt.Sprintf("%060d", id*7919))}
+	}
+	modes := []struct {
+		name  string
+		spill bool
+		cache int64
+	}{{"memory", false, 0}, {"spilled-64MiB", true, 64 << 20}, {"spilled-512MiB", true, 512 << 20}}
+	for _, mode := range modes {
+		b.Run(mode.name, func(b *testing.B) {
+			g := dataflow.New()
+			g.Output("j", g.Join(g.Input(ta, sch), g.Input(tb, sch), []int{1}, []int{1}, "a.k = b.k"))
+			if mode.spill {
+				sp, err := state.OpenSpill(b.TempDir(), mode.cache, nil)
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer sp.Close()
+				if err := g.SetSpill(sp, 0); err != nil {
+					b.Fatal(err)
+				}
+			}
+			var load dataflow.Batch
+			for i := int64(0); i < n; i++ {
+				load = append(load, row.Update{Row: mk(i), W: 1})
+			}
+			if _, err := g.Step(map[row.TableName]dataflow.Batch{ta: load, tb: load}); err != nil {
+				b.Fatal(err)
+			}
+			load = nil
+			// Keys live in [lo, hi): each step deletes keys from a
+			// pseudo-random walk over the live ones and adds keys at hi.
+			lo, hi := int64(0), int64(n/perKey)
+			deleted := map[int64]bool{}
+			next := uint64(12345)
+			b.ResetTimer()
+			for it := 0; it < b.N; it++ {
+				var d dataflow.Batch
+				for j := 0; j < keysPerStep; j++ {
+					for {
+						next = next*6364136223846793005 + 1442695040888963407
+						k := lo + int64(next>>33)%(hi-lo)
+						if !deleted[k] {
+							deleted[k] = true
+							for r := int64(0); r < perKey; r++ {
+								d = append(d, row.Update{Row: mk(k*perKey + r), W: -1})
+							}
+							break
+						}
+					}
+					for r := int64(0); r < perKey; r++ {
+						d = append(d, row.Update{Row: mk(hi*perKey + r), W: 1})
+					}
+					hi++
+				}
+				if _, err := g.Step(map[row.TableName]dataflow.Batch{ta: d, tb: d}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*keysPerStep*perKey*2*2), "ns/change")
+		})
+	}
 }

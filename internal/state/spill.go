@@ -1,6 +1,7 @@
 package state
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -19,15 +20,25 @@ import (
 // log, and it is emptied when it is opened and removed when it is closed.
 // Pebble's block cache keeps the hot part of it in memory.
 type Spill struct {
-	db     *pebble.DB
-	path   string
-	val    []byte // Get's result, valid until the next call
-	failed error
+	db    *pebble.DB
+	path  string
+	cache *pebble.Cache
+	// held is the memory the cache has given back (ShareCache); release
+	// undoes that reservation.
+	held    int64
+	release func()
+	val     []byte // Get's result, valid until the next call
+	failed  error
 }
 
-// OpenSpill opens an empty spill store in dir/spill with a 64 MiB block
-// cache.
-func OpenSpill(dir string, log *slog.Logger) (*Spill, error) {
+// DefaultSpillCache is the spill store's block cache when OpenSpill is
+// given none, and the least ShareCache leaves it.
+const DefaultSpillCache = 64 << 20
+
+// OpenSpill opens an empty spill store in dir/spill with a block cache of
+// at most cache bytes (DefaultSpillCache if less).
+func OpenSpill(dir string, cache int64, log *slog.Logger) (*Spill, error) {
+	cache = max(cache, DefaultSpillCache)
 	if log == nil {
 		log = slog.Default()
 	}
@@ -38,19 +49,73 @@ func OpenSpill(dir string, log *slog.Logger) (*Spill, error) {
 	if err := os.MkdirAll(path, 0o750); err != nil {
 		return nil, fmt.Errorf("state_dir %s: %w", dir, err)
 	}
+	c := pebble.NewCache(cache)
+	defer c.Unref() // the store holds its own reference
 	db, err := pebble.Open(path, &pebble.Options{
 		Logger:       pebbleLogger{log},
 		DisableWAL:   true,
 		MemTableSize: 32 << 20,
-		CacheSize:    64 << 20,
-		// Most writes are read-modify-writes of one entry: a Bloom filter
-		// answers the lookups of entries that are not there yet.
+		Cache:        c,
+		Comparer:     spillComparer,
+		// The Bloom filters are of buckets (spillComparer's Split): a
+		// bucket's scan, and the read-modify-write of an entry of a new
+		// bucket, look only at the levels that may hold the bucket.
 		Levels: [7]pebble.LevelOptions{{FilterPolicy: bloom.FilterPolicy(10)}},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("open operator spill store in %s: %w", path, err)
 	}
-	return &Spill{db: db, path: path}, nil
+	return &Spill{db: db, path: path, cache: c}, nil
+}
+
+// ShareCache tells the store that held bytes of the memory budget its
+// cache was sized by are in use elsewhere (by the arrangements still in
+// memory): the cache shrinks by as much, to no less than
+// DefaultSpillCache, so that the two together stay within the budget.
+// Changes of less than 1/64 of the cache are ignored.
+func (s *Spill) ShareCache(held int64) {
+	size := s.cache.MaxSize()
+	held = max(min(held, size-DefaultSpillCache), 0)
+	if d := held - s.held; d < size/64 && -d < size/64 && (held == 0) == (s.held == 0) {
+		return
+	}
+	if s.release != nil {
+		s.release()
+		s.release = nil
+	}
+	if s.held = held; held > 0 {
+		s.release = s.cache.Reserve(int(held))
+	}
+}
+
+// spillComparer orders keys as bytes, as pebble's default comparer, and
+// splits them after their bucket: the layout of dataflow's spilled
+// arrangements is id (4 bytes) | uvarint(n) | n bytes of key | row, and
+// a bucket is one arrangement's rows of one key. The prefix encoding is
+// self-delimiting, so ordering by bytes orders by bucket first, as pebble
+// requires of a Split.
+var spillComparer = func() *pebble.Comparer {
+	c := *pebble.DefaultComparer
+	c.Name = "ripple.spill.bucket.v1"
+	c.Split = func(k []byte) int {
+		if n, ok := bucketLen(k); ok {
+			return n
+		}
+		return len(k)
+	}
+	return &c
+}()
+
+// bucketLen is the length of k's bucket prefix, if k has one.
+func bucketLen(k []byte) (int, bool) {
+	if len(k) <= 4 {
+		return 0, false
+	}
+	l, m := binary.Uvarint(k[4:])
+	if m <= 0 || l > uint64(len(k)-4-m) {
+		return 0, false
+	}
+	return 4 + m + int(l), true
 }
 
 // guard turns a pebble fatal error (pebbleLogger.Fatalf panics) into *err;
@@ -109,7 +174,8 @@ func (s *Spill) Delete(key []byte) (err error) {
 }
 
 // Scan calls fn for every key with prefix, in key order; key and value are
-// valid only during the call.
+// valid only during the call. A prefix that is a whole bucket is sought
+// through the Bloom filters.
 func (s *Spill) Scan(prefix []byte, fn func(key, value []byte) error) (err error) {
 	defer s.guard(&err)
 	if s.failed != nil {
@@ -120,7 +186,13 @@ func (s *Spill) Scan(prefix []byte, fn func(key, value []byte) error) (err error
 		return fmt.Errorf("read operator spill store: %w", err)
 	}
 	defer it.Close()
-	for ok := it.First(); ok; ok = it.Next() {
+	var ok bool
+	if n, isBucket := bucketLen(prefix); isBucket && n == len(prefix) {
+		ok = it.SeekPrefixGE(prefix)
+	} else {
+		ok = it.First()
+	}
+	for ; ok; ok = it.Next() {
 		v, err := it.ValueAndErr()
 		if err != nil {
 			return fmt.Errorf("read operator spill store: %w", err)
@@ -140,5 +212,9 @@ func (s *Spill) Close() (err error) {
 		}
 	}()
 	defer s.guard(&err)
+	if s.release != nil {
+		s.release()
+		s.release = nil
+	}
 	return s.db.Close()
 }
