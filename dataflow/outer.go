@@ -37,16 +37,31 @@ func (k JoinKind) keepsRight() bool { return k == RightJoin || k == FullJoin }
 // row with a NULL key never matches. pred may be nil (true); an empty key
 // makes it a cross join whose state holds each whole side.
 //
-// State: both inputs arranged by join key; each distinct row carries its
-// number of matches on the other side. A step costs the size of the change
-// times the number of rows sharing its key on the other side: when a row's
-// first match appears its NULL-extended row is retracted, when its last
-// match disappears the NULL-extended row comes back.
+// State, when pred is nil: both inputs arranged by join key, as an inner
+// join's (they can move to the spill store). Every row of a key is matched
+// by the same rows, so whether it is matched is its key's: a step reads
+// the buckets of the keys it changes, on both sides when the other side's
+// change may start or end the matches, and emits or retracts the
+// NULL-extended rows of a key when its other side becomes empty or stops
+// being so.
+//
+// State with a pred: both inputs arranged by join key in memory; each
+// distinct row carries its number of matches on the other side. A step
+// costs the size of the change times the number of rows sharing its key on
+// the other side: when a row's first match appears its NULL-extended row
+// is retracted, when its last match disappears the NULL-extended row comes
+// back.
 func (g *Graph) OuterJoin(left, right *Node, lkey, rkey []int, pred func(row.Row) (bool, error), kind JoinKind, label string) *Node {
 	if len(lkey) != len(rkey) {
 		panic("dataflow: join key arity mismatch")
 	}
 	schema := append(append(row.Schema{}, left.schema...), right.schema...)
+	if pred == nil {
+		op := &outerEquiJoinOp{lkey: lkey, rkey: rkey, kind: kind, lw: len(left.schema), rw: len(right.schema),
+			left: g.newArrangement(), right: g.newArrangement()}
+		return g.add(&Node{inputs: []*Node{left, right}, schema: schema, kind: kind.String() + " Join", label: label,
+			state: "both inputs arranged by join key", op: op})
+	}
 	op := &outerJoinOp{lkey: lkey, rkey: rkey, pred: pred, kind: kind,
 		lw: len(left.schema), rw: len(right.schema), left: newMatchArr(), right: newMatchArr()}
 	state := "both inputs arranged by join key, with per-row match counts"
@@ -237,6 +252,150 @@ func (o *outerJoinOp) step(ins []Batch) (Batch, error) {
 		}
 	}
 	return out, nil
+}
+
+// outerEquiJoinOp is an OuterJoin whose ON condition is its key
+// equalities alone.
+type outerEquiJoinOp struct {
+	lkey, rkey  []int
+	kind        JoinKind
+	lw, rw      int
+	left, right *arrangement
+}
+
+// keyDelta is one join key's changes on each side within a step.
+type keyDelta struct{ l, r Batch }
+
+func (o *outerEquiJoinOp) step(ins []Batch) (Batch, error) {
+	var out Batch
+	nullR, nullL := make(row.Row, o.rw), make(row.Row, o.lw)
+	keys := map[string]*keyDelta{}
+	var order []string
+	at := func(k string) *keyDelta {
+		d, ok := keys[k]
+		if !ok {
+			d = &keyDelta{}
+			keys[k] = d
+			order = append(order, k)
+		}
+		return d
+	}
+	// A row with a NULL key matches nothing: it is NULL-extended if its
+	// side is kept, and never stored.
+	for _, u := range ins[0] {
+		switch {
+		case !hasNull(u.Row, o.lkey):
+			d := at(u.Row.Key(o.lkey))
+			d.l = append(d.l, u)
+		case o.kind.keepsLeft():
+			out = append(out, row.Update{Row: concat(u.Row, nullR), W: u.W})
+		}
+	}
+	for _, u := range ins[1] {
+		switch {
+		case !hasNull(u.Row, o.rkey):
+			d := at(u.Row.Key(o.rkey))
+			d.r = append(d.r, u)
+		case o.kind.keepsRight():
+			out = append(out, row.Update{Row: concat(nullL, u.Row), W: u.W})
+		}
+	}
+	var oldL, oldR []counted
+	read := func(a *arrangement, k string, into []counted) ([]counted, row.Weight, error) {
+		var total row.Weight
+		err := a.each(k, func(r row.Row, w row.Weight) {
+			into = append(into, counted{r, w})
+			total += w
+		})
+		return into, total, err
+	}
+	for _, k := range order {
+		d := keys[k]
+		// A side's old rows are needed to join the other side's change,
+		// and, where the other side is kept, to know whether its rows
+		// were matched and to NULL-extend or retract them when that
+		// changes.
+		var totL, totR row.Weight
+		var err error
+		oldL, oldR = oldL[:0], oldR[:0]
+		if len(d.l) > 0 || (o.kind.keepsLeft() && len(d.r) > 0) {
+			if oldR, totR, err = read(o.right, k, oldR); err != nil {
+				return nil, err
+			}
+		}
+		if len(d.r) > 0 || (o.kind.keepsRight() && len(d.l) > 0) {
+			if oldL, totL, err = read(o.left, k, oldL); err != nil {
+				return nil, err
+			}
+		}
+		// ΔL ⋈ R + L ⋈ ΔR + ΔL ⋈ ΔR.
+		for _, u := range d.l {
+			for _, r := range oldR {
+				out = append(out, row.Update{Row: concat(u.Row, r.row), W: u.W * r.w})
+			}
+		}
+		for _, v := range d.r {
+			for _, l := range oldL {
+				out = append(out, row.Update{Row: concat(l.row, v.Row), W: l.w * v.W})
+			}
+			for _, u := range d.l {
+				out = append(out, row.Update{Row: concat(u.Row, v.Row), W: u.W * v.W})
+			}
+		}
+		if o.kind.keepsLeft() {
+			out = nullExtend(out, totR, totR+weightOf(d.r), oldL, d.l, func(r row.Row) row.Row { return concat(r, nullR) })
+		}
+		if o.kind.keepsRight() {
+			out = nullExtend(out, totL, totL+weightOf(d.l), oldR, d.r, func(r row.Row) row.Row { return concat(nullL, r) })
+		}
+		for _, u := range d.l {
+			o.left.add(k, u.Row, u.W)
+		}
+		for _, u := range d.r {
+			o.right.add(k, u.Row, u.W)
+		}
+	}
+	if err := o.left.settle(); err != nil {
+		return nil, err
+	}
+	if err := o.right.settle(); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func weightOf(b Batch) row.Weight {
+	var w row.Weight
+	for _, u := range b {
+		w += u.W
+	}
+	return w
+}
+
+// nullExtend appends one key's change of NULL-extended rows of a kept
+// side: its rows are unmatched while the other side's rows of the key
+// weigh nothing (before, after: their total before and after the step).
+// old is the side's rows before the step (read whenever before and after
+// differ), delta its change.
+func nullExtend(out Batch, before, after row.Weight, old []counted, delta Batch, ext func(row.Row) row.Row) Batch {
+	switch {
+	case before == 0 && after == 0:
+		for _, u := range delta {
+			out = append(out, row.Update{Row: ext(u.Row), W: u.W})
+		}
+	case before == 0:
+		for _, c := range old {
+			out = append(out, row.Update{Row: ext(c.row), W: -c.w})
+		}
+	case after == 0:
+		for _, c := range old {
+			out = append(out, row.Update{Row: ext(c.row), W: c.w})
+		}
+		for _, u := range delta {
+			out = append(out, row.Update{Row: ext(u.Row), W: u.W})
+		}
+	}
+	return out
 }
 
 // SetOpKind is a set operation with PostgreSQL's multiplicity rules.

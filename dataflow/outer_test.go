@@ -93,13 +93,18 @@ func TestOuterDifferential(t *testing.T) {
 		steps = 300
 	}
 	for _, s := range []int64{1, time.Now().UnixNano()} {
-		t.Run(fmt.Sprintf("seed=%d", s), func(t *testing.T) { runOuterDifferential(t, s, steps) })
+		for _, sp := range spillModes {
+			t.Run(fmt.Sprintf("seed=%d/%s", s, sp.name), func(t *testing.T) { runOuterDifferential(t, s, steps, sp) })
+		}
 	}
 }
 
-func runOuterDifferential(t *testing.T, seed int64, steps int) {
+// runOuterDifferential: the outer joins on keys alone keep their state in
+// arrangements, which sp puts in memory or in a spill store.
+func runOuterDifferential(t *testing.T, seed int64, steps int, sp spillMode) {
 	rng := rand.New(rand.NewSource(seed))
 	g := dataflow.New()
+	defer setSpill(t, g, sp)()
 	a, b := g.Input(tblA, schemaA), g.Input(tblB, schemaB)
 	kinds := []dataflow.JoinKind{dataflow.InnerJoin, dataflow.LeftJoin, dataflow.RightJoin, dataflow.FullJoin}
 	for _, k := range kinds {

@@ -131,6 +131,36 @@ func (v *viewBuilder) castTo(e expr.Expr, t row.Type) (expr.Expr, error) {
 // its predicate (for an inner join, a filter after it). It returns the
 // joined node and its layout.
 func (v *viewBuilder) joinSides(left, right *dataflow.Node, lpos, rpos []int, cjs []*conjunct, kind pg_query.JoinType) (*dataflow.Node, []int, error) {
+	// An ON condition of a LEFT (RIGHT) join that reads only the nullable
+	// side filters that side before the join, as PostgreSQL plans it: a
+	// row it rejects would match nothing. What is left is often the key
+	// equalities alone, and such a join keeps its state in arrangements
+	// that can move to disk.
+	if kind == pg_query.JoinType_JOIN_LEFT || kind == pg_query.JoinType_JOIN_RIGHT {
+		npos := rpos
+		if kind == pg_query.JoinType_JOIN_RIGHT {
+			npos = lpos
+		}
+		var side []*conjunct
+		for _, cj := range cjs {
+			if c := cj.node.GetAConst(); c != nil && c.GetBoolval().GetBoolval() {
+				cj.done = true // ON true (as of a LATERAL join)
+				continue
+			}
+			if !cj.done && v.available(cj, npos) {
+				side = append(side, cj)
+			}
+		}
+		pred, text, err := v.predicate(side, npos)
+		if err != nil {
+			return nil, nil, err
+		}
+		if pred != nil && kind == pg_query.JoinType_JOIN_LEFT {
+			right = v.g.Filter(right, pred, text)
+		} else if pred != nil {
+			left = v.g.Filter(left, pred, text)
+		}
+	}
 	var lkey, rkey []int
 	var lCasts, rCasts []expr.Expr
 	var labels []string

@@ -20,8 +20,9 @@ import (
 // TestOperatorStateOnDisk runs a join view, an EXISTS view, an aggregate
 // with thousands of groups whose state holds its input values (min, max),
 // one whose groups are written out whole (count, sum, avg, bool_and,
-// stddev_pop, FILTER) and a DISTINCT over a join twice on the same
-// data: once with the operator state in memory (the default
+// stddev_pop, FILTER), a DISTINCT over a join and a FULL JOIN (orders
+// of customers that do not exist, customers without orders) twice on the
+// same data: once with the operator state in memory (the default
 // operator_memory) and once from a fresh snapshot with operator_memory 1MB,
 // table_memory 0 and a 100-group aggregate cache, so that the arrangements
 // move to the spill store, the aggregates evict groups and read them back
@@ -64,6 +65,8 @@ CREATE VIEW public.cust_sums AS
   SELECT cust, count(*) AS n, sum(amt) AS total, avg(amt) AS mean, sum(amt * 1.5) AS scaled,
          bool_and(amt < 99) AS low, stddev_pop(amt) AS sd, count(*) FILTER (WHERE amt > 50) AS big
   FROM orders GROUP BY cust;
+CREATE VIEW public.cust_orders_full AS
+  SELECT c.id AS cid, c.region, o.id AS oid, o.amt FROM customers c FULL JOIN orders o ON o.cust = c.id;
 `
 	cfg := writeConfig(t, src.DSN("app"), map[string]string{"main": snk.DSN("warehouse")}, views)
 	srcConn := connect(t, src, "app")
