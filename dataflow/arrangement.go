@@ -185,11 +185,11 @@ func (a *arrangement) first(key string) (enc string, w row.Weight, ok bool, err 
 			if ok {
 				return nil
 			}
-			x, m := binary.Varint(v)
-			if m <= 0 {
-				return fmt.Errorf("undecodable multiplicity %x", v)
+			x, err := diskWeight(k, n, v)
+			if err != nil || x == 0 {
+				return err
 			}
-			enc, w, ok = string(k[n:]), row.Weight(x), true // copied: k is the store's
+			enc, w, ok = string(k[n:]), x, true // copied: k is the store's
 			return nil
 		})
 		if err != nil {

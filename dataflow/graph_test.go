@@ -254,19 +254,30 @@ func TestStepRejectsNegativeMultiplicity(t *testing.T) {
 	}
 	for bn, build := range builds {
 		for dn, delta := range deltas {
-			t.Run(bn+"/"+dn, func(t *testing.T) {
-				g := dataflow.New()
-				a, b := g.Input(tblA, schemaA), g.Input(tblB, schemaB)
-				g.Output("out", build(g, a, b))
-				if _, err := g.Step(map[row.TableName]dataflow.Batch{tblB: B(U(1, 1, 1))}); err != nil {
-					t.Fatal(err)
+			for _, spilled := range []bool{false, true} {
+				name := bn + "/" + dn
+				if spilled {
+					name += "/spilled"
 				}
-				if _, err := g.Step(map[row.TableName]dataflow.Batch{tblA: delta}); err == nil {
-					t.Errorf("negative multiplicity accepted")
-				} else if !strings.Contains(err.Error(), "negative") {
-					t.Errorf("error %q does not say negative", err)
-				}
-			})
+				t.Run(name, func(t *testing.T) {
+					g := dataflow.New()
+					a, b := g.Input(tblA, schemaA), g.Input(tblB, schemaB)
+					g.Output("out", build(g, a, b))
+					if spilled {
+						if err := g.SetSpill(dataflow.NewMemSpill(), 0); err != nil {
+							t.Fatal(err)
+						}
+					}
+					if _, err := g.Step(map[row.TableName]dataflow.Batch{tblB: B(U(1, 1, 1))}); err != nil {
+						t.Fatal(err)
+					}
+					if _, err := g.Step(map[row.TableName]dataflow.Batch{tblA: delta}); err == nil {
+						t.Errorf("negative multiplicity accepted")
+					} else if !strings.Contains(err.Error(), "negative") {
+						t.Errorf("error %q does not say negative", err)
+					}
+				})
+			}
 		}
 	}
 }

@@ -15,10 +15,19 @@ import (
 // engine's stored table copies, never read back from the spill store.
 // Values and keys passed to Get's result or Scan's fn are valid only until
 // the next call on the store.
+//
+// Keys are id (4 bytes, big-endian) | uvarint(n) | n bytes of the join or
+// group key | the row's encoding, so one arrangement's rows of one key
+// (a bucket) are one prefix; a store may keep its filters by bucket. Values
+// are varint multiplicities.
 type Spill interface {
 	Get(key []byte) (value []byte, ok bool, err error)
 	Set(key, value []byte) error
 	Delete(key []byte) error
+	// Add adds w to the multiplicity under key (none is 0), without
+	// reading it where the store can. An entry may then hold 0 until it
+	// is deleted.
+	Add(key []byte, w int64) error
 	// Scan calls fn for every key with the prefix, in key order. fn must
 	// not write to the store.
 	Scan(prefix []byte, fn func(key, value []byte) error) error
@@ -152,25 +161,23 @@ func (d *diskArr) rowKey(key string, enc []byte) []byte {
 	return append(d.bucketPrefix(key), enc...)
 }
 
-func (d *diskArr) weight(k []byte) (row.Weight, error) {
-	v, ok, err := d.store.Get(k)
-	if err != nil || !ok {
-		return 0, err
-	}
-	w, n := binary.Varint(v)
-	if n <= 0 {
-		return 0, fmt.Errorf("undecodable multiplicity %x", v)
-	}
-	return row.Weight(w), nil
-}
-
-// diskAdd adds w to the entry of the row encoded in a.buf under key.
+// diskAdd adds w to the entry of the row encoded in a.buf under key. An
+// insertion is a blind write (Spill.Add); a retraction reads the entry, to
+// delete it when it comes to 0 and to note one that goes negative. An
+// insertion may cancel a retraction earlier in the step: settle deletes
+// the entries that went negative and are 0 again.
 func (a *arrangement) diskAdd(key string, w row.Weight) {
 	if a.err != nil {
 		return
 	}
 	d := a.disk
 	k := d.rowKey(key, a.buf)
+	if w > 0 {
+		if err := d.store.Add(k, int64(w)); err != nil {
+			a.err = &SpillError{err}
+		}
+		return
+	}
 	old, err := d.weight(k)
 	if err == nil {
 		switch nw := old + w; {
@@ -189,30 +196,68 @@ func (a *arrangement) diskAdd(key string, w row.Weight) {
 	}
 }
 
+// weight is the multiplicity stored under k, 0 if none (without the
+// check for a negative one of diskWeight).
+func (d *diskArr) weight(k []byte) (row.Weight, error) {
+	v, ok, err := d.store.Get(k)
+	if err != nil || !ok {
+		return 0, err
+	}
+	w, n := binary.Varint(v)
+	if n <= 0 {
+		return 0, fmt.Errorf("undecodable multiplicity %x", v)
+	}
+	return row.Weight(w), nil
+}
+
+// diskSettle reports an entry still negative and deletes those back at 0.
 func (a *arrangement) diskSettle(neg []arrRef) error {
 	for _, ref := range neg {
-		w, err := a.disk.weight(append(a.disk.bucketPrefix(ref.key), ref.enc...))
+		k := append(a.disk.bucketPrefix(ref.key), ref.enc...)
+		w, err := a.disk.weight(k)
 		if err != nil {
 			return &SpillError{err}
 		}
-		if w < 0 {
+		switch {
+		case w < 0:
 			r, _, err := row.DecodeBinaryString(ref.enc)
 			if err != nil {
 				return fmt.Errorf("negative multiplicity %d for a row: %w", w, err)
 			}
 			return fmt.Errorf("negative multiplicity %d for row %v", w, r)
+		case w == 0:
+			if err := a.disk.store.Delete(k); err != nil {
+				return &SpillError{err}
+			}
 		}
 	}
 	return nil
+}
+
+// diskWeight decodes a stored multiplicity for a read. Settle reports a
+// negative one; a read refuses it too, rather than pass it on.
+func diskWeight(k []byte, n int, v []byte) (row.Weight, error) {
+	w, m := binary.Varint(v)
+	if m <= 0 {
+		return 0, fmt.Errorf("undecodable multiplicity %x", v)
+	}
+	if w < 0 {
+		r, _, err := row.DecodeBinaryString(string(k[n:]))
+		if err != nil {
+			return 0, fmt.Errorf("negative multiplicity %d for a row: %w", w, err)
+		}
+		return 0, fmt.Errorf("negative multiplicity %d for row %v", w, r)
+	}
+	return row.Weight(w), nil
 }
 
 func (a *arrangement) diskEach(key string, fn func(row.Row, row.Weight)) error {
 	prefix := a.disk.bucketPrefix(key)
 	n := len(prefix)
 	err := a.disk.store.Scan(prefix, func(k, v []byte) error {
-		w, m := binary.Varint(v)
-		if m <= 0 {
-			return fmt.Errorf("undecodable multiplicity %x", v)
+		w, err := diskWeight(k, n, v)
+		if err != nil || w == 0 {
+			return err
 		}
 		r, rest, err := row.DecodeBinaryString(string(k[n:])) // copied: k is the store's
 		if err != nil || rest != "" {

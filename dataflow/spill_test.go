@@ -1,7 +1,9 @@
 package dataflow
 
 import (
+	"encoding/binary"
 	"errors"
+	"fmt"
 	"sort"
 	"strings"
 	"testing"
@@ -48,6 +50,19 @@ func (m *memSpill) Delete(k []byte) error {
 	return nil
 }
 
+// Add implements Spill as the store on disk does: the sum is kept even
+// when it is 0, until the entry is deleted.
+func (m *memSpill) Add(k []byte, w int64) error {
+	var old int64
+	if v, ok := m.vals[string(k)]; ok {
+		var n int
+		if old, n = binary.Varint(v); n <= 0 {
+			return fmt.Errorf("undecodable multiplicity %x", v)
+		}
+	}
+	return m.Set(k, binary.AppendVarint(nil, old+w))
+}
+
 // Scan implements Spill.
 func (m *memSpill) Scan(prefix []byte, fn func(k, v []byte) error) error {
 	for i := sort.SearchStrings(m.keys, string(prefix)); i < len(m.keys); i++ {
@@ -76,6 +91,20 @@ func (f *failingSpill) Set(k, v []byte) error {
 		return errors.New("no space left on device")
 	}
 	return f.memSpill.Set(k, v)
+}
+
+func (f *failingSpill) Delete(k []byte) error {
+	if f.fail {
+		return errors.New("no space left on device")
+	}
+	return f.memSpill.Delete(k)
+}
+
+func (f *failingSpill) Add(k []byte, w int64) error {
+	if f.fail {
+		return errors.New("no space left on device")
+	}
+	return f.memSpill.Add(k, w)
 }
 
 // TestSpillErrorStopsGraph: an error of the spill store is not a view's
@@ -113,5 +142,32 @@ func TestSpillErrorStopsGraph(t *testing.T) {
 	fs.fail = false
 	if _, err := g.Step(ins(3)); !errors.As(err, &se) {
 		t.Fatalf("step after a spill error: %v, want the same error", err)
+	}
+}
+
+// TestSpilledCancelledRetraction: a retraction of a row not yet there,
+// cancelled by its insertion later in the same step, leaves no entry in
+// the store (the insertion is a blind add onto the negative entry; settle
+// deletes it once it is 0).
+func TestSpilledCancelledRetraction(t *testing.T) {
+	ta := row.TableName{Schema: "public", Name: "a"}
+	tb := row.TableName{Schema: "public", Name: "b"}
+	sch := row.Schema{{Name: "k", Type: row.Int8}}
+	g := New()
+	g.Output("j", g.Join(g.Input(ta, sch), g.Input(tb, sch), []int{0}, []int{0}, "a.k = b.k"))
+	m := newMemSpill()
+	if err := g.SetSpill(m, 0); err != nil {
+		t.Fatal(err)
+	}
+	r := row.Row{row.NewInt(1)}
+	out, err := g.Step(map[row.TableName]Batch{ta: {{Row: r, W: -1}, {Row: r, W: 1}}, tb: {{Row: r, W: 1}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := m.Len(); n != 1 {
+		t.Fatalf("the store holds %d entries, want b's one row", n)
+	}
+	if got := out["j"].Consolidate(); len(got) != 0 {
+		t.Fatalf("join output %v, want none", got)
 	}
 }

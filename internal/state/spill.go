@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -28,6 +29,7 @@ type Spill struct {
 	held    int64
 	release func()
 	val     []byte // Get's result, valid until the next call
+	abuf    []byte // Add's operand
 	failed  error
 }
 
@@ -57,6 +59,7 @@ func OpenSpill(dir string, cache int64, log *slog.Logger) (*Spill, error) {
 		MemTableSize: 32 << 20,
 		Cache:        c,
 		Comparer:     spillComparer,
+		Merger:       weightMerger,
 		// The Bloom filters are of buckets (spillComparer's Split): a
 		// bucket's scan, and the read-modify-write of an entry of a new
 		// bucket, look only at the levels that may hold the bucket.
@@ -161,6 +164,21 @@ func (s *Spill) Set(key, value []byte) (err error) {
 	return nil
 }
 
+// Add adds w to the varint multiplicity under key without reading it: the
+// addition is a pebble merge operand, summed (weightMerger) when the entry
+// is read or compacted.
+func (s *Spill) Add(key []byte, w int64) (err error) {
+	defer s.guard(&err)
+	if s.failed != nil {
+		return s.failed
+	}
+	s.abuf = binary.AppendVarint(s.abuf[:0], w)
+	if err := s.db.Merge(key, s.abuf, pebble.NoSync); err != nil {
+		return fmt.Errorf("write operator spill store: %w", err)
+	}
+	return nil
+}
+
 // Delete removes key.
 func (s *Spill) Delete(key []byte) (err error) {
 	defer s.guard(&err)
@@ -171,6 +189,40 @@ func (s *Spill) Delete(key []byte) (err error) {
 		return fmt.Errorf("write operator spill store: %w", err)
 	}
 	return nil
+}
+
+// weightMerger sums the varint multiplicities of the spill store's
+// entries. A sum of 0 stays an entry (pebble's DeletableValueMerger would
+// drop it, but its compactions can resurrect or panic on such merges over
+// a base value: cockroachdb/pebble#6168); dataflow deletes entries that
+// reach 0 itself.
+var weightMerger = &pebble.Merger{
+	Name: "ripple.spill.weight.v1",
+	Merge: func(_, value []byte) (pebble.ValueMerger, error) {
+		m := &weightSum{}
+		return m, m.add(value)
+	},
+}
+
+type weightSum struct {
+	w   int64
+	buf [binary.MaxVarintLen64]byte
+}
+
+func (m *weightSum) add(v []byte) error {
+	w, n := binary.Varint(v)
+	if n <= 0 || n != len(v) {
+		return fmt.Errorf("undecodable multiplicity %x", v)
+	}
+	m.w += w
+	return nil
+}
+
+func (m *weightSum) MergeNewer(v []byte) error { return m.add(v) }
+func (m *weightSum) MergeOlder(v []byte) error { return m.add(v) }
+
+func (m *weightSum) Finish(bool) ([]byte, io.Closer, error) {
+	return binary.AppendVarint(m.buf[:0], m.w), nil, nil
 }
 
 // Scan calls fn for every key with prefix, in key order; key and value are

@@ -2,6 +2,7 @@ package state
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"fmt"
 	"math/rand"
@@ -144,4 +145,85 @@ func TestSpillShareCache(t *testing.T) {
 	if small.held != 0 {
 		t.Fatalf("a DefaultSpillCache cache gave back %d", small.held)
 	}
+}
+
+// TestSpillAdd checks the blind additions: they sum with what Set wrote
+// and with each other, in the memtable and across flushes and compactions
+// (an entry that sums to 0 stays, holding 0, until it is deleted).
+func TestSpillAdd(t *testing.T) {
+	s, err := OpenSpill(t.TempDir(), 0, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	rng := rand.New(rand.NewSource(2))
+	want := map[string]int64{}
+	key := func(i int) []byte { return spillKey(7, fmt.Sprint(i%13), fmt.Sprint(i)) }
+	check := func(stage string) {
+		t.Helper()
+		for i := 0; i < 200; i++ {
+			v, ok, err := s.Get(key(i))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got int64
+			if ok {
+				var n int
+				if got, n = binary.Varint(v); n != len(v) {
+					t.Fatalf("%s: entry %d holds %x", stage, i, v)
+				}
+			}
+			if _, written := want[string(key(i))]; ok != written || got != want[string(key(i))] {
+				t.Fatalf("%s: entry %d: %d, want %d", stage, i, got, want[string(key(i))])
+			}
+		}
+		n := 0
+		if err := s.Scan(binary.BigEndian.AppendUint32(nil, 7), func(k, v []byte) error {
+			if w, _ := binary.Varint(v); w != want[string(k)] {
+				t.Fatalf("%s: scan: %x holds %d, want %d", stage, k, w, want[string(k)])
+			}
+			n++
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if n != len(want) {
+			t.Fatalf("%s: scan returned %d entries, want %d", stage, n, len(want))
+		}
+	}
+	for round := 0; round < 4; round++ {
+		for j := 0; j < 2000; j++ {
+			i := rng.Intn(200)
+			k := key(i)
+			if j%50 == 0 {
+				if err := s.Delete(k); err != nil {
+					t.Fatal(err)
+				}
+				delete(want, string(k))
+				continue
+			}
+			if j%10 == 0 {
+				w := int64(rng.Intn(3) + 1)
+				if err := s.Set(k, binary.AppendVarint(nil, w)); err != nil {
+					t.Fatal(err)
+				}
+				want[string(k)] = w
+				continue
+			}
+			w := int64(rng.Intn(5) - 2)
+			if err := s.Add(k, w); err != nil {
+				t.Fatal(err)
+			}
+			want[string(k)] += w
+		}
+		check(fmt.Sprintf("round %d", round))
+		if err := s.db.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		check(fmt.Sprintf("round %d, flushed", round))
+	}
+	if err := s.db.Compact(context.Background(), []byte{0}, []byte{0xff}, true); err != nil {
+		t.Fatal(err)
+	}
+	check("compacted")
 }
