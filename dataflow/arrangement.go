@@ -185,7 +185,7 @@ func (a *arrangement) first(key string) (enc string, w row.Weight, ok bool, err 
 			if ok {
 				return nil
 			}
-			x, err := diskWeight(k, n, v)
+			x, err := diskWeight(v)
 			if err != nil || x == 0 {
 				return err
 			}

@@ -234,19 +234,13 @@ func (a *arrangement) diskSettle(neg []arrRef) error {
 	return nil
 }
 
-// diskWeight decodes a stored multiplicity for a read. Settle reports a
-// negative one; a read refuses it too, rather than pass it on.
-func diskWeight(k []byte, n int, v []byte) (row.Weight, error) {
+// diskWeight decodes a stored multiplicity for a read. Within a step one
+// may be negative (a retraction ahead of its insertion), and is returned
+// as the in-memory form returns it; settle reports one left so.
+func diskWeight(v []byte) (row.Weight, error) {
 	w, m := binary.Varint(v)
 	if m <= 0 {
 		return 0, fmt.Errorf("undecodable multiplicity %x", v)
-	}
-	if w < 0 {
-		r, _, err := row.DecodeBinaryString(string(k[n:]))
-		if err != nil {
-			return 0, fmt.Errorf("negative multiplicity %d for a row: %w", w, err)
-		}
-		return 0, fmt.Errorf("negative multiplicity %d for row %v", w, r)
 	}
 	return row.Weight(w), nil
 }
@@ -255,7 +249,7 @@ func (a *arrangement) diskEach(key string, fn func(row.Row, row.Weight)) error {
 	prefix := a.disk.bucketPrefix(key)
 	n := len(prefix)
 	err := a.disk.store.Scan(prefix, func(k, v []byte) error {
-		w, err := diskWeight(k, n, v)
+		w, err := diskWeight(v)
 		if err != nil || w == 0 {
 			return err
 		}
