@@ -196,18 +196,13 @@ func (a *arrangement) diskAdd(key string, w row.Weight) {
 	}
 }
 
-// weight is the multiplicity stored under k, 0 if none (without the
-// check for a negative one of diskWeight).
+// weight is the multiplicity stored under k, 0 if none.
 func (d *diskArr) weight(k []byte) (row.Weight, error) {
 	v, ok, err := d.store.Get(k)
 	if err != nil || !ok {
 		return 0, err
 	}
-	w, n := binary.Varint(v)
-	if n <= 0 {
-		return 0, fmt.Errorf("undecodable multiplicity %x", v)
-	}
-	return row.Weight(w), nil
+	return diskWeight(v)
 }
 
 // diskSettle reports an entry still negative and deletes those back at 0.

@@ -61,8 +61,8 @@ func OpenSpill(dir string, cache int64, log *slog.Logger) (*Spill, error) {
 		Comparer:     spillComparer,
 		Merger:       weightMerger,
 		// The Bloom filters are of buckets (spillComparer's Split): a
-		// bucket's scan, and the read-modify-write of an entry of a new
-		// bucket, look only at the levels that may hold the bucket.
+		// bucket's scan, and a retraction's read of its entry, look only
+		// at the levels that may hold the bucket.
 		Levels: [7]pebble.LevelOptions{{FilterPolicy: bloom.FilterPolicy(10)}},
 	})
 	if err != nil {
