@@ -103,6 +103,19 @@ type Config struct {
 	// Whole, when set, names transactions (by commit LSN) to deliver
 	// whole however large they are.
 	Whole func(commitLSN row.LSN) bool
+	// StreamDir, when set, makes Stream ask PostgreSQL (14 and later) to
+	// stream large transactions while they are in progress (pgoutput
+	// protocol version 2, streaming on) and spool their changes to files
+	// in this directory until they commit (see spool.go): PostgreSQL then
+	// neither spills them to its own disk nor decodes them only after their
+	// commit. Transactions are still delivered whole and committed, in
+	// commit order. Empty: protocol version 1.
+	StreamDir string
+	// DecodingWorkMem, when set, is the source's logical_decoding_work_mem
+	// for ripple's replication connection (a PostgreSQL size such as
+	// "64MB"): the decoded changes of one transaction PostgreSQL holds in
+	// memory before it streams (or, without streaming, spills) them.
+	DecodingWorkMem string
 }
 
 // Defaults of Config.
@@ -173,6 +186,8 @@ type Source struct {
 	rels   []tableInfo
 
 	ack ackState
+
+	stream streamStats // spool.go
 
 	types typeMap // domains seen in the looked-up tables (types.go)
 }
@@ -562,6 +577,9 @@ func (s *Source) replicationConn(ctx context.Context) (*pgconn.PgConn, error) {
 		pcfg.RuntimeParams[k] = v
 	}
 	pcfg.RuntimeParams["replication"] = "database"
+	if s.cfg.DecodingWorkMem != "" {
+		pcfg.RuntimeParams["logical_decoding_work_mem"] = s.cfg.DecodingWorkMem
+	}
 	conn, err := pgconn.ConnectConfig(ctx, pcfg)
 	if err != nil {
 		return nil, fmt.Errorf("open replication connection to source: %w", err)

@@ -79,17 +79,30 @@ func (s *Source) Stream(ctx context.Context, start row.LSN, out chan<- Txn) erro
 		return err
 	}
 	defer conn.Close(context.Background())
+	// Protocol 2 with streaming on (PostgreSQL 14 and later) when there is
+	// a directory to spool in-progress transactions to (see spool.go).
+	streaming := s.cfg.StreamDir != "" && serverMajor(conn) >= 14
+	args := []string{"proto_version '1'", "publication_names " + quoteLiteral(s.cfg.Publication)}
+	if streaming {
+		args = []string{"proto_version '2'", "publication_names " + quoteLiteral(s.cfg.Publication), "streaming 'on'"}
+	}
 	err = pglogrepl.StartReplication(ctx, conn, s.cfg.Slot, pglogrepl.LSN(start), pglogrepl.StartReplicationOptions{
-		Mode: pglogrepl.LogicalReplication,
-		PluginArgs: []string{
-			"proto_version '1'",
-			"publication_names " + quoteLiteral(s.cfg.Publication),
-		},
+		Mode:       pglogrepl.LogicalReplication,
+		PluginArgs: args,
 	})
 	if err != nil {
 		return s.startError(ctx, err)
 	}
-	s.log.Info("streaming started", "slot", s.cfg.Slot, "publication", s.cfg.Publication, "start", start.String())
+	var sp *spool
+	if streaming {
+		// Only now: holding the slot, this is the one stream of it.
+		if sp, err = newSpool(s.cfg.StreamDir, &s.stream, s.log); err != nil {
+			return err
+		}
+		defer sp.close()
+	}
+	s.log.Info("streaming started", "slot", s.cfg.Slot, "publication", s.cfg.Publication, "start", start.String(),
+		"streaming_in_progress", streaming)
 	if s.cfg.HeartbeatInterval > 0 {
 		hctx, cancel := context.WithCancel(ctx)
 		done := make(chan struct{})
@@ -107,6 +120,7 @@ func (s *Source) Stream(ctx context.Context, start row.LSN, out chan<- Txn) erro
 		conn:     conn,
 		out:      out,
 		asm:      newAssemblerWith(s.types.base, s.cfg.PartChanges, s.cfg.Whole),
+		spool:    sp,
 		reported: start,
 	}
 	return s.diagnose(ctx, st.run(ctx))
@@ -141,6 +155,9 @@ type streamer struct {
 	conn *pgconn.PgConn
 	out  chan<- Txn
 	asm  *assembler
+	// spool holds the transactions streamed before their commit; nil
+	// unless streaming (protocol 2).
+	spool *spool
 
 	serverEnd     row.LSN   // highest server WAL end seen (keepalives, XLogData)
 	lastDelivered row.LSN   // CommitLSN of the last Txn sent on out
@@ -237,18 +254,48 @@ func (st *streamer) handleCopyData(ctx context.Context, data []byte) error {
 // handleWAL decodes one pgoutput message and delivers the transaction a
 // Commit completes.
 func (st *streamer) handleWAL(ctx context.Context, b []byte) error {
+	return decodeWAL(st.asm, st.spool, b, func(txn *Txn) error { return st.deliver(ctx, txn) })
+}
+
+// decodeWAL decodes one pgoutput message into asm (through sp, when
+// streaming, for the messages of in-progress transactions) and calls emit
+// with each transaction, or part of one, it completes.
+func decodeWAL(asm *assembler, sp *spool, b []byte, emit func(*Txn) error) error {
+	feed := func(m message) error {
+		txn, err := asm.apply(m)
+		if err != nil {
+			return err
+		}
+		if txn == nil || len(txn.Changes) == 0 && !txn.Parted() {
+			return nil // the last part of a parted transaction goes even empty: it ends it
+		}
+		return emit(txn)
+	}
+	if sp != nil && sp.streamMsg(b) {
+		if err := sp.apply(b, feed); err != nil {
+			return fmt.Errorf("streamed transaction: %w", err)
+		}
+		return nil
+	}
 	m, err := decodeMessage(b)
 	if err != nil {
 		return fmt.Errorf("decode pgoutput message: %w", err)
 	}
-	txn, err := st.asm.apply(m)
-	if err != nil {
-		return err
+	return feed(m)
+}
+
+// serverMajor is the major version of the server conn is connected to
+// (15 for "15.8 (Debian 15.8-1)"), 0 when unknown.
+func serverMajor(conn *pgconn.PgConn) int {
+	v := conn.ParameterStatus("server_version")
+	n := 0
+	for _, c := range v {
+		if c < '0' || c > '9' {
+			break
+		}
+		n = n*10 + int(c-'0')
 	}
-	if txn == nil || len(txn.Changes) == 0 && !txn.Parted() {
-		return nil // the last part of a parted transaction goes even empty: it ends it
-	}
-	return st.deliver(ctx, txn)
+	return n
 }
 
 // deliver sends txn on out, keeping the status updates going while the

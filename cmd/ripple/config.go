@@ -66,6 +66,17 @@ type SourceConfig struct {
 	// TB are powers of 1024, as in postgresql.conf) or a number of bytes;
 	// default 1GB, "0" disables the warning.
 	MaxRetainedWAL string `mapstructure:"max_retained_wal"`
+	// Streaming lets PostgreSQL (14 and later) stream a large transaction
+	// while it is in progress; ripple spools it under state_dir/stream
+	// until it commits. Default true; false: each transaction is sent
+	// after its commit, and PostgreSQL spills large ones to its own disk.
+	Streaming bool `mapstructure:"streaming"`
+	// LogicalDecodingWorkMem sets logical_decoding_work_mem for ripple's
+	// replication connection: the memory of decoded changes PostgreSQL
+	// holds per walsender before it streams (or spills) the largest
+	// transaction. A size as in max_retained_wal, at least 64kB; default:
+	// the server's setting (64MB unless changed).
+	LogicalDecodingWorkMem string `mapstructure:"logical_decoding_work_mem"`
 }
 
 // cdcConfig is the cdc.Config of the source section. Call it on a
@@ -76,6 +87,9 @@ func (s SourceConfig) cdcConfig() cdc.Config {
 		c.HeartbeatInterval = -1 // "0" disables; cdc's zero means its default
 	}
 	c.MaxRetainedWAL, _ = parseSize(s.MaxRetainedWAL)
+	if n, _ := parseSize(s.LogicalDecodingWorkMem); n > 0 {
+		c.DecodingWorkMem = strconv.FormatInt(n/1024, 10) + "kB"
+	}
 	if c.MaxRetainedWAL == 0 {
 		c.MaxRetainedWAL = -1
 	}
@@ -135,7 +149,7 @@ type ViewsConfig struct {
 }
 
 // scalar keys that the environment and flags may set.
-var envKeys = []string{"source.dsn", "source.slot", "source.publication", "source.heartbeat_interval", "source.max_retained_wal", "state_dir", "group_transactions", "table_memory", "operator_memory", "tick", "http"}
+var envKeys = []string{"source.dsn", "source.slot", "source.publication", "source.heartbeat_interval", "source.max_retained_wal", "source.streaming", "source.logical_decoding_work_mem", "state_dir", "group_transactions", "table_memory", "operator_memory", "tick", "http"}
 
 // loadConfig reads the config file at path (may be "" when everything comes
 // from the environment and flags), applies defaults and validates it,
@@ -152,6 +166,7 @@ func loadConfig(path string, flags *pflag.FlagSet) (*Config, error) {
 	v.SetDefault("source.heartbeat_interval", cdc.DefaultHeartbeatInterval.String())
 	v.SetDefault("tick", "1s")
 	v.SetDefault("source.max_retained_wal", "1GB")
+	v.SetDefault("source.streaming", true)
 	v.SetDefault("state_dir", "./ripple-state")
 	v.SetDefault("table_memory", "1GB")
 	v.SetDefault("operator_memory", "1GB")
@@ -213,7 +228,7 @@ func cleanDecodeError(err error) string {
 	msg = strings.ReplaceAll(msg, "decoding failed due to the following error(s):\n\n", "")
 	msg = strings.ReplaceAll(msg, "has invalid keys:", "unknown key:")
 	msg = strings.ReplaceAll(msg, "'' ", "top level: ")
-	return strings.TrimSpace(msg) + " (known keys: source.dsn, source.slot, source.publication, source.heartbeat_interval, source.max_retained_wal, sinks[].name, sinks[].type, sinks[].dsn, sinks[].prefix, sinks[].path, sinks[].nats, sinks[].subject, sinks[].stream, views[].files, views[].sink, state_dir, group_transactions, table_memory, operator_memory, tick, http)"
+	return strings.TrimSpace(msg) + " (known keys: source.dsn, source.slot, source.publication, source.heartbeat_interval, source.max_retained_wal, source.streaming, source.logical_decoding_work_mem, sinks[].name, sinks[].type, sinks[].dsn, sinks[].prefix, sinks[].path, sinks[].nats, sinks[].subject, sinks[].stream, views[].files, views[].sink, state_dir, group_transactions, table_memory, operator_memory, tick, http)"
 }
 
 func (c *Config) validate() error {
@@ -244,6 +259,13 @@ func (c *Config) validate() error {
 	}
 	if _, err := parseSize(c.Source.MaxRetainedWAL); err != nil {
 		problems = append(problems, "source.max_retained_wal: "+err.Error()+" (0 disables the warning)")
+	}
+	if m := c.Source.LogicalDecodingWorkMem; m != "" {
+		if n, err := parseSize(m); err != nil {
+			problems = append(problems, "source.logical_decoding_work_mem: "+err.Error())
+		} else if n < 64<<10 {
+			problems = append(problems, fmt.Sprintf("source.logical_decoding_work_mem %q must be at least 64kB (PostgreSQL's minimum)", m))
+		}
 	}
 	if len(c.Sinks) == 0 {
 		problems = append(problems, "sinks: at least one sink is required")

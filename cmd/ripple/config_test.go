@@ -173,6 +173,37 @@ func TestLoadConfigSourceHealthKeys(t *testing.T) {
 	}
 }
 
+func TestLoadConfigStreamingKeys(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, dir, "views/a.sql", "CREATE VIEW a AS SELECT 1 AS x FROM t;")
+	cfg, err := loadConfig(writeFile(t, dir, "ripple.yaml", goodConfig), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !cfg.Source.Streaming || cfg.Source.cdcConfig().DecodingWorkMem != "" {
+		t.Errorf("defaults: streaming %v, logical_decoding_work_mem %q; want on and the server's", cfg.Source.Streaming, cfg.Source.cdcConfig().DecodingWorkMem)
+	}
+	set := strings.Replace(goodConfig, "source:\n", "source:\n  streaming: false\n  logical_decoding_work_mem: 4MB\n", 1)
+	cfg, err = loadConfig(writeFile(t, dir, "set.yaml", set), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Source.Streaming || cfg.Source.cdcConfig().DecodingWorkMem != "4096kB" {
+		t.Errorf("set: streaming %v, logical_decoding_work_mem %q; want off and 4096kB", cfg.Source.Streaming, cfg.Source.cdcConfig().DecodingWorkMem)
+	}
+	t.Setenv("RIPPLE_SOURCE_STREAMING", "false")
+	if cfg, err = loadConfig(writeFile(t, dir, "env.yaml", goodConfig), nil); err != nil || cfg.Source.Streaming {
+		t.Errorf("RIPPLE_SOURCE_STREAMING=false: streaming %v, err %v", cfg != nil && cfg.Source.Streaming, err)
+	}
+	for _, v := range []string{"32kB", "lots"} {
+		bad := strings.Replace(goodConfig, "source:\n", "source:\n  logical_decoding_work_mem: "+v+"\n", 1)
+		_, err = loadConfig(writeFile(t, dir, "bad.yaml", bad), nil)
+		if err == nil || !strings.Contains(err.Error(), "source.logical_decoding_work_mem") {
+			t.Errorf("logical_decoding_work_mem %s: %v", v, err)
+		}
+	}
+}
+
 func TestParseSize(t *testing.T) {
 	for _, tc := range []struct {
 		in   string

@@ -168,7 +168,8 @@ func runPipeline(ctx context.Context, cfg *Config, opts runOptions) error {
 	return pipeline.Run(ctx, obs.configure(pipeline.Config{
 		Source: cfg.Source.cdcConfig(),
 		Views:  defs, Targets: targets, OnStep: opts.onStep,
-		StateDir: cfg.StateDir, GroupTxns: cfg.GroupTransactions, TableMemory: cfg.tableMemory(), OperatorMemory: cfg.operatorMemory(), Tick: cfg.Tick,
+		NoStreaming: !cfg.Source.Streaming,
+		StateDir:    cfg.StateDir, GroupTxns: cfg.GroupTransactions, TableMemory: cfg.tableMemory(), OperatorMemory: cfg.operatorMemory(), Tick: cfg.Tick,
 		Resync: opts.resync, ResyncViews: resyncViews, StopAfterLoad: opts.stopAfterLoad,
 	}))
 }

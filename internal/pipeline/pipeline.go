@@ -61,6 +61,14 @@ type Config struct {
 	// a restart resumes from its checkpoint without reading the source
 	// tables again. Without it every start takes a fresh snapshot.
 	StateDir string
+	// NoStreaming makes the source send every transaction only after it
+	// committed (pgoutput protocol 1). By default PostgreSQL (14 and
+	// later) streams a transaction whose changes outgrow its
+	// logical_decoding_work_mem while it is in progress, and ripple spools
+	// it under state_dir/stream (a temporary directory without StateDir)
+	// until its commit, instead of PostgreSQL spilling it to its own disk
+	// and decoding it all after the commit (cdc.Config.StreamDir).
+	NoStreaming bool
 	// Resync discards the state and takes a fresh snapshot even when the
 	// state could be resumed (`ripple resync`).
 	Resync bool

@@ -6,6 +6,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"time"
@@ -60,6 +62,20 @@ func Run(ctx context.Context, cfg Config) (err error) {
 				err = fmt.Errorf("close state: %w", cerr)
 			}
 		}()
+	}
+	if !cfg.NoStreaming && cfg.Source.StreamDir == "" {
+		// Large transactions are streamed while in progress and spooled
+		// here until they commit (cdc.Config.StreamDir).
+		if cfg.StateDir != "" {
+			cfg.Source.StreamDir = filepath.Join(cfg.StateDir, "stream")
+		} else {
+			dir, err := os.MkdirTemp("", "ripple-stream-")
+			if err != nil {
+				return fmt.Errorf("spool directory for streamed transactions: %w", err)
+			}
+			defer os.RemoveAll(dir)
+			cfg.Source.StreamDir = dir
+		}
 	}
 	wait := cfg.RetryInitial
 	resync := cfg.Resync
