@@ -228,8 +228,9 @@ func (r *reader) tuple(what string) []tupleCol {
 }
 
 // decodeMessage decodes one pgoutput (protocol version 1) message: the
-// payload of an XLogData. Streaming (v2) and two-phase (v3) messages are
-// rejected: ripple asks for proto_version 1.
+// payload of an XLogData. Streaming (v2) messages are the spool's
+// (spool.go), which hands the messages of a streamed transaction back here
+// in their version 1 form; two-phase (v3) messages are rejected.
 func decodeMessage(b []byte) (message, error) {
 	if len(b) == 0 {
 		return nil, fmt.Errorf("%w: empty message", ErrMalformed)

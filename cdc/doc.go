@@ -10,10 +10,14 @@
 // manages the publication and the slot (EnsurePublication, DropSlot,
 // DropPublication), takes the consistent initial snapshot (Snapshot: a slot
 // created with an exported snapshot, tables read with COPY inside a
-// transaction that imports it), and streams pgoutput (protocol version 1)
-// decoded into typed rows and assembled into one Txn per committed source
-// transaction (Stream). The decoder (decode.go) is a set of pure functions,
-// unit-tested and fuzzed without a server.
+// transaction that imports it), and streams pgoutput decoded into typed
+// rows and assembled into one Txn per committed source transaction
+// (Stream). The decoder (decode.go) is a set of pure functions, unit-tested
+// and fuzzed without a server. With Config.StreamDir it speaks protocol
+// version 2 with streaming on: transactions PostgreSQL streams while in
+// progress are spooled to a file each and replayed at their commit
+// (spool.go), so the consumer sees the same committed transactions in
+// commit order as with protocol version 1.
 //
 // Invariants it keeps:
 //

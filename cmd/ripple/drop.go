@@ -153,6 +153,10 @@ func runDrop(ctx context.Context, out io.Writer, in io.Reader, tty bool, cfg *Co
 	if err := os.RemoveAll(filepath.Join(cfg.StateDir, "spill")); err != nil {
 		return fmt.Errorf("drop: remove the operator spill store in %s: %w", cfg.StateDir, err)
 	}
+	// Spools of streamed transactions the killed ripple had open.
+	if err := os.RemoveAll(filepath.Join(cfg.StateDir, "stream")); err != nil {
+		return fmt.Errorf("drop: remove the spools of streamed transactions in %s: %w", cfg.StateDir, err)
+	}
 	fmt.Fprintf(out, "state in %s: %s\n", cfg.StateDir, doneOrAbsent(serr == nil, "removed"))
 	fmt.Fprintf(out, "pipeline %s dropped\n", pipeline)
 	return nil
