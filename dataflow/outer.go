@@ -439,49 +439,57 @@ func (k SetOpKind) count(m, n row.Weight) row.Weight {
 // (NULL equals NULL, 1.0 equals 1.00); the output row of a group of equal
 // rows is the first left row seen while the group had none.
 //
-// State: per distinct row, its multiplicity in each input. A step costs
-// the number of changed rows.
+// State: per distinct row, its multiplicity in each input, in two
+// arrangements keyed by the row's SQL-equality encoding with one entry per
+// key (the left one under the representative's binary encoding), so it can
+// move to the spill store. A step costs the number of changed rows.
 func (g *Graph) SetOp(left, right *Node, kind SetOpKind, label string) *Node {
 	return g.add(&Node{inputs: []*Node{left, right}, schema: left.schema, kind: "SetOp", label: label,
 		state: "multiplicity of each distinct row in each input",
-		op:    &setOp{kind: kind, counts: map[string]*setCount{}}})
-}
-
-type setCount struct {
-	row  row.Row
-	m, n row.Weight
+		op:    &setOp{kind: kind, left: g.newArrangement(), right: g.newArrangement()}})
 }
 
 type setOp struct {
-	kind   SetOpKind
-	counts map[string]*setCount
+	kind        SetOpKind
+	left, right *arrangement
+	enc         []byte
 }
 
 func (o *setOp) step(ins []Batch) (Batch, error) {
+	// A touched key: its representative and multiplicities before the
+	// step (as stored) and as the step leaves them.
 	type change struct {
-		key     string
-		prev    row.Weight
-		prevRow row.Row
+		key          string
+		prevRep, rep string
+		prevM, prevN row.Weight
+		m, n         row.Weight
 	}
 	var touched []change
-	seen := map[string]bool{}
+	index := map[string]int{}
 	for side, b := range ins {
 		for _, u := range b {
 			k := u.Row.Encode()
-			c, ok := o.counts[k]
+			i, ok := index[k]
 			if !ok {
-				c = &setCount{}
-				o.counts[k] = c
+				rep, m, _, err := o.left.first(k)
+				if err != nil {
+					return nil, err
+				}
+				_, n, _, err := o.right.first(k)
+				if err != nil {
+					return nil, err
+				}
+				i = len(touched)
+				index[k] = i
+				touched = append(touched, change{key: k, prevRep: rep, rep: rep, prevM: m, prevN: n, m: m, n: n})
 			}
-			if !seen[k] {
-				seen[k] = true
-				touched = append(touched, change{k, o.kind.count(c.m, c.n), c.row})
-			}
+			c := &touched[i]
 			if side == 0 {
 				// The output shows a left row (as PostgreSQL's does); it
 				// is chosen when the first left copy arrives.
 				if c.m <= 0 && u.W > 0 {
-					c.row = u.Row
+					o.enc = row.AppendBinary(o.enc[:0], u.Row)
+					c.rep = string(o.enc)
 				}
 				c.m += u.W
 			} else {
@@ -489,24 +497,60 @@ func (o *setOp) step(ins []Batch) (Batch, error) {
 			}
 		}
 	}
+	decode := func(enc string) (row.Row, error) {
+		r, rest, err := row.DecodeBinaryString(enc)
+		if err != nil || rest != "" {
+			return nil, fmt.Errorf("set operation: undecodable row (%v)", err)
+		}
+		return r, nil
+	}
 	var out Batch
-	for _, t := range touched {
-		c := o.counts[t.key]
+	for _, c := range touched {
 		if c.m < 0 || c.n < 0 {
-			return nil, fmt.Errorf("negative multiplicity for row %v", c.row)
+			r, _ := decode(c.rep)
+			return nil, fmt.Errorf("negative multiplicity for row %v", r)
 		}
-		next := o.kind.count(c.m, c.n)
+		// One entry per key: the left one moves when its representative
+		// changes (the right one's row is never shown).
+		if c.rep == c.prevRep {
+			o.left.addEnc(c.key, c.rep, c.m-c.prevM)
+		} else {
+			o.left.addEnc(c.key, c.prevRep, -c.prevM)
+			o.left.addEnc(c.key, c.rep, c.m)
+		}
+		o.right.addEnc(c.key, "", c.n-c.prevN)
+		prev, next := o.kind.count(c.prevM, c.prevN), o.kind.count(c.m, c.n)
 		switch {
-		case t.prev > 0 && next > 0 && !row.RowsIdentical(t.prevRow, c.row):
-			out = append(out, row.Update{Row: t.prevRow, W: -t.prev}, row.Update{Row: c.row, W: next})
-		case next != t.prev && t.prev > 0 && next == 0:
-			out = append(out, row.Update{Row: t.prevRow, W: -t.prev})
-		case next != t.prev:
-			out = append(out, row.Update{Row: c.row, W: next - t.prev})
+		case prev == next && (prev == 0 || c.rep == c.prevRep):
+			continue
+		case c.rep == c.prevRep:
+			r, err := decode(c.rep)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, row.Update{Row: r, W: next - prev})
+			continue
 		}
-		if c.m == 0 && c.n == 0 {
-			delete(o.counts, t.key)
+		if prev > 0 {
+			r, err := decode(c.prevRep)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, row.Update{Row: r, W: -prev})
 		}
+		if next > 0 {
+			r, err := decode(c.rep)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, row.Update{Row: r, W: next})
+		}
+	}
+	if err := o.left.settle(); err != nil {
+		return nil, err
+	}
+	if err := o.right.settle(); err != nil {
+		return nil, err
 	}
 	return out, nil
 }

@@ -94,7 +94,7 @@ type Config struct {
 	// every table stays in memory.
 	TableMemory int64
 	// OperatorMemory bounds the memory of the dataflow graph's
-	// arrangements (the join, semi-join, NOT IN, DISTINCT and aggregate
+	// arrangements (the join, semi-join, NOT IN, DISTINCT, INTERSECT/EXCEPT and aggregate
 	// state) when the state is durable: past it, the largest move to a
 	// scratch store on disk (state_dir/spill) with a block cache in memory.
 	// 0 means DefaultOperatorMemory; a negative value keeps every
