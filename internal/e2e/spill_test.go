@@ -20,8 +20,9 @@ import (
 // TestOperatorStateOnDisk runs a join view, an EXISTS view, an aggregate
 // with thousands of groups whose state holds its input values (min, max),
 // one whose groups are written out whole (count, sum, avg, bool_and,
-// stddev_pop, FILTER), a DISTINCT over a join and a FULL JOIN (orders
-// of customers that do not exist, customers without orders) twice on the
+// stddev_pop, FILTER), a DISTINCT over a join, a FULL JOIN (orders
+// of customers that do not exist, customers without orders), an EXCEPT and
+// an INTERSECT ALL twice on the
 // same data: once with the operator state in memory (the default
 // operator_memory) and once from a fresh snapshot with operator_memory 1MB,
 // table_memory 0 and a 100-group aggregate cache, so that the arrangements
@@ -67,6 +68,10 @@ CREATE VIEW public.cust_sums AS
   FROM orders GROUP BY cust;
 CREATE VIEW public.cust_orders_full AS
   SELECT c.id AS cid, c.region, o.id AS oid, o.amt FROM customers c FULL JOIN orders o ON o.cust = c.id;
+CREATE VIEW public.idle_customers AS
+  SELECT id FROM customers EXCEPT SELECT cust FROM orders;
+CREATE VIEW public.amt_regions AS
+  SELECT amt FROM orders WHERE amt < 20 INTERSECT ALL SELECT region * 3 FROM customers;
 `
 	cfg := writeConfig(t, src.DSN("app"), map[string]string{"main": snk.DSN("warehouse")}, views)
 	srcConn := connect(t, src, "app")
