@@ -18,6 +18,7 @@ var rules = []struct {
 	allowed   []string
 }{
 	{pkg: module + "/internal/row", stdOnly: true},
+	{pkg: module + "/internal/bytemap", stdOnly: true},
 	// dataflow is a pure library: the leaf types and pure data-structure
 	// libraries (no I/O, nothing of the other stages).
 	{pkg: module + "/dataflow", stdOnly: true, allowed: []string{module + "/internal/row", "github.com/google/btree"}},

@@ -492,15 +492,15 @@ func (e *engine) spillOver() {
 		var total int64
 		var big *tableState
 		for _, t := range e.tables {
-			total += t.bytes
-			if t.disk == nil && t.key != nil && (big == nil || t.bytes > big.bytes) {
+			total += t.bytes()
+			if t.disk == nil && t.key != nil && (big == nil || t.bytes() > big.bytes()) {
 				big = t
 			}
 		}
 		if big == nil || (total <= e.tableMemory && e.tableMemory >= 0) {
 			return
 		}
-		bytes := big.bytes
+		bytes := big.bytes()
 		big.spill(e.store)
 		e.log.Info("table copy moved to disk: the tables' copies exceed table_memory", "table", big.name.String(),
 			"rows", big.count, "memory_bytes", bytes, "table_memory", e.tableMemory)
@@ -538,7 +538,7 @@ const DefaultOperatorMemory = 1 << 30
 func (e *engine) stateSize() (bytes, rows int64) {
 	bytes, _, _ = e.plan.Graph.OperatorMemory()
 	for _, t := range e.tables {
-		bytes += t.bytes
+		bytes += t.bytes()
 		rows += t.count
 	}
 	return bytes, rows

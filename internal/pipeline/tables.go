@@ -1,9 +1,11 @@
 package pipeline
 
 import (
+	"encoding/binary"
 	"fmt"
 
 	"github.com/rippledb/ripple/cdc"
+	"github.com/rippledb/ripple/internal/bytemap"
 	"github.com/rippledb/ripple/internal/row"
 	"github.com/rippledb/ripple/internal/state"
 )
@@ -28,9 +30,13 @@ import (
 type tableState struct {
 	name row.TableName
 	id   string // the table's name in the state store
-	key  []int  // replica identity columns; nil = whole-row multiset
-	rows map[string]entry
+	key []int // replica identity columns; nil = whole-row multiset
+	// rows holds the entries (entry.append) by key, in chunks the garbage
+	// collector need not scan (a copy of a large table is millions of
+	// rows).
+	rows *bytemap.Map
 	buf  []byte             // reused for encoding rows
+	ebuf []byte             // reused for encoding entries
 	disk *state.TableReader // set once spilled
 
 	// With durable state, dirty holds the keys changed since the last
@@ -40,18 +46,14 @@ type tableState struct {
 	dirty     map[string]struct{}
 	truncated bool
 
-	// count is the number of rows (multiplicities added up) and bytes an
-	// estimate of the memory rows holds (for a spilled table: the changes
-	// since the last checkpoint), for the state-size metrics and the
-	// table memory budget.
-	count, bytes int64
+	// count is the number of rows (multiplicities added up).
+	count int64
 }
 
-// entryOverhead estimates a map slot and the allocation headers beyond the
-// key's and the encoded row's bytes.
-const entryOverhead = 48
-
-func entrySize(k string, e entry) int64 { return int64(len(k) + len(e.enc) + entryOverhead) }
+// bytes is the memory rows holds (for a spilled table: the changes since
+// the last checkpoint), for the state-size metrics and the table memory
+// budget.
+func (t *tableState) bytes() int64 { return t.rows.Bytes() }
 
 // entry is one row of the table in its binary encoding (row.AppendBinary):
 // a few bytes per column rather than a 40-byte Datum each, in one
@@ -59,6 +61,40 @@ func entrySize(k string, e entry) int64 { return int64(len(k) + len(e.enc) + ent
 type entry struct {
 	enc string
 	n   row.Weight // multiplicity (always 1 for keyed tables)
+}
+
+// entries are stored as varint(n) | enc.
+func (e entry) append(b []byte) []byte {
+	return append(binary.AppendVarint(b, int64(e.n)), e.enc...)
+}
+
+// lookup returns k's entry in rows (its enc a copy).
+func (t *tableState) lookup(k string) (entry, bool) {
+	v, ok := t.rows.Get(k)
+	if !ok {
+		return entry{}, false
+	}
+	return decodeEntry(v), true
+}
+
+func decodeEntry(v []byte) entry {
+	n, sz := binary.Varint(v)
+	return entry{enc: string(v[sz:]), n: row.Weight(n)}
+}
+
+func (t *tableState) set(k string, e entry) {
+	t.ebuf = e.append(t.ebuf[:0])
+	t.rows.Set(k, t.ebuf)
+}
+
+// each calls fn with every entry of rows.
+func (t *tableState) each(fn func(k string, e entry) error) error {
+	var err error
+	t.rows.Range(func(k, v []byte) bool {
+		err = fn(string(k), decodeEntry(v))
+		return err == nil
+	})
+	return err
 }
 
 func (e entry) row() (row.Row, error) {
@@ -70,7 +106,7 @@ func (e entry) row() (row.Row, error) {
 }
 
 func newTableState(name row.TableName, key []int) *tableState {
-	return &tableState{name: name, id: name.String(), key: key, rows: map[string]entry{}, dirty: map[string]struct{}{}}
+	return &tableState{name: name, id: name.String(), key: key, rows: bytemap.New(), dirty: map[string]struct{}{}}
 }
 
 func (t *tableState) encode(r row.Row) string {
@@ -87,7 +123,7 @@ func (t *tableState) keyOf(r row.Row) string {
 
 // get finds the row stored under k.
 func (t *tableState) get(k string) (entry, bool, error) {
-	if e, ok := t.rows[k]; ok {
+	if e, ok := t.lookup(k); ok {
 		return e, e.n > 0, nil
 	}
 	if t.disk == nil || t.truncated {
@@ -114,29 +150,16 @@ func (t *tableState) insert(r row.Row) error {
 			return fmt.Errorf("table %s: insert of a row whose replica identity key is already present: %v", t.name, r)
 		}
 		e.n++
-		t.rows[k] = e
+		t.set(k, e)
 		t.count++
 		return nil
 	}
-	e = entry{enc: t.encode(r), n: 1}
+	t.buf = row.AppendBinary(t.buf[:0], r)
 	t.count++
-	if t.disk != nil {
-		t.overlay(k, e)
-		return nil
-	}
-	t.rows[k] = e
-	t.bytes += entrySize(k, e)
+	// A spilled table's rows hold its changes since the last checkpoint.
+	t.ebuf = append(binary.AppendVarint(t.ebuf[:0], 1), t.buf...)
+	t.rows.Set(k, t.ebuf)
 	return nil
-}
-
-// overlay sets k's entry among a spilled table's changes since the last
-// checkpoint, keeping bytes (their memory) up to date.
-func (t *tableState) overlay(k string, e entry) {
-	if old, ok := t.rows[k]; ok {
-		t.bytes -= entrySize(k, old)
-	}
-	t.rows[k] = e
-	t.bytes += entrySize(k, e)
 }
 
 func (t *tableState) remove(k string) (row.Row, error) {
@@ -158,12 +181,11 @@ func (t *tableState) remove(k string) (row.Row, error) {
 	t.count--
 	switch {
 	case e.n > 0:
-		t.rows[k] = e
+		t.set(k, e)
 	case t.disk != nil:
-		t.overlay(k, entry{}) // deleted since the last checkpoint
+		t.set(k, entry{}) // deleted since the last checkpoint
 	default:
-		delete(t.rows, k)
-		t.bytes -= entrySize(k, e)
+		t.rows.Delete(k)
 	}
 	return r, nil
 }
@@ -180,7 +202,8 @@ func (t *tableState) load(r row.Row) (string, entry, error) {
 		return "", entry{}, err
 	}
 	k := t.keyOf(r)
-	return k, t.rows[k], nil
+	e, _ := t.lookup(k)
+	return k, e, nil
 }
 
 // spill moves the table to disk. Every row must be in the state store and
@@ -191,9 +214,8 @@ func (t *tableState) spill(store *state.Store) bool {
 		return false
 	}
 	t.disk = store.Table(t.id)
-	t.rows = map[string]entry{}
+	t.rows.Clear()
 	clear(t.dirty)
-	t.bytes = 0
 	return true
 }
 
@@ -233,14 +255,12 @@ func (t *tableState) apply(c cdc.Change, out []row.Update) ([]row.Update, error)
 			out = append(out, row.Update{Row: r, W: -e.n})
 			return nil
 		}
-		for _, e := range t.rows {
-			if err := retract(e); err != nil {
-				return out, err
-			}
+		if err := t.each(func(_ string, e entry) error { return retract(e) }); err != nil {
+			return out, err
 		}
 		if t.disk != nil && !t.truncated {
 			err := t.disk.Scan(func(k, enc string, n int64) error {
-				if _, changed := t.rows[k]; changed {
+				if _, changed := t.rows.Get(k); changed {
 					return nil
 				}
 				return retract(entry{enc: enc, n: row.Weight(n)})
@@ -249,8 +269,8 @@ func (t *tableState) apply(c cdc.Change, out []row.Update) ([]row.Update, error)
 				return out, fmt.Errorf("table %s: %w", t.name, err)
 			}
 		}
-		t.rows = map[string]entry{}
-		t.count, t.bytes = 0, 0
+		t.rows.Clear()
+		t.count = 0
 		if t.track {
 			t.truncated = true
 			clear(t.dirty)
@@ -297,9 +317,9 @@ func (t *tableState) restore(k string, r row.Row, n row.Weight) {
 	if t.disk != nil {
 		return
 	}
-	e := entry{enc: t.encode(r), n: n}
-	t.rows[k] = e
-	t.bytes += entrySize(k, e)
+	t.buf = row.AppendBinary(t.buf[:0], r)
+	t.ebuf = append(binary.AppendVarint(t.ebuf[:0], int64(n)), t.buf...)
+	t.rows.Set(k, t.ebuf)
 }
 
 // flushDirty writes what changed since the last checkpoint to w and starts
@@ -312,30 +332,23 @@ func (t *tableState) flushDirty(w *state.Writer) error {
 		t.truncated = false
 	}
 	if t.disk != nil {
-		for k, e := range t.rows {
-			var err error
+		err := t.each(func(k string, e entry) error {
 			if e.n > 0 {
-				err = w.PutEncoded(t.id, k, e.enc, int64(e.n))
-			} else {
-				err = w.Delete(t.id, k)
+				return w.PutEncoded(t.id, k, e.enc, int64(e.n))
 			}
-			if err != nil {
-				return err
-			}
+			return w.Delete(t.id, k)
+		})
+		if err != nil {
+			return err
 		}
 		// The writer's batch is committed before the next lookup.
-		if len(t.rows) > 4096 {
-			t.rows = map[string]entry{} // let a large transaction's map go
-		} else {
-			clear(t.rows)
-		}
-		t.bytes = 0
+		t.rows.Clear()
 		t.track = true
 		return nil
 	}
 	for k := range t.dirty {
 		var err error
-		if e, ok := t.rows[k]; ok {
+		if e, ok := t.lookup(k); ok {
 			err = w.PutEncoded(t.id, k, e.enc, int64(e.n))
 		} else {
 			err = w.Delete(t.id, k)

@@ -1,0 +1,182 @@
+package bytemap
+
+import (
+	"bytes"
+	"fmt"
+	"math/rand"
+	"runtime"
+	"strings"
+	"testing"
+)
+
+// check compares m with the model, through Get, Len and Range.
+func check(t *testing.T, m *Map, model map[string]string, when string) {
+	t.Helper()
+	if m.Len() != len(model) {
+		t.Fatalf("%s: Len %d, want %d", when, m.Len(), len(model))
+	}
+	for k, want := range model {
+		v, ok := m.Get(k)
+		if !ok || string(v) != want {
+			t.Fatalf("%s: Get(%q) = %q, %v; want %q", when, k, v, ok, want)
+		}
+	}
+	seen := map[string]bool{}
+	m.Range(func(k, v []byte) bool {
+		if seen[string(k)] {
+			t.Fatalf("%s: Range gave %q twice", when, k)
+		}
+		seen[string(k)] = true
+		if want, ok := model[string(k)]; !ok || want != string(v) {
+			t.Fatalf("%s: Range gave %q = %q; model has %q, %v", when, k, v, want, ok)
+		}
+		return true
+	})
+	if len(seen) != len(model) {
+		t.Fatalf("%s: Range gave %d entries, want %d", when, len(seen), len(model))
+	}
+}
+
+// TestRandomAgainstMap runs random Sets (same-length overwrites, longer
+// and shorter values, empty keys and values), Deletes and Clears against a
+// Go map, with the real hash and with one that makes most keys collide,
+// across enough churn to compact several times.
+func TestRandomAgainstMap(t *testing.T) {
+	for _, weak := range []bool{false, true} {
+		t.Run(fmt.Sprintf("collisions=%v", weak), func(t *testing.T) {
+			rng := rand.New(rand.NewSource(1))
+			m := New()
+			if weak {
+				m.hash = func(k string) uint64 { return uint64(len(k) % 5) }
+			}
+			model := map[string]string{}
+			key := func() string {
+				if rng.Intn(50) == 0 {
+					return ""
+				}
+				return fmt.Sprintf("k%d", rng.Intn(3000))
+			}
+			val := func() string { return strings.Repeat(string(rune('a'+rng.Intn(26))), rng.Intn(40)) }
+			compactions := 0
+			for i := 0; i < 200000; i++ {
+				k := key()
+				switch r := rng.Intn(20); {
+				case r < 12:
+					v := val()
+					m.Set(k, []byte(v))
+					model[k] = v
+				case r < 16:
+					if old, ok := model[k]; ok { // same length: in place
+						v := []byte(old)
+						for j := range v {
+							v[j]++
+						}
+						m.Set(k, v)
+						model[k] = string(v)
+					}
+				case r < 19:
+					_, had := model[k]
+					if got := m.Delete(k); got != had {
+						t.Fatalf("op %d: Delete(%q) = %v, want %v", i, k, got, had)
+					}
+					delete(model, k)
+				default:
+					if rng.Intn(2000) == 0 {
+						m.Clear()
+						clear(model)
+					}
+				}
+				before := len(m.chunks)
+				if i%5000 == 0 {
+					check(t, m, model, fmt.Sprintf("op %d", i))
+				}
+				if len(m.chunks) < before {
+					compactions++
+				}
+			}
+			check(t, m, model, "end")
+			if m.used-m.live > chunkSize && m.used-m.live > m.live {
+				t.Fatalf("dead bytes %d outweigh live %d past a chunk: compaction did not run", m.used-m.live, m.live)
+			}
+			if weak && len(m.coll) == 0 {
+				t.Fatal("the weak hash made no collisions")
+			}
+		})
+	}
+}
+
+// TestCompactionKeepsEntries: overwriting every value with a longer one,
+// again and again, compacts (memory stays within a few times the live
+// bytes) and loses nothing.
+func TestCompactionKeepsEntries(t *testing.T) {
+	m := New()
+	model := map[string]string{}
+	for round := 0; round < 20; round++ {
+		for i := 0; i < 20000; i++ {
+			k := fmt.Sprintf("key-%d", i)
+			v := fmt.Sprintf("%d-%s", round, strings.Repeat("v", round%7+10))
+			m.Set(k, []byte(v))
+			model[k] = v
+		}
+	}
+	check(t, m, model, "after 20 rounds")
+	if m.used > 3*m.live+2*chunkSize {
+		t.Fatalf("used %d bytes for %d live: dead records were not compacted away", m.used, m.live)
+	}
+}
+
+// TestSetFromOwnSlice: a value Get returned may be passed back to Set,
+// for the same key or another one, whatever its new length.
+func TestSetFromOwnSlice(t *testing.T) {
+	m := New()
+	m.Set("a", []byte("hello"))
+	v, _ := m.Get("a")
+	m.Set("b", v)
+	v, _ = m.Get("a")
+	m.Set("a", v[:3])
+	check(t, m, map[string]string{"a": "hel", "b": "hello"}, "after")
+}
+
+// TestLargeValue: a record larger than a chunk gets a chunk of its own.
+func TestLargeValue(t *testing.T) {
+	m := New()
+	big := bytes.Repeat([]byte("x"), 3*chunkSize)
+	m.Set("small", []byte("s"))
+	m.Set("big", big)
+	m.Set("small2", []byte("t"))
+	check(t, m, map[string]string{"small": "s", "big": string(big), "small2": "t"}, "after")
+}
+
+// TestBytesPerEntry reports, and bounds loosely, the memory of a map of
+// table-copy-sized entries against the same in a map[string]string: the
+// point of the package.
+func TestBytesPerEntry(t *testing.T) {
+	const n = 200000
+	key := func(i int) string { return fmt.Sprintf("%08d", i) }
+	val := []byte(strings.Repeat("r", 40))
+	heap := func() uint64 {
+		runtime.GC()
+		var s runtime.MemStats
+		runtime.ReadMemStats(&s)
+		return s.HeapAlloc
+	}
+	h0 := heap()
+	m := New()
+	for i := 0; i < n; i++ {
+		m.Set(key(i), val)
+	}
+	h1 := heap()
+	g := map[string]string{}
+	for i := 0; i < n; i++ {
+		g[key(i)] = string(val)
+	}
+	h2 := heap()
+	per, perGo := float64(h1-h0)/n, float64(h2-h1)/n
+	t.Logf("%d entries of an 8-byte key and a 40-byte value: %.1f B each in a Map (estimate %.1f), %.1f B in a map[string]string",
+		n, per, float64(m.Bytes())/n, perGo)
+	if per > perGo {
+		t.Errorf("a Map takes %.1f B per entry, more than a map[string]string's %.1f", per, perGo)
+	}
+	runtime.KeepAlive(m)
+	runtime.KeepAlive(g)
+}
