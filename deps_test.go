@@ -21,7 +21,7 @@ var rules = []struct {
 	{pkg: module + "/internal/bytemap", stdOnly: true},
 	// dataflow is a pure library: the leaf types and pure data-structure
 	// libraries (no I/O, nothing of the other stages).
-	{pkg: module + "/dataflow", stdOnly: true, allowed: []string{module + "/internal/row", "github.com/google/btree"}},
+	{pkg: module + "/dataflow", stdOnly: true, allowed: []string{module + "/internal/row", module + "/internal/bytemap", "github.com/google/btree"}},
 	{pkg: module + "/planner", forbidden: []string{module + "/cdc", module + "/sink", module + "/internal/pipeline", "github.com/spf13/viper", "github.com/jackc/pgx", "github.com/jackc/pglogrepl"}},
 	{pkg: module + "/cdc", forbidden: []string{module + "/dataflow", module + "/planner", module + "/sink", "github.com/pganalyze/pg_query_go", "github.com/spf13/viper"}},
 	{pkg: module + "/sink", forbidden: []string{module + "/cdc", module + "/planner", module + "/dataflow", "github.com/pganalyze/pg_query_go", "github.com/spf13/viper", "github.com/jackc/pglogrepl"}},

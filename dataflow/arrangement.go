@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 
+	"github.com/rippledb/ripple/internal/bytemap"
 	"github.com/rippledb/ripple/internal/row"
 )
 
@@ -12,111 +13,93 @@ import (
 // listed before the insertion it cancels); settle checks none stays there.
 //
 // Rows are held in their binary encoding (row.AppendBinary), which is both
-// their identity (Identical rows encode alike) and their storage: a few
-// bytes per column instead of a 40-byte Datum, and one allocation per row.
-// Lookups decode the rows they return; the decoded rows share the stored
-// bytes. A key's rows are a slice, searched linearly while small and
-// through an index once the bucket grows past smallBucket rows.
+// their identity (Identical rows encode alike) and their storage, and all
+// of it lives in byte chunks without pointers (internal/bytemap), so that
+// the garbage collector has nothing to scan in an arrangement of millions
+// of rows and a row costs its bytes and a few more, not three allocations.
+// A small bucket (up to smallRows rows) is one blob under its key in
+// small, searched linearly: a sequence of uvarint(len(enc)) | enc |
+// 8-byte multiplicity. A larger one is a map of its own in big, from
+// encoding to multiplicity. Multiplicities are fixed-size so that they
+// change in place. Lookups decode the rows they return into memory of
+// their own.
 //
 // An arrangement of a graph with a spill store (Graph.SetSpill) can move
 // there (see spill.go): it then holds no rows in memory, and every add,
 // lookup and scan goes to the store.
 type arrangement struct {
-	buckets map[string]bucket
-	neg     []arrRef // entries that went negative since the last settle
-	buf     []byte
+	small *bytemap.Map
+	big   map[string]*bytemap.Map
+	neg   []arrRef // entries that went negative since the last settle
+	buf   []byte
+	blob  []byte // scratch for rewriting a small bucket
 	// bytes estimates the memory the buckets hold, for the graph's
-	// operator memory budget.
-	bytes int64
+	// operator memory budget; bigBytes is the big buckets' part.
+	bytes, bigBytes int64
 	// disk is set once the arrangement lives in the spill store; err is
 	// the first error the store returned, reported by settle.
 	disk *diskArr
 	err  error
-	// small is the rows a bucket holds before it is indexed (smallBucket
-	// unless set): an arrangement read mostly by whole buckets can afford
-	// a longer linear search for less memory.
-	small int
+	// small is the rows a bucket holds as a blob (smallBucket unless set):
+	// an arrangement read mostly by whole buckets can afford a longer
+	// linear search.
+	smallMax int
 }
 
-// smallBucket is the number of rows a bucket holds before it is indexed.
-const smallBucket = 8
+// smallBucket is the number of rows a bucket holds as a blob before it
+// gets a map of its own.
+const smallBucket = 16
 
-type arrRow struct {
-	enc string // row.AppendBinary of the row
-	w   row.Weight
-}
-
-type bucket struct {
-	rows []arrRow
-	idx  map[string]int32 // enc → position in rows; nil while small
-}
+// bigOverhead estimates a big bucket's Go objects: its map slot, its
+// bytemap.Map and that map's index.
+const bigOverhead = 256
 
 type arrRef struct{ key, enc string }
 
 func (a *arrangement) smallRows() int {
-	if a.small > 0 {
-		return a.small
+	if a.smallMax > 0 {
+		return a.smallMax
 	}
 	return smallBucket
 }
 
-func newArrangement() *arrangement { return &arrangement{buckets: map[string]bucket{}} }
-
-// Memory estimates beyond the bytes of keys and encoded rows: a bucket's
-// map slot and slice header, and a row's slot in its bucket with the
-// string's allocation header (and its index slot, once indexed).
-const (
-	bucketOverhead = 64
-	rowOverhead    = 40
-)
-
-// find returns the position of the row encoded as enc, or -1.
-func (b *bucket) find(enc []byte) int {
-	if b.idx != nil {
-		if i, ok := b.idx[string(enc)]; ok {
-			return int(i)
-		}
-		return -1
-	}
-	for i := range b.rows {
-		if b.rows[i].enc == string(enc) {
-			return i
-		}
-	}
-	return -1
+func newArrangement() *arrangement {
+	return &arrangement{small: bytemap.New(), big: map[string]*bytemap.Map{}}
 }
 
-func (b *bucket) push(e arrRow, small int) {
-	b.rows = append(b.rows, e)
-	switch {
-	case b.idx != nil:
-		b.idx[e.enc] = int32(len(b.rows) - 1)
-	case len(b.rows) > small:
-		b.idx = make(map[string]int32, len(b.rows))
-		for i, r := range b.rows {
-			b.idx[r.enc] = int32(i)
-		}
-	}
+// blobRow is one row of a small bucket's blob: its encoding and where its
+// multiplicity is, and the offset after it.
+type blobRow struct {
+	enc       []byte
+	wAt, next int
 }
 
-// remove drops the row at i, moving the last row into its place.
-func (b *bucket) remove(i, small int) {
-	last := len(b.rows) - 1
-	if b.idx != nil {
-		delete(b.idx, b.rows[i].enc)
-		if i != last {
-			b.idx[b.rows[last].enc] = int32(i)
+// nextBlobRow parses the row of blob at off.
+func nextBlobRow(blob []byte, off int) (blobRow, error) {
+	l, n := binary.Uvarint(blob[off:])
+	if n <= 0 || uint64(len(blob)-off-n) < l+8 {
+		return blobRow{}, fmt.Errorf("arrangement: corrupt bucket at offset %d", off)
+	}
+	at := off + n + int(l)
+	return blobRow{enc: blob[off+n : at : at], wAt: at, next: at + 8}, nil
+}
+
+func getWeight(b []byte) row.Weight     { return row.Weight(binary.LittleEndian.Uint64(b)) }
+func putWeight(b []byte, w row.Weight) { binary.LittleEndian.PutUint64(b, uint64(w)) }
+
+// eachBlobRow calls fn with the rows of a small bucket's blob.
+func eachBlobRow(blob []byte, fn func(enc []byte, w row.Weight) error) error {
+	for off := 0; off < len(blob); {
+		r, err := nextBlobRow(blob, off)
+		if err != nil {
+			return err
 		}
+		if err := fn(r.enc, getWeight(blob[r.wAt:])); err != nil {
+			return err
+		}
+		off = r.next
 	}
-	b.rows[i] = b.rows[last]
-	b.rows[last] = arrRow{}
-	b.rows = b.rows[:last]
-	if b.idx != nil && len(b.rows) <= small/2 {
-		b.idx = nil
-	}
-	if cap(b.rows) > 2*smallBucket && len(b.rows) < cap(b.rows)/4 {
-		b.rows = append([]arrRow(nil), b.rows...)
-	}
+	return nil
 }
 
 func (a *arrangement) add(key string, r row.Row, w row.Weight) {
@@ -142,36 +125,133 @@ func (a *arrangement) addBuf(key string, w row.Weight) {
 		a.diskAdd(key, w)
 		return
 	}
-	b, ok := a.buckets[key]
-	if !ok {
-		a.bytes += int64(len(key)) + bucketOverhead
+	var nw row.Weight
+	if m, ok := a.big[key]; ok {
+		nw = a.addBig(key, m, w)
+	} else {
+		nw = a.addSmall(key, w)
 	}
-	i := b.find(a.buf)
-	if i < 0 {
-		enc := string(a.buf)
-		b.push(arrRow{enc: enc, w: w}, a.smallRows())
-		a.buckets[key] = b
-		a.bytes += int64(len(enc)) + rowOverhead
-		if w < 0 {
-			a.neg = append(a.neg, arrRef{key, enc})
+	if nw < 0 {
+		a.neg = append(a.neg, arrRef{key, string(a.buf)})
+	}
+	a.bytes = a.small.Bytes() + a.bigBytes + int64(len(a.big))*bigOverhead
+}
+
+// addBig adds w to the row in a.buf of big bucket m and returns its new
+// multiplicity.
+func (a *arrangement) addBig(key string, m *bytemap.Map, w row.Weight) row.Weight {
+	before := m.Bytes()
+	v, ok := m.Get(string(a.buf))
+	if ok {
+		w += getWeight(v)
+		if w != 0 {
+			putWeight(v, w) // in place: the length stays
+			return w
 		}
-		return
-	}
-	e := &b.rows[i] // shares the stored bucket's array
-	e.w += w
-	switch {
-	case e.w < 0:
-		a.neg = append(a.neg, arrRef{key, e.enc})
-	case e.w == 0:
-		a.bytes -= int64(len(e.enc)) + rowOverhead
-		b.remove(i, a.smallRows())
-		if len(b.rows) == 0 {
-			delete(a.buckets, key)
-			a.bytes -= int64(len(key)) + bucketOverhead
-		} else {
-			a.buckets[key] = b
+		m.Delete(string(a.buf))
+		a.bigBytes += m.Bytes() - before
+		if m.Len() <= a.smallRows()/2 {
+			a.toSmall(key, m)
 		}
+		return 0
 	}
+	var wb [8]byte
+	putWeight(wb[:], w)
+	m.Set(string(a.buf), wb[:])
+	a.bigBytes += m.Bytes() - before
+	return w
+}
+
+// addSmall adds w to the row in a.buf of the small bucket under key (or a
+// new one) and returns its new multiplicity.
+func (a *arrangement) addSmall(key string, w row.Weight) row.Weight {
+	blob, _ := a.small.Get(key)
+	rows := 0
+	for off := 0; off < len(blob); rows++ {
+		r, err := nextBlobRow(blob, off)
+		if err != nil {
+			a.err = err
+			return 0
+		}
+		if string(r.enc) == string(a.buf) {
+			nw := getWeight(blob[r.wAt:]) + w
+			if nw != 0 {
+				putWeight(blob[r.wAt:], nw) // in place: the length stays
+				return nw
+			}
+			if off == 0 && r.next == len(blob) {
+				a.small.Delete(key)
+				return 0
+			}
+			a.blob = append(append(a.blob[:0], blob[:off]...), blob[r.next:]...)
+			a.small.Set(key, a.blob)
+			return 0
+		}
+		off = r.next
+	}
+	if rows >= a.smallRows() {
+		a.toBig(key, blob, w)
+		return w
+	}
+	a.blob = append(a.blob[:0], blob...)
+	a.blob = binary.AppendUvarint(a.blob, uint64(len(a.buf)))
+	a.blob = append(a.blob, a.buf...)
+	a.blob = binary.LittleEndian.AppendUint64(a.blob, uint64(w))
+	a.small.Set(key, a.blob)
+	return w
+}
+
+// toBig moves the rows of a full small bucket, and the row in a.buf with
+// multiplicity w, to a big bucket.
+func (a *arrangement) toBig(key string, blob []byte, w row.Weight) {
+	m := bytemap.New()
+	_ = eachBlobRow(blob, func(enc []byte, w row.Weight) error {
+		var wb [8]byte
+		putWeight(wb[:], w)
+		m.Set(string(enc), wb[:])
+		return nil
+	})
+	var wb [8]byte
+	putWeight(wb[:], w)
+	m.Set(string(a.buf), wb[:])
+	a.small.Delete(key)
+	a.big[key] = m
+	a.bigBytes += m.Bytes()
+}
+
+// toSmall moves the rows of a big bucket that shrank back to a blob.
+func (a *arrangement) toSmall(key string, m *bytemap.Map) {
+	a.blob = a.blob[:0]
+	m.Range(func(enc, v []byte) bool {
+		a.blob = binary.AppendUvarint(a.blob, uint64(len(enc)))
+		a.blob = append(a.blob, enc...)
+		a.blob = append(a.blob, v...)
+		return true
+	})
+	a.bigBytes -= m.Bytes()
+	delete(a.big, key)
+	if len(a.blob) > 0 {
+		a.small.Set(key, a.blob)
+	}
+}
+
+// weightOf returns the multiplicity of the row encoded as enc under key.
+func (a *arrangement) weightOf(key string, enc []byte) (row.Weight, error) {
+	if m, ok := a.big[key]; ok {
+		if v, ok := m.Get(string(enc)); ok {
+			return getWeight(v), nil
+		}
+		return 0, nil
+	}
+	blob, _ := a.small.Get(key)
+	var w row.Weight
+	err := eachBlobRow(blob, func(e []byte, x row.Weight) error {
+		if string(e) == string(enc) {
+			w = x
+		}
+		return nil
+	})
+	return w, err
 }
 
 // first returns the encoding and multiplicity of one row under key, for
@@ -197,11 +277,22 @@ func (a *arrangement) first(key string) (enc string, w row.Weight, ok bool, err 
 		}
 		return enc, w, ok, nil
 	}
-	b, found := a.buckets[key]
-	if !found || len(b.rows) == 0 {
+	if m, found := a.big[key]; found {
+		m.Range(func(e, v []byte) bool {
+			enc, w, ok = string(e), getWeight(v), true
+			return false
+		})
+		return enc, w, ok, nil
+	}
+	blob, found := a.small.Get(key)
+	if !found || len(blob) == 0 {
 		return "", 0, false, nil
 	}
-	return b.rows[0].enc, b.rows[0].w, true, nil
+	r, err := nextBlobRow(blob, 0)
+	if err != nil {
+		return "", 0, false, err
+	}
+	return string(r.enc), getWeight(blob[r.wAt:]), true, nil
 }
 
 // settle reports an entry left with a negative multiplicity by the
@@ -216,44 +307,86 @@ func (a *arrangement) settle() error {
 		return a.diskSettle(neg)
 	}
 	for _, ref := range neg {
-		b := a.buckets[ref.key]
-		if i := b.find([]byte(ref.enc)); i >= 0 && b.rows[i].w < 0 {
+		w, err := a.weightOf(ref.key, []byte(ref.enc))
+		if err != nil {
+			return err
+		}
+		if w < 0 {
 			r, _, err := row.DecodeBinaryString(ref.enc)
 			if err != nil {
-				return fmt.Errorf("negative multiplicity %d for a row: %w", b.rows[i].w, err)
+				return fmt.Errorf("negative multiplicity %d for a row: %w", w, err)
 			}
-			return fmt.Errorf("negative multiplicity %d for row %v", b.rows[i].w, r)
+			return fmt.Errorf("negative multiplicity %d for row %v", w, r)
 		}
 	}
 	return nil
 }
 
-// each calls fn with every row under key and its multiplicity.
+// each calls fn with every row under key and its multiplicity. fn may not
+// change the arrangement.
 func (a *arrangement) each(key string, fn func(row.Row, row.Weight)) error {
 	if a.disk != nil {
 		return a.diskEach(key, fn)
 	}
-	b, ok := a.buckets[key]
-	if !ok {
-		return nil
-	}
-	for _, e := range b.rows {
-		r, rest, err := row.DecodeBinaryString(e.enc)
-		if err != nil || rest != "" {
+	emit := func(enc []byte, w row.Weight) error {
+		r, rest, err := row.DecodeBinary(enc) // copied out of the chunks
+		if err != nil || len(rest) != 0 {
 			return fmt.Errorf("arrangement: undecodable row (%v)", err)
 		}
-		fn(r, e.w)
+		fn(r, w)
+		return nil
 	}
-	return nil
+	if m, ok := a.big[key]; ok {
+		var err error
+		m.Range(func(enc, v []byte) bool {
+			err = emit(enc, getWeight(v))
+			return err == nil
+		})
+		return err
+	}
+	blob, _ := a.small.Get(key)
+	return eachBlobRow(blob, emit)
 }
 
-// eachKey calls fn with every key that holds rows.
+// eachKey calls fn with every key that holds rows; fn may look rows up
+// and change the arrangement.
 func (a *arrangement) eachKey(fn func(key string)) error {
 	if a.disk != nil {
 		return a.diskEachKey(fn)
 	}
-	for k := range a.buckets {
+	keys := make([]string, 0, a.small.Len()+len(a.big))
+	a.small.Range(func(k, _ []byte) bool {
+		keys = append(keys, string(k))
+		return true
+	})
+	for k := range a.big {
+		keys = append(keys, k)
+	}
+	for _, k := range keys {
 		fn(k)
+	}
+	return nil
+}
+
+// eachRow calls fn with every row of the arrangement in memory, by key.
+func (a *arrangement) eachRow(fn func(key string, enc []byte, w row.Weight) error) error {
+	var err error
+	a.small.Range(func(k, blob []byte) bool {
+		key := string(k)
+		err = eachBlobRow(blob, func(enc []byte, w row.Weight) error { return fn(key, enc, w) })
+		return err == nil
+	})
+	if err != nil {
+		return err
+	}
+	for key, m := range a.big {
+		m.Range(func(enc, v []byte) bool {
+			err = fn(key, enc, getWeight(v))
+			return err == nil
+		})
+		if err != nil {
+			return err
+		}
 	}
 	return nil
 }

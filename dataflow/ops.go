@@ -304,7 +304,7 @@ func (g *Graph) Reduce(in *Node, group []int, aggs []Aggregate, global bool, sch
 		// The input rows are read only a whole group at a time (to
 		// rebuild an evicted group): their buckets stay unindexed longer.
 		op.rows = g.newArrangement()
-		op.rows.small = reduceSmallBucket
+		op.rows.smallMax = reduceSmallBucket
 		op.lasts = g.newArrangement()
 	}
 	return g.add(&Node{inputs: []*Node{in}, schema: schema, kind: "Reduce", label: label, state: state, op: op})

@@ -140,14 +140,16 @@ type diskArr struct {
 func (a *arrangement) moveToDisk(s Spill, id uint32) error {
 	d := &diskArr{store: s}
 	binary.BigEndian.PutUint32(d.id[:], id)
-	for key, b := range a.buckets {
-		for _, e := range b.rows {
-			if err := s.Set(append(d.bucketPrefix(key), e.enc...), weightBytes(d.vbuf[:0], e.w)); err != nil {
-				return &SpillError{err}
-			}
+	err := a.eachRow(func(key string, enc []byte, w row.Weight) error {
+		if err := s.Set(append(d.bucketPrefix(key), enc...), weightBytes(d.vbuf[:0], w)); err != nil {
+			return &SpillError{err}
 		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
-	a.buckets, a.bytes, a.disk = nil, 0, d
+	a.small, a.big, a.bytes, a.bigBytes, a.disk = nil, nil, 0, 0, d
 	return nil
 }
 

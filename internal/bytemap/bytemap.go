@@ -16,7 +16,9 @@
 // records outweigh live ones the live ones are copied into new chunks.
 //
 // A Map is not safe for concurrent use. Slices it returns alias its
-// storage: they are valid until the next Set, Delete or Clear.
+// storage: they are valid until the next Set, Delete or Clear. Storage is
+// never reused: a record overwritten with a value of another length, or
+// deleted, is left as it was, and compaction copies into new chunks.
 package bytemap
 
 import (
@@ -41,7 +43,7 @@ const (
 	// chunkSize is the size of a chunk once the map has a few (a record
 	// larger than it gets a chunk of its own); the first is minChunk.
 	chunkSize = 1 << 20
-	minChunk  = 4 << 10
+	minChunk  = 256
 	// collided marks an index entry whose hash several keys share: look
 	// the key up in coll.
 	collided = 1 << 63
@@ -107,8 +109,8 @@ func add[K ~string | ~[]byte](m *Map, k K, v []byte) uint64 {
 			// The rest of the full chunk is never used.
 			m.used += int64(cap(m.chunks[last]) - len(m.chunks[last]))
 		}
-		// Chunks grow from 4 KiB to chunkSize, so that a small map stays
-		// small.
+		// Chunks grow from minChunk to chunkSize, so that a small map
+		// stays small.
 		next := minChunk
 		if last >= 0 {
 			next = min(2*cap(m.chunks[last]), chunkSize)
@@ -155,8 +157,9 @@ func (m *Map) find(k string) (h, ref uint64, ok bool) {
 }
 
 // Get returns the value stored under k. The slice aliases the map's
-// storage: it is valid until the next Set, Delete or Clear, and must not
-// be written to.
+// storage: it is valid until the next Set, Delete or Clear. Writing to it
+// changes the stored value in place (its length cannot change): a
+// fixed-size counter is updated so.
 func (m *Map) Get(k string) ([]byte, bool) {
 	_, ref, ok := m.find(k)
 	if !ok {
