@@ -84,7 +84,7 @@ func nextBlobRow(blob []byte, off int) (blobRow, error) {
 	return blobRow{enc: blob[off+n : at : at], wAt: at, next: at + 8}, nil
 }
 
-func getWeight(b []byte) row.Weight     { return row.Weight(binary.LittleEndian.Uint64(b)) }
+func getWeight(b []byte) row.Weight    { return row.Weight(binary.LittleEndian.Uint64(b)) }
 func putWeight(b []byte, w row.Weight) { binary.LittleEndian.PutUint64(b, uint64(w)) }
 
 // eachBlobRow calls fn with the rows of a small bucket's blob.

@@ -30,7 +30,7 @@ import (
 type tableState struct {
 	name row.TableName
 	id   string // the table's name in the state store
-	key []int // replica identity columns; nil = whole-row multiset
+	key  []int  // replica identity columns; nil = whole-row multiset
 	// rows holds the entries (entry.append) by key, in chunks the garbage
 	// collector need not scan (a copy of a large table is millions of
 	// rows).
