@@ -13,12 +13,15 @@
 // place; the few keys whose hash another key has too live in a small Go map
 // beside it. A Set that keeps the value's length overwrites it in place;
 // otherwise the old record is marked dead and a new one appended. Once dead
-// records outweigh live ones the live ones are copied into new chunks.
+// records outweigh live ones, each Set or Delete that makes a dead record
+// also empties the chunk with the most dead bytes, moving its live records
+// to the end: the work is bounded by one chunk, so no call stalls on
+// copying the whole map.
 //
 // A Map is not safe for concurrent use. Slices it returns alias its
 // storage: they are valid until the next Set, Delete or Clear. Storage is
 // never reused: a record overwritten with a value of another length, or
-// deleted, is left as it was, and compaction copies into new chunks.
+// deleted, is left as it was, and compaction copies into other chunks.
 package bytemap
 
 import (
@@ -30,13 +33,23 @@ import (
 type Map struct {
 	seed   maphash.Seed
 	hash   func(string) uint64 // maphash of the seed; tests make it collide
+	hashB  func([]byte) uint64 // the same of a []byte
 	index  map[uint64]uint64   // hash of the key → record ref, or collided
 	coll   map[string]uint64   // key → record ref, for keys whose hash collides
+	// chunks hold the records; a compacted chunk is nil until a new one
+	// takes its place (free). cur is the chunk records are appended to (-1:
+	// none yet); dead counts each chunk's dead bytes (the unused end of a
+	// chunk no longer appended to included).
 	chunks [][]byte
+	dead   []int64
+	free   []int
+	cur    int
 	n      int
-	// live is the bytes of live records; used the bytes of every chunk up
-	// to its length (live and dead records); capacity the chunks' sizes.
-	live, used, capacity int64
+	// live is the bytes of live records, deadBytes of dead ones, capacity
+	// the chunks' sizes; lastCap the size of the last chunk allocated.
+	live, deadBytes, capacity int64
+	lastCap                   int
+	compacted                 int // chunks compacted, for tests
 }
 
 const (
@@ -57,8 +70,9 @@ const (
 
 // New returns an empty Map.
 func New() *Map {
-	m := &Map{seed: maphash.MakeSeed(), index: map[uint64]uint64{}}
+	m := &Map{seed: maphash.MakeSeed(), index: map[uint64]uint64{}, cur: -1}
 	m.hash = func(k string) uint64 { return maphash.String(m.seed, k) }
+	m.hashB = func(k []byte) uint64 { return maphash.Bytes(m.seed, k) }
 	return m
 }
 
@@ -103,40 +117,56 @@ func (m *Map) read(ref uint64) (k, v []byte, size int) {
 // add appends a live record and returns its ref.
 func add[K ~string | ~[]byte](m *Map, k K, v []byte) uint64 {
 	size := recordSize(k, v)
-	last := len(m.chunks) - 1
-	if last < 0 || cap(m.chunks[last])-len(m.chunks[last]) < size {
-		if last >= 0 {
-			// The rest of the full chunk is never used.
-			m.used += int64(cap(m.chunks[last]) - len(m.chunks[last]))
-		}
-		// Chunks grow from minChunk to chunkSize, so that a small map
-		// stays small.
-		next := minChunk
-		if last >= 0 {
-			next = min(2*cap(m.chunks[last]), chunkSize)
-		}
-		m.chunks = append(m.chunks, make([]byte, 0, max(next, size)))
-		m.capacity += int64(cap(m.chunks[len(m.chunks)-1]))
-		last++
+	if m.cur < 0 || cap(m.chunks[m.cur])-len(m.chunks[m.cur]) < size {
+		m.newChunk(size)
 	}
-	c := m.chunks[last]
+	c := m.chunks[m.cur]
 	off := len(c)
 	c = append(c, flagLive)
 	c = binary.AppendUvarint(c, uint64(len(k)))
 	c = append(c, k...)
 	c = binary.AppendUvarint(c, uint64(len(v)))
 	c = append(c, v...)
-	m.chunks[last] = c
+	m.chunks[m.cur] = c
 	m.live += int64(size)
-	m.used += int64(size)
-	return uint64(last)<<32 | uint64(off)
+	return uint64(m.cur)<<32 | uint64(off)
+}
+
+// newChunk starts a chunk with room for size bytes at least. Chunks grow
+// from minChunk to chunkSize, so that a small map stays small.
+func (m *Map) newChunk(size int) {
+	if m.cur >= 0 {
+		// The rest of the full chunk is never used.
+		waste := int64(cap(m.chunks[m.cur]) - len(m.chunks[m.cur]))
+		m.dead[m.cur] += waste
+		m.deadBytes += waste
+	}
+	next := minChunk
+	if m.lastCap > 0 {
+		next = min(2*m.lastCap, chunkSize)
+	}
+	m.lastCap = next
+	c := make([]byte, 0, max(next, size))
+	m.capacity += int64(cap(c))
+	if n := len(m.free); n > 0 {
+		m.cur = m.free[n-1]
+		m.free = m.free[:n-1]
+		m.chunks[m.cur], m.dead[m.cur] = c, 0
+		return
+	}
+	m.chunks = append(m.chunks, c)
+	m.dead = append(m.dead, 0)
+	m.cur = len(m.chunks) - 1
 }
 
 // kill marks the record at ref dead.
 func (m *Map) kill(ref uint64) {
 	_, _, size := m.read(ref)
-	m.chunks[ref>>32][uint32(ref)] = flagDead
+	ci := ref >> 32
+	m.chunks[ci][uint32(ref)] = flagDead
 	m.live -= int64(size)
+	m.dead[ci] += int64(size)
+	m.deadBytes += int64(size)
 }
 
 // find returns the ref of k's record.
@@ -236,8 +266,8 @@ func (m *Map) Clear() {
 	} else {
 		clear(m.index)
 	}
-	m.coll, m.chunks = nil, nil
-	m.n, m.live, m.used, m.capacity = 0, 0, 0, 0
+	m.coll, m.chunks, m.dead, m.free, m.cur = nil, nil, nil, nil, -1
+	m.n, m.live, m.deadBytes, m.capacity, m.lastCap = 0, 0, 0, 0, 0
 }
 
 // Range calls fn with every entry, in storage order, until fn returns
@@ -255,33 +285,46 @@ func (m *Map) Range(fn func(k, v []byte) bool) {
 	}
 }
 
-// maybeCompact copies the live records into new chunks once the dead ones
-// (and the unused ends of chunks) outweigh them.
+// maybeCompact empties the chunk with the most dead bytes once the dead
+// bytes pass a chunk and outweigh the live ones.
 func (m *Map) maybeCompact() {
-	if dead := m.used - m.live; dead < chunkSize || dead < m.live {
+	if m.deadBytes < chunkSize || m.deadBytes < m.live {
 		return
 	}
-	m.compact()
-}
-
-func (m *Map) compact() {
-	old := m.chunks
-	m.chunks, m.live, m.used, m.capacity = nil, 0, 0, 0
-	move := func(ref uint64) uint64 {
-		c := old[ref>>32]
-		b := c[uint32(ref)+1:]
-		kl, n := binary.Uvarint(b)
-		k := b[n : n+int(kl)]
-		b = b[n+int(kl):]
-		vl, n2 := binary.Uvarint(b)
-		return add(m, k, b[n2:n2+int(vl)])
-	}
-	for h, ref := range m.index {
-		if ref&collided == 0 {
-			m.index[h] = move(ref)
+	worst := -1
+	for ci, c := range m.chunks {
+		if c != nil && ci != m.cur && (worst < 0 || m.dead[ci] > m.dead[worst]) {
+			worst = ci
 		}
 	}
-	for k, ref := range m.coll {
-		m.coll[k] = move(ref)
+	if worst < 0 || m.dead[worst] == 0 {
+		return
 	}
+	m.compactChunk(worst)
+}
+
+// compactChunk moves the live records of chunk ci to the end and frees it.
+func (m *Map) compactChunk(ci int) {
+	c := m.chunks[ci]
+	var moved int64
+	for off := 0; off < len(c); {
+		ref := uint64(ci)<<32 | uint64(off)
+		k, v, size := m.read(ref)
+		if c[off] == flagLive {
+			nref := add(m, k, v)
+			moved += int64(size)
+			if h := m.hashB(k); m.index[h]&collided != 0 {
+				m.coll[string(k)] = nref
+			} else {
+				m.index[h] = nref
+			}
+		}
+		off += size
+	}
+	m.live -= moved // add counted them again
+	m.deadBytes -= m.dead[ci]
+	m.capacity -= int64(cap(c))
+	m.chunks[ci], m.dead[ci] = nil, 0
+	m.free = append(m.free, ci)
+	m.compacted++
 }

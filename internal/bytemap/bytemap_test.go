@@ -48,6 +48,7 @@ func TestRandomAgainstMap(t *testing.T) {
 			m := New()
 			if weak {
 				m.hash = func(k string) uint64 { return uint64(len(k) % 5) }
+				m.hashB = func(k []byte) uint64 { return uint64(len(k) % 5) }
 			}
 			model := map[string]string{}
 			key := func() string {
@@ -57,7 +58,6 @@ func TestRandomAgainstMap(t *testing.T) {
 				return fmt.Sprintf("k%d", rng.Intn(3000))
 			}
 			val := func() string { return strings.Repeat(string(rune('a'+rng.Intn(26))), rng.Intn(40)) }
-			compactions := 0
 			for i := 0; i < 200000; i++ {
 				k := key()
 				switch r := rng.Intn(20); {
@@ -86,17 +86,16 @@ func TestRandomAgainstMap(t *testing.T) {
 						clear(model)
 					}
 				}
-				before := len(m.chunks)
 				if i%5000 == 0 {
 					check(t, m, model, fmt.Sprintf("op %d", i))
 				}
-				if len(m.chunks) < before {
-					compactions++
-				}
 			}
 			check(t, m, model, "end")
-			if m.used-m.live > chunkSize && m.used-m.live > m.live {
-				t.Fatalf("dead bytes %d outweigh live %d past a chunk: compaction did not run", m.used-m.live, m.live)
+			if m.deadBytes > 2*chunkSize && m.deadBytes > 2*m.live {
+				t.Fatalf("dead bytes %d outweigh live %d: compaction does not keep up", m.deadBytes, m.live)
+			}
+			if m.compacted == 0 {
+				t.Fatal("no chunk was compacted")
 			}
 			if weak && len(m.coll) == 0 {
 				t.Fatal("the weak hash made no collisions")
@@ -120,8 +119,8 @@ func TestCompactionKeepsEntries(t *testing.T) {
 		}
 	}
 	check(t, m, model, "after 20 rounds")
-	if m.used > 3*m.live+2*chunkSize {
-		t.Fatalf("used %d bytes for %d live: dead records were not compacted away", m.used, m.live)
+	if m.capacity > 3*m.live+4*chunkSize || len(m.free) == 0 {
+		t.Fatalf("%d bytes of chunks for %d live, %d chunks freed: dead records were not compacted away", m.capacity, m.live, len(m.free))
 	}
 }
 
@@ -179,4 +178,36 @@ func TestBytesPerEntry(t *testing.T) {
 	}
 	runtime.KeepAlive(m)
 	runtime.KeepAlive(g)
+}
+
+// TestCompactionIsIncremental: churn on a map of many chunks never
+// compacts more than one chunk per call, and keeps the dead bytes within a
+// few chunks of the live ones.
+func TestCompactionIsIncremental(t *testing.T) {
+	m := New()
+	val := func(i, round int) []byte { return []byte(strings.Repeat("v", 30+(i+round)%20)) }
+	const n = 100000
+	for i := 0; i < n; i++ {
+		m.Set(fmt.Sprintf("key-%d", i), val(i, 0))
+	}
+	for round := 1; round < 6; round++ {
+		for i := 0; i < n; i++ {
+			before := m.compacted
+			m.Set(fmt.Sprintf("key-%d", i), val(i, round))
+			if m.compacted-before > 1 {
+				t.Fatalf("one Set compacted %d chunks", m.compacted-before)
+			}
+		}
+		if m.deadBytes > m.live+2*chunkSize {
+			t.Fatalf("round %d: %d dead bytes for %d live", round, m.deadBytes, m.live)
+		}
+	}
+	if m.compacted == 0 {
+		t.Fatal("no chunk was compacted")
+	}
+	model := map[string]string{}
+	for i := 0; i < n; i++ {
+		model[fmt.Sprintf("key-%d", i)] = string(val(i, 5))
+	}
+	check(t, m, model, "after the churn")
 }
