@@ -276,6 +276,14 @@ func (s *spool) abort(xid, sub uint32) error {
 		if err := t.w.Flush(); err != nil {
 			return spoolError(xid, err)
 		}
+		// But not the Relation and Type messages among them: pgoutput
+		// sends a table's schema once per streamed transaction (tagged
+		// with the subtransaction whose change needed it) and not again
+		// for the changes after the rollback.
+		keep, err := t.schemaRecords(so.off)
+		if err != nil {
+			return spoolError(xid, err)
+		}
 		if err := t.f.Truncate(so.off); err != nil {
 			return spoolError(xid, err)
 		}
@@ -284,9 +292,36 @@ func (s *spool) abort(xid, sub uint32) error {
 		}
 		t.w.Reset(t.f)
 		t.size, t.subs, t.last = so.off, t.subs[:i], 0
+		for _, rec := range keep {
+			if err := t.write(rec[0], rec[1:]); err != nil {
+				return err
+			}
+		}
 		return nil
 	}
 	return nil // a subtransaction without spooled changes
+}
+
+// schemaRecords returns the Relation ('R') and Type ('Y') messages the
+// spool holds from offset off on (flushed).
+func (t *spoolTxn) schemaRecords(off int64) ([][]byte, error) {
+	var keep [][]byte
+	in := bufio.NewReader(io.NewSectionReader(t.f, off, t.size-off))
+	for read := off; read < t.size; {
+		n, err := binary.ReadUvarint(in)
+		if err != nil || n == 0 || n > uint64(t.size-read) {
+			return nil, fmt.Errorf("truncated record at offset %d (%v)", read, err)
+		}
+		b := make([]byte, n)
+		if _, err := io.ReadFull(in, b); err != nil {
+			return nil, fmt.Errorf("truncated record at offset %d (%v)", read, err)
+		}
+		read += int64(uvarintLen(n)) + int64(n)
+		if b[0] == 'R' || b[0] == 'Y' {
+			keep = append(keep, b)
+		}
+	}
+	return keep, nil
 }
 
 // commit replays a streamed transaction's spool through replay, between

@@ -179,6 +179,22 @@ func TestSpoolSubtransactions(t *testing.T) {
 	}
 }
 
+// TestSpoolRelationInAbortedSubtransaction: a table's Relation message
+// that came with the first change of a subtransaction later rolled back
+// stays: pgoutput does not send it again for the changes after.
+func TestSpoolRelationInAbortedSubtransaction(t *testing.T) {
+	st := newStreamTest(t, 0)
+	st.must(
+		streamStart(60, true), in(61, spoolRel), in(61, insMsg(1)), in(61, insMsg(2)), streamStop,
+		streamAbort(60, 61),
+		streamStart(60, false), in(60, insMsg(3)), streamStop,
+		streamCommit(60, 0x800, 0x808),
+	)
+	if got := strings.Join(ids(st.out...), ","); got != "3" {
+		t.Fatalf("inserts = %q, want 3", got)
+	}
+}
+
 // TestSpoolAbort: a streamed transaction that aborts leaves no trace: no
 // transaction out, no spool file; the next one goes through.
 func TestSpoolAbort(t *testing.T) {

@@ -273,6 +273,9 @@ func decodeWAL(asm *assembler, sp *spool, b []byte, emit func(*Txn) error) error
 	}
 	if sp != nil && sp.streamMsg(b) {
 		if err := sp.apply(b, feed); err != nil {
+			if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+				return err
+			}
 			return fmt.Errorf("streamed transaction: %w", err)
 		}
 		return nil

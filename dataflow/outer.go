@@ -507,6 +507,9 @@ func (o *setOp) step(ins []Batch) (Batch, error) {
 	var out Batch
 	for _, c := range touched {
 		if c.m < 0 || c.n < 0 {
+			if c.rep == "" { // never inserted on the left: no row to show
+				return nil, fmt.Errorf("negative multiplicity in a set operation: a row retracted more often than it was inserted")
+			}
 			r, _ := decode(c.rep)
 			return nil, fmt.Errorf("negative multiplicity for row %v", r)
 		}

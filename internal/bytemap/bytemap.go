@@ -145,6 +145,11 @@ func (m *Map) newChunk(size int) {
 	if m.lastCap > 0 {
 		next = min(2*m.lastCap, chunkSize)
 	}
+	// Not beyond what the live records need, so that a small map whose
+	// records keep being replaced does not end with large chunks.
+	for next > minChunk && int64(next)/2 >= m.live {
+		next /= 2
+	}
 	m.lastCap = next
 	c := make([]byte, 0, max(next, size))
 	m.capacity += int64(cap(c))
@@ -286,9 +291,9 @@ func (m *Map) Range(fn func(k, v []byte) bool) {
 }
 
 // maybeCompact empties the chunk with the most dead bytes once the dead
-// bytes pass a chunk and outweigh the live ones.
+// bytes pass the smallest chunk and outweigh the live ones.
 func (m *Map) maybeCompact() {
-	if m.deadBytes < chunkSize || m.deadBytes < m.live {
+	if m.deadBytes < minChunk || m.deadBytes < m.live {
 		return
 	}
 	worst := -1

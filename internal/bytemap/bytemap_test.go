@@ -211,3 +211,21 @@ func TestCompactionIsIncremental(t *testing.T) {
 	}
 	check(t, m, model, "after the churn")
 }
+
+// TestSmallMapChurn: a map of a few entries that keep being replaced stays
+// a few times their size, not a chunk of a megabyte.
+func TestSmallMapChurn(t *testing.T) {
+	m := New()
+	model := map[string]string{}
+	for i := 0; i < 20000; i++ {
+		k := fmt.Sprintf("row-%d", i%20)
+		m.Delete(k)
+		v := strings.Repeat("x", 100+i%10)
+		m.Set(k, []byte(v))
+		model[k] = v
+	}
+	check(t, m, model, "after the churn")
+	if b := m.Bytes(); b > 16*m.live+4*minChunk {
+		t.Fatalf("%d bytes held for %d live bytes", b, m.live)
+	}
+}
