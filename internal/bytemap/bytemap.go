@@ -15,8 +15,9 @@
 // otherwise the old record is marked dead and a new one appended. Once dead
 // records outweigh live ones, each Set or Delete that makes a dead record
 // also empties the chunk with the most dead bytes, moving its live records
-// to the end: the work is bounded by one chunk, so no call stalls on
-// copying the whole map.
+// to the end, until they are down to half the live ones: the work of a
+// call is bounded by one chunk, so no call stalls on copying the whole
+// map, and the copying is amortized over the records that died.
 //
 // A Map is not safe for concurrent use. Slices it returns alias its
 // storage: they are valid until the next Set, Delete or Clear. Storage is
@@ -49,7 +50,9 @@ type Map struct {
 	// the chunks' sizes; lastCap the size of the last chunk allocated.
 	live, deadBytes, capacity int64
 	lastCap                   int
-	compacted                 int // chunks compacted, for tests
+	compacting                bool // see maybeCompact
+	compacted                 int  // chunks compacted, for tests
+	moved                     int64
 }
 
 const (
@@ -272,7 +275,7 @@ func (m *Map) Clear() {
 		clear(m.index)
 	}
 	m.coll, m.chunks, m.dead, m.free, m.cur = nil, nil, nil, nil, -1
-	m.n, m.live, m.deadBytes, m.capacity, m.lastCap = 0, 0, 0, 0, 0
+	m.n, m.live, m.deadBytes, m.capacity, m.lastCap, m.compacting = 0, 0, 0, 0, 0, false
 }
 
 // Range calls fn with every entry, in storage order, until fn returns
@@ -290,11 +293,17 @@ func (m *Map) Range(fn func(k, v []byte) bool) {
 	}
 }
 
-// maybeCompact empties the chunk with the most dead bytes once the dead
-// bytes pass the smallest chunk and outweigh the live ones.
+// maybeCompact empties the chunk with the most dead bytes while
+// compacting: from when the dead bytes pass the smallest chunk and
+// outweigh the live ones until they are down to half the live ones, so
+// that the copying (one chunk per call) is paid for by the records that
+// died since the last time, not by every call near the threshold.
 func (m *Map) maybeCompact() {
-	if m.deadBytes < minChunk || m.deadBytes < m.live {
-		return
+	if !m.compacting {
+		if m.deadBytes < minChunk || m.deadBytes < m.live {
+			return
+		}
+		m.compacting = true
 	}
 	worst := -1
 	for ci, c := range m.chunks {
@@ -302,7 +311,8 @@ func (m *Map) maybeCompact() {
 			worst = ci
 		}
 	}
-	if worst < 0 || m.dead[worst] == 0 {
+	if worst < 0 || m.dead[worst] == 0 || m.deadBytes <= m.live/2 {
+		m.compacting = false
 		return
 	}
 	m.compactChunk(worst)
@@ -327,6 +337,7 @@ func (m *Map) compactChunk(ci int) {
 		off += size
 	}
 	m.live -= moved // add counted them again
+	m.moved += moved
 	m.deadBytes -= m.dead[ci]
 	m.capacity -= int64(cap(c))
 	m.chunks[ci], m.dead[ci] = nil, 0

@@ -229,3 +229,23 @@ func TestSmallMapChurn(t *testing.T) {
 		t.Fatalf("%d bytes held for %d live bytes", b, m.live)
 	}
 }
+
+// TestCompactionAmortized: random churn on a map past the compaction
+// threshold (dead records spread over every chunk) copies, in all, a small
+// multiple of the bytes written, not a chunk at every call.
+func TestCompactionAmortized(t *testing.T) {
+	m := New()
+	rng := rand.New(rand.NewSource(3))
+	const n = 50000
+	var written int64
+	for i := 0; i < 8*n; i++ {
+		k := fmt.Sprintf("key-%d", rng.Intn(n))
+		v := []byte(strings.Repeat("w", 40+rng.Intn(2)))
+		m.Set(k, v)
+		written += int64(recordSize(k, v))
+	}
+	t.Logf("%d compactions moved %d bytes for %d written", m.compacted, m.moved, written)
+	if m.compacted == 0 || m.moved > 3*written {
+		t.Fatalf("%d compactions moved %d bytes for %d written", m.compacted, m.moved, written)
+	}
+}

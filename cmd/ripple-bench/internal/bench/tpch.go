@@ -341,7 +341,11 @@ func (e *Env) tpchAt(ctx context.Context, res *Scenario, sf float64) error {
 	// the first WAL the slot decodes after the load) that every later
 	// refresh does not.
 	for i, rf := range rfs {
-		took, m, err := apply(i, rf, "")
+		profile := ""
+		if e.profDir != "" {
+			profile = fmt.Sprintf("tpch-sf%g-warmup-rf%d", sf, i+1)
+		}
+		took, m, err := apply(i, rf, profile)
 		if err != nil {
 			return err
 		}
