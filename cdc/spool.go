@@ -3,7 +3,6 @@ package cdc
 import (
 	"bufio"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -282,7 +281,7 @@ func (s *spool) abort(xid, sub uint32) error {
 		// for the changes after the rollback.
 		keep, err := t.schemaRecords(so.off)
 		if err != nil {
-			return spoolError(xid, err)
+			return err
 		}
 		if err := t.f.Truncate(so.off); err != nil {
 			return spoolError(xid, err)
@@ -302,26 +301,42 @@ func (s *spool) abort(xid, sub uint32) error {
 	return nil // a subtransaction without spooled changes
 }
 
+// records calls fn with each record of the spool from offset off on
+// (flushed) to its end; the slice is valid during the call.
+func (t *spoolTxn) records(off int64, buf *[]byte, fn func(b []byte) error) error {
+	in := bufio.NewReaderSize(io.NewSectionReader(t.f, off, t.size-off), 64<<10)
+	for read := off; read < t.size; {
+		n, err := binary.ReadUvarint(in)
+		if err != nil || n == 0 || n > uint64(t.size-read) {
+			return spoolError(t.xid, fmt.Errorf("truncated record at offset %d (%v)", read, err))
+		}
+		if uint64(cap(*buf)) < n {
+			*buf = make([]byte, n)
+		}
+		b := (*buf)[:n]
+		if _, err := io.ReadFull(in, b); err != nil {
+			return spoolError(t.xid, fmt.Errorf("truncated record at offset %d (%v)", read, err))
+		}
+		read += int64(uvarintLen(n)) + int64(n)
+		if err := fn(b); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // schemaRecords returns the Relation ('R') and Type ('Y') messages the
 // spool holds from offset off on (flushed).
 func (t *spoolTxn) schemaRecords(off int64) ([][]byte, error) {
 	var keep [][]byte
-	in := bufio.NewReader(io.NewSectionReader(t.f, off, t.size-off))
-	for read := off; read < t.size; {
-		n, err := binary.ReadUvarint(in)
-		if err != nil || n == 0 || n > uint64(t.size-read) {
-			return nil, fmt.Errorf("truncated record at offset %d (%v)", read, err)
-		}
-		b := make([]byte, n)
-		if _, err := io.ReadFull(in, b); err != nil {
-			return nil, fmt.Errorf("truncated record at offset %d (%v)", read, err)
-		}
-		read += int64(uvarintLen(n)) + int64(n)
+	var buf []byte
+	err := t.records(off, &buf, func(b []byte) error {
 		if b[0] == 'R' || b[0] == 'Y' {
-			keep = append(keep, b)
+			keep = append(keep, append([]byte(nil), b...))
 		}
-	}
-	return keep, nil
+		return nil
+	})
+	return keep, err
 }
 
 // commit replays a streamed transaction's spool through replay, between
@@ -342,34 +357,15 @@ func (s *spool) commit(xid uint32, c msgCommit, replay func(message) error) erro
 	if err := replay(msgBegin{FinalLSN: c.CommitLSN, CommitTime: c.CommitTime, XID: xid}); err != nil {
 		return err
 	}
-	in := bufio.NewReaderSize(t.f, 64<<10)
-	var read int64
-	for {
-		n, err := binary.ReadUvarint(in)
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil || n > uint64(t.size-read) {
-			return spoolError(xid, fmt.Errorf("truncated record at offset %d (%v)", read, err))
-		}
-		if uint64(cap(s.buf)) < n {
-			s.buf = make([]byte, n)
-		}
-		b := s.buf[:n]
-		if _, err := io.ReadFull(in, b); err != nil {
-			return spoolError(xid, fmt.Errorf("truncated record at offset %d (%v)", read, err))
-		}
-		read += int64(uvarintLen(n)) + int64(n)
+	err := t.records(0, &s.buf, func(b []byte) error {
 		m, err := decodeMessage(b)
 		if err != nil {
 			return fmt.Errorf("decode message of streamed transaction %d: %w", xid, err)
 		}
-		if err := replay(m); err != nil {
-			return err
-		}
-	}
-	if read != t.size {
-		return spoolError(xid, fmt.Errorf("read %d bytes back, wrote %d", read, t.size))
+		return replay(m)
+	})
+	if err != nil {
+		return err
 	}
 	s.stats.add(1, 0, t.size)
 	s.log.Info("streamed transaction committed; delivered from its spool", "xid", xid, "spooled_bytes", t.size,
