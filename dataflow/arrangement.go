@@ -312,14 +312,33 @@ func (a *arrangement) settle() error {
 			return err
 		}
 		if w < 0 {
-			r, _, err := row.DecodeBinaryString(ref.enc)
-			if err != nil {
-				return fmt.Errorf("negative multiplicity %d for a row: %w", w, err)
-			}
-			return fmt.Errorf("negative multiplicity %d for row %v", w, r)
+			return negativeError(w, ref.enc)
 		}
 	}
 	return nil
+}
+
+// negativeError reports a row, given by its binary encoding, left with a
+// negative multiplicity w.
+func negativeError(w row.Weight, enc string) error {
+	r, err := decodeRow(enc)
+	if err != nil {
+		return fmt.Errorf("negative multiplicity %d for a row: %w", w, err)
+	}
+	return fmt.Errorf("negative multiplicity %d for row %v", w, r)
+}
+
+// decodeRow decodes a whole row.AppendBinary encoding; the row shares
+// enc's memory.
+func decodeRow(enc string) (row.Row, error) {
+	r, rest, err := row.DecodeBinaryString(enc)
+	if err == nil && rest != "" {
+		err = fmt.Errorf("%d bytes after the row", len(rest))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("undecodable row (%v)", err)
+	}
+	return r, nil
 }
 
 // each calls fn with every row under key and its multiplicity. fn may not
@@ -329,9 +348,9 @@ func (a *arrangement) each(key string, fn func(row.Row, row.Weight)) error {
 		return a.diskEach(key, fn)
 	}
 	emit := func(enc []byte, w row.Weight) error {
-		r, rest, err := row.DecodeBinary(enc) // copied out of the chunks
-		if err != nil || len(rest) != 0 {
-			return fmt.Errorf("arrangement: undecodable row (%v)", err)
+		r, err := decodeRow(string(enc)) // copied out of the chunks
+		if err != nil {
+			return fmt.Errorf("arrangement: %w", err)
 		}
 		fn(r, w)
 		return nil

@@ -214,9 +214,9 @@ func (o *distinctOp) step(ins []Batch) (Batch, error) {
 	}
 	var out Batch
 	emit := func(enc string, w row.Weight) error {
-		r, rest, err := row.DecodeBinaryString(enc)
-		if err != nil || rest != "" {
-			return fmt.Errorf("distinct: undecodable row (%v)", err)
+		r, err := decodeRow(enc)
+		if err != nil {
+			return fmt.Errorf("distinct: %w", err)
 		}
 		out = append(out, row.Update{Row: r, W: w})
 		return nil

@@ -497,21 +497,21 @@ func (o *setOp) step(ins []Batch) (Batch, error) {
 			}
 		}
 	}
-	decode := func(enc string) (row.Row, error) {
-		r, rest, err := row.DecodeBinaryString(enc)
-		if err != nil || rest != "" {
-			return nil, fmt.Errorf("set operation: undecodable row (%v)", err)
-		}
-		return r, nil
-	}
 	var out Batch
+	emit := func(enc string, w row.Weight) error {
+		r, err := decodeRow(enc)
+		if err != nil {
+			return fmt.Errorf("set operation: %w", err)
+		}
+		out = append(out, row.Update{Row: r, W: w})
+		return nil
+	}
 	for _, c := range touched {
 		if c.m < 0 || c.n < 0 {
 			if c.rep == "" { // never inserted on the left: no row to show
 				return nil, fmt.Errorf("negative multiplicity in a set operation: a row retracted more often than it was inserted")
 			}
-			r, _ := decode(c.rep)
-			return nil, fmt.Errorf("negative multiplicity for row %v", r)
+			return nil, negativeError(min(c.m, c.n), c.rep)
 		}
 		// One entry per key: the left one moves when its representative
 		// changes (the right one's row is never shown).
@@ -523,30 +523,20 @@ func (o *setOp) step(ins []Batch) (Batch, error) {
 		}
 		o.right.addEnc(c.key, "", c.n-c.prevN)
 		prev, next := o.kind.count(c.prevM, c.prevN), o.kind.count(c.m, c.n)
+		var err error
 		switch {
-		case prev == next && (prev == 0 || c.rep == c.prevRep):
-			continue
-		case c.rep == c.prevRep:
-			r, err := decode(c.rep)
-			if err != nil {
-				return nil, err
+		case c.rep == c.prevRep && next != prev:
+			err = emit(c.rep, next-prev)
+		case c.rep != c.prevRep:
+			if prev > 0 {
+				err = emit(c.prevRep, -prev)
 			}
-			out = append(out, row.Update{Row: r, W: next - prev})
-			continue
+			if next > 0 && err == nil {
+				err = emit(c.rep, next)
+			}
 		}
-		if prev > 0 {
-			r, err := decode(c.prevRep)
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, row.Update{Row: r, W: -prev})
-		}
-		if next > 0 {
-			r, err := decode(c.rep)
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, row.Update{Row: r, W: next})
+		if err != nil {
+			return nil, err
 		}
 	}
 	if err := o.left.settle(); err != nil {

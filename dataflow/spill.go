@@ -217,11 +217,7 @@ func (a *arrangement) diskSettle(neg []arrRef) error {
 		}
 		switch {
 		case w < 0:
-			r, _, err := row.DecodeBinaryString(ref.enc)
-			if err != nil {
-				return fmt.Errorf("negative multiplicity %d for a row: %w", w, err)
-			}
-			return fmt.Errorf("negative multiplicity %d for row %v", w, r)
+			return negativeError(w, ref.enc)
 		case w == 0:
 			if err := a.disk.store.Delete(k); err != nil {
 				return &SpillError{err}
@@ -250,9 +246,9 @@ func (a *arrangement) diskEach(key string, fn func(row.Row, row.Weight)) error {
 		if err != nil || w == 0 {
 			return err
 		}
-		r, rest, err := row.DecodeBinaryString(string(k[n:])) // copied: k is the store's
-		if err != nil || rest != "" {
-			return fmt.Errorf("undecodable row (%v)", err)
+		r, err := decodeRow(string(k[n:])) // copied: k is the store's
+		if err != nil {
+			return err
 		}
 		fn(r, row.Weight(w))
 		return nil
