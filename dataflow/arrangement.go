@@ -141,14 +141,14 @@ func (a *arrangement) addBuf(key string, w row.Weight) {
 // multiplicity.
 func (a *arrangement) addBig(key string, m *bytemap.Map, w row.Weight) row.Weight {
 	before := m.Bytes()
-	v, ok := m.Get(string(a.buf))
+	v, ok := m.GetBytes(a.buf)
 	if ok {
 		w += getWeight(v)
 		if w != 0 {
 			putWeight(v, w) // in place: the length stays
 			return w
 		}
-		m.Delete(string(a.buf))
+		m.DeleteBytes(a.buf)
 		a.bigBytes += m.Bytes() - before
 		if m.Len() <= a.smallRows()/2 {
 			a.toSmall(key, m)
@@ -157,7 +157,7 @@ func (a *arrangement) addBig(key string, m *bytemap.Map, w row.Weight) row.Weigh
 	}
 	var wb [8]byte
 	putWeight(wb[:], w)
-	m.Set(string(a.buf), wb[:])
+	m.SetBytes(a.buf, wb[:])
 	a.bigBytes += m.Bytes() - before
 	return w
 }
@@ -208,12 +208,12 @@ func (a *arrangement) toBig(key string, blob []byte, w row.Weight) {
 	_ = eachBlobRow(blob, func(enc []byte, w row.Weight) error {
 		var wb [8]byte
 		putWeight(wb[:], w)
-		m.Set(string(enc), wb[:])
+		m.SetBytes(enc, wb[:])
 		return nil
 	})
 	var wb [8]byte
 	putWeight(wb[:], w)
-	m.Set(string(a.buf), wb[:])
+	m.SetBytes(a.buf, wb[:])
 	a.small.Delete(key)
 	a.big[key] = m
 	a.bigBytes += m.Bytes()
@@ -238,7 +238,7 @@ func (a *arrangement) toSmall(key string, m *bytemap.Map) {
 // weightOf returns the multiplicity of the row encoded as enc under key.
 func (a *arrangement) weightOf(key string, enc []byte) (row.Weight, error) {
 	if m, ok := a.big[key]; ok {
-		if v, ok := m.Get(string(enc)); ok {
+		if v, ok := m.GetBytes(enc); ok {
 			return getWeight(v), nil
 		}
 		return 0, nil

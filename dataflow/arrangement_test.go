@@ -135,3 +135,20 @@ func TestArrangementBucketForms(t *testing.T) {
 		t.Fatal("empty bucket still has a blob")
 	}
 }
+
+// TestArrangementAddAllocs: changing the multiplicity of a row already in
+// a bucket, small or big, allocates nothing.
+func TestArrangementAddAllocs(t *testing.T) {
+	a := newArrangement()
+	mk := func(i int) row.Row { return row.Row{row.NewInt(int64(i)), row.NewText(strings.Repeat("some text of a row ", 4))} }
+	for i := 0; i < 4*smallBucket; i++ {
+		a.add("big", mk(i), 1)
+	}
+	a.add("small", mk(1), 1)
+	for _, key := range []string{"big", "small"} {
+		r := mk(1)
+		if n := testing.AllocsPerRun(100, func() { a.add(key, r, 1) }); n != 0 {
+			t.Errorf("bucket %s: %.1f allocations per add", key, n)
+		}
+	}
+}

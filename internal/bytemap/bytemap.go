@@ -33,8 +33,7 @@ import (
 // Map is a hash map of byte strings. The zero value is not ready: use New.
 type Map struct {
 	seed  maphash.Seed
-	hash  func(string) uint64 // maphash of the seed; tests make it collide
-	hashB func([]byte) uint64 // the same of a []byte
+	weak   bool                // tests: a hash that makes most keys collide
 	index map[uint64]uint64   // hash of the key → record ref, or collided
 	coll  map[string]uint64   // key → record ref, for keys whose hash collides
 	// chunks hold the records; a compacted chunk is nil until a new one
@@ -74,8 +73,6 @@ const (
 // New returns an empty Map.
 func New() *Map {
 	m := &Map{seed: maphash.MakeSeed(), index: map[uint64]uint64{}, cur: -1}
-	m.hash = func(k string) uint64 { return maphash.String(m.seed, k) }
-	m.hashB = func(k []byte) uint64 { return maphash.Bytes(m.seed, k) }
 	return m
 }
 
@@ -177,29 +174,48 @@ func (m *Map) kill(ref uint64) {
 	m.deadBytes += int64(size)
 }
 
-// find returns the ref of k's record.
-func (m *Map) find(k string) (h, ref uint64, ok bool) {
-	h = m.hash(k)
+func (m *Map) hashString(k string) uint64 {
+	if m.weak {
+		return uint64(len(k) % 5)
+	}
+	return maphash.String(m.seed, k)
+}
+
+// hashBytes is hashString of string(k), without the conversion.
+func (m *Map) hashBytes(k []byte) uint64 {
+	if m.weak {
+		return uint64(len(k) % 5)
+	}
+	return maphash.Bytes(m.seed, k)
+}
+
+// find returns the ref of the record of k, whose hash is h.
+func find[K ~string | ~[]byte](m *Map, h uint64, k K) (ref uint64, ok bool) {
 	ref, ok = m.index[h]
 	if !ok {
-		return h, 0, false
+		return 0, false
 	}
 	if ref&collided != 0 {
-		ref, ok = m.coll[k]
-		return h, ref, ok
+		ref, ok = m.coll[string(k)]
+		return ref, ok
 	}
-	if rk, _, _ := m.read(ref); string(rk) != k {
-		return h, 0, false
+	if rk, _, _ := m.read(ref); string(rk) != string(k) {
+		return 0, false
 	}
-	return h, ref, true
+	return ref, true
 }
 
 // Get returns the value stored under k. The slice aliases the map's
 // storage: it is valid until the next Set, Delete or Clear. Writing to it
 // changes the stored value in place (its length cannot change): a
 // fixed-size counter is updated so.
-func (m *Map) Get(k string) ([]byte, bool) {
-	_, ref, ok := m.find(k)
+func (m *Map) Get(k string) ([]byte, bool) { return get(m, m.hashString(k), k) }
+
+// GetBytes is Get of string(k), without the conversion.
+func (m *Map) GetBytes(k []byte) ([]byte, bool) { return get(m, m.hashBytes(k), k) }
+
+func get[K ~string | ~[]byte](m *Map, h uint64, k K) ([]byte, bool) {
+	ref, ok := find(m, h, k)
 	if !ok {
 		return nil, false
 	}
@@ -208,8 +224,13 @@ func (m *Map) Get(k string) ([]byte, bool) {
 }
 
 // Set stores v under k. v may alias a slice the map returned.
-func (m *Map) Set(k string, v []byte) {
-	h, ref, ok := m.find(k)
+func (m *Map) Set(k string, v []byte) { set(m, m.hashString(k), k, v) }
+
+// SetBytes is Set of string(k), without the conversion.
+func (m *Map) SetBytes(k []byte, v []byte) { set(m, m.hashBytes(k), k, v) }
+
+func set[K ~string | ~[]byte](m *Map, h uint64, k K, v []byte) {
+	ref, ok := find(m, h, k)
 	if ok {
 		if _, old, _ := m.read(ref); len(old) == len(v) {
 			copy(old[:len(v):len(v)], v)
@@ -217,7 +238,11 @@ func (m *Map) Set(k string, v []byte) {
 		}
 		nref := add(m, k, v) // before kill: v may alias the old record
 		m.kill(ref)
-		m.put(h, k, nref)
+		if m.index[h]&collided != 0 {
+			m.coll[string(k)] = nref
+		} else {
+			m.index[h] = nref
+		}
 		m.maybeCompact()
 		return
 	}
@@ -228,7 +253,7 @@ func (m *Map) Set(k string, v []byte) {
 	case !taken:
 		m.index[h] = nref
 	case cur&collided != 0:
-		m.coll[k] = nref
+		m.coll[string(k)] = nref
 	default:
 		// Another key has this hash: both move to coll.
 		other, _, _ := m.read(cur)
@@ -236,30 +261,26 @@ func (m *Map) Set(k string, v []byte) {
 			m.coll = map[string]uint64{}
 		}
 		m.coll[string(other)] = cur
-		m.coll[k] = nref
+		m.coll[string(k)] = nref
 		m.index[h] = collided
 	}
 }
 
-// put points the entry of existing key k (hash h) at ref.
-func (m *Map) put(h uint64, k string, ref uint64) {
-	if m.index[h]&collided != 0 {
-		m.coll[k] = ref
-	} else {
-		m.index[h] = ref
-	}
-}
-
 // Delete removes k's entry and reports whether there was one.
-func (m *Map) Delete(k string) bool {
-	h, ref, ok := m.find(k)
+func (m *Map) Delete(k string) bool { return del(m, m.hashString(k), k) }
+
+// DeleteBytes is Delete of string(k), without the conversion.
+func (m *Map) DeleteBytes(k []byte) bool { return del(m, m.hashBytes(k), k) }
+
+func del[K ~string | ~[]byte](m *Map, h uint64, k K) bool {
+	ref, ok := find(m, h, k)
 	if !ok {
 		return false
 	}
 	m.kill(ref)
 	m.n--
 	if m.index[h]&collided != 0 {
-		delete(m.coll, k) // the index keeps its marker
+		delete(m.coll, string(k)) // the index keeps its marker
 	} else {
 		delete(m.index, h)
 	}
@@ -328,7 +349,7 @@ func (m *Map) compactChunk(ci int) {
 		if c[off] == flagLive {
 			nref := add(m, k, v)
 			moved += int64(size)
-			if h := m.hashB(k); m.index[h]&collided != 0 {
+			if h := m.hashBytes(k); m.index[h]&collided != 0 {
 				m.coll[string(k)] = nref
 			} else {
 				m.index[h] = nref

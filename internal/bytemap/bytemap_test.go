@@ -20,6 +20,9 @@ func check(t *testing.T, m *Map, model map[string]string, when string) {
 		if !ok || string(v) != want {
 			t.Fatalf("%s: Get(%q) = %q, %v; want %q", when, k, v, ok, want)
 		}
+		if v, ok := m.GetBytes([]byte(k)); !ok || string(v) != want {
+			t.Fatalf("%s: GetBytes(%q) = %q, %v; want %q", when, k, v, ok, want)
+		}
 	}
 	seen := map[string]bool{}
 	m.Range(func(k, v []byte) bool {
@@ -47,8 +50,7 @@ func TestRandomAgainstMap(t *testing.T) {
 			rng := rand.New(rand.NewSource(1))
 			m := New()
 			if weak {
-				m.hash = func(k string) uint64 { return uint64(len(k) % 5) }
-				m.hashB = func(k []byte) uint64 { return uint64(len(k) % 5) }
+				m.weak = true
 			}
 			model := map[string]string{}
 			key := func() string {
@@ -63,7 +65,11 @@ func TestRandomAgainstMap(t *testing.T) {
 				switch r := rng.Intn(20); {
 				case r < 12:
 					v := val()
-					m.Set(k, []byte(v))
+					if r%2 == 0 {
+						m.SetBytes([]byte(k), []byte(v))
+					} else {
+						m.Set(k, []byte(v))
+					}
 					model[k] = v
 				case r < 16:
 					if old, ok := model[k]; ok { // same length: in place
@@ -76,7 +82,11 @@ func TestRandomAgainstMap(t *testing.T) {
 					}
 				case r < 19:
 					_, had := model[k]
-					if got := m.Delete(k); got != had {
+					del := m.Delete
+					if r == 17 {
+						del = func(k string) bool { return m.DeleteBytes([]byte(k)) }
+					}
+					if got := del(k); got != had {
 						t.Fatalf("op %d: Delete(%q) = %v, want %v", i, k, got, had)
 					}
 					delete(model, k)
