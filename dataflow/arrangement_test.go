@@ -140,7 +140,9 @@ func TestArrangementBucketForms(t *testing.T) {
 // a bucket, small or big, allocates nothing.
 func TestArrangementAddAllocs(t *testing.T) {
 	a := newArrangement()
-	mk := func(i int) row.Row { return row.Row{row.NewInt(int64(i)), row.NewText(strings.Repeat("some text of a row ", 4))} }
+	mk := func(i int) row.Row {
+		return row.Row{row.NewInt(int64(i)), row.NewText(strings.Repeat("some text of a row ", 4))}
+	}
 	for i := 0; i < 4*smallBucket; i++ {
 		a.add("big", mk(i), 1)
 	}

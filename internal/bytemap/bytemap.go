@@ -33,9 +33,9 @@ import (
 // Map is a hash map of byte strings. The zero value is not ready: use New.
 type Map struct {
 	seed  maphash.Seed
-	weak   bool                // tests: a hash that makes most keys collide
-	index map[uint64]uint64   // hash of the key → record ref, or collided
-	coll  map[string]uint64   // key → record ref, for keys whose hash collides
+	weak  bool              // tests: a hash that makes most keys collide
+	index map[uint64]uint64 // hash of the key → record ref, or collided
+	coll  map[string]uint64 // key → record ref, for keys whose hash collides
 	// chunks hold the records; a compacted chunk is nil until a new one
 	// takes its place (free). cur is the chunk records are appended to (-1:
 	// none yet); dead counts each chunk's dead bytes (the unused end of a
