@@ -169,6 +169,17 @@ func (r *reader) u64(what string) uint64 {
 	return binary.BigEndian.Uint64(b)
 }
 
+// done checks that a message had all its fields and no more.
+func (r *reader) done(kind byte) error {
+	if r.err != nil {
+		return r.err
+	}
+	if len(r.b) != 0 {
+		return fmt.Errorf("%w: %d trailing bytes after %q message", ErrMalformed, len(r.b), kind)
+	}
+	return nil
+}
+
 func (r *reader) lsn(what string) row.LSN { return row.LSN(r.u64(what)) }
 
 // pgEpoch is 2000-01-01 00:00:00 UTC, the origin of PostgreSQL timestamps.
@@ -285,11 +296,8 @@ func decodeMessage(b []byte) (message, error) {
 	default:
 		return nil, fmt.Errorf("%w: unsupported message type %q (ripple speaks proto_version 1)", ErrMalformed, b[0])
 	}
-	if r.err != nil {
-		return nil, r.err
-	}
-	if len(r.b) != 0 {
-		return nil, fmt.Errorf("%w: %d trailing bytes after %q message", ErrMalformed, len(r.b), b[0])
+	if err := r.done(b[0]); err != nil {
+		return nil, err
 	}
 	return m, nil
 }

@@ -130,18 +130,14 @@ func (s *spool) streamMsg(b []byte) bool {
 // with the messages of a committed transaction.
 func (s *spool) apply(b []byte, replay func(message) error) error {
 	r := &reader{b: b[1:]}
-	if s.cur != nil && (b[0] == 'c' || b[0] == 'A') {
-		return fmt.Errorf("%w: stream %s inside the stream block of xid %d", ErrMalformed,
-			map[byte]string{'c': "commit", 'A': "abort"}[b[0]], s.cur.xid)
+	if s.cur != nil && (b[0] == 'S' || b[0] == 'c' || b[0] == 'A') {
+		return fmt.Errorf("%w: %q message inside the stream block of xid %d", ErrMalformed, b[0], s.cur.xid)
 	}
 	switch b[0] {
 	case 'S':
 		xid, first := r.u32("stream start"), r.u8("stream start")
 		if err := r.done('S'); err != nil {
 			return err
-		}
-		if s.cur != nil {
-			return fmt.Errorf("%w: stream start of xid %d inside the stream block of xid %d", ErrMalformed, xid, s.cur.xid)
 		}
 		t, ok := s.txns[xid]
 		switch {
@@ -195,17 +191,6 @@ func (s *spool) apply(b []byte, replay func(message) error) error {
 		return t.write(b[0], b[1:])
 	}
 	return fmt.Errorf("%w: message %q inside the stream block of xid %d", ErrMalformed, b[0], t.xid)
-}
-
-// done checks that a fixed-size message had all its fields and no more.
-func (r *reader) done(kind byte) error {
-	if r.err != nil {
-		return r.err
-	}
-	if len(r.b) != 0 {
-		return fmt.Errorf("%w: %d trailing bytes after %q message", ErrMalformed, len(r.b), kind)
-	}
-	return nil
 }
 
 func (s *spool) create(xid uint32) (*spoolTxn, error) {
