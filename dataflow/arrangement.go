@@ -44,6 +44,10 @@ type arrangement struct {
 	// an arrangement read mostly by whole buckets can afford a longer
 	// linear search.
 	smallMax int
+	// moved, when set, is called once the arrangement has moved to the
+	// spill store (its owner writes out what it kept aside for that
+	// moment, in the same step).
+	moved func() error
 }
 
 // smallBucket is the number of rows a bucket holds as a blob before it

@@ -299,12 +299,18 @@ func (g *Graph) Reduce(in *Node, group []int, aggs []Aggregate, global bool, sch
 	op := &reduceOp{group: group, aggs: aggs, global: global, groups: map[string]*groupState{}, spill: &g.spill}
 	if encodable {
 		op.saved = g.newArrangement()
+		// The groups are written out when the graph moves them to the
+		// store (at the end of the step that grew them past the budget,
+		// often the initial load), not at the next step, which would
+		// otherwise pay for all of them at once.
+		op.saved.moved = op.bound
 	} else {
 		state += "; with a state store, also the input rows by group"
 		// The input rows are read only a whole group at a time (to
 		// rebuild an evicted group): their buckets stay unindexed longer.
 		op.rows = g.newArrangement()
 		op.rows.smallMax = reduceSmallBucket
+		op.rows.moved = op.trim // as for saved above
 		op.lasts = g.newArrangement()
 	}
 	return g.add(&Node{inputs: []*Node{in}, schema: schema, kind: "Reduce", label: label, state: state, op: op})
@@ -594,24 +600,28 @@ func (o *reduceOp) step(ins []Batch) (Batch, error) {
 	if o.saved != nil {
 		return out, o.bound()
 	}
-	// Groups on disk: keep the cache bounded (any groups go; they are
-	// rebuilt from their rows when touched again).
-	if o.rows.disk != nil && len(o.groups) > ReduceCacheGroups {
-		for k, gs := range o.groups {
-			if len(o.groups) <= ReduceCacheGroups/2 {
-				break
-			}
-			if gs.last != nil {
-				o.lasts.add(k, gs.last, 1)
-			}
-			delete(o.groups, k)
-			o.evicted++
-		}
-		if err := o.lasts.settle(); err != nil {
-			return nil, err
-		}
+	return out, o.trim()
+}
+
+// trim keeps the groups of a Reduce that rebuilds them from its input rows
+// bounded once those rows live in the spill store: at most
+// ReduceCacheGroups stay (any groups go; they are rebuilt from their rows
+// when touched again, their last output rows kept aside in lasts).
+func (o *reduceOp) trim() error {
+	if o.rows.disk == nil || len(o.groups) <= ReduceCacheGroups {
+		return nil
 	}
-	return out, nil
+	for k, gs := range o.groups {
+		if len(o.groups) <= ReduceCacheGroups/2 {
+			break
+		}
+		if gs.last != nil {
+			o.lasts.add(k, gs.last, 1)
+		}
+		delete(o.groups, k)
+		o.evicted++
+	}
+	return o.lasts.settle()
 }
 
 // bound keeps the memory of a Reduce with encodable states in check after

@@ -435,3 +435,46 @@ func TestReduceEncodableStateKeepsNoRows(t *testing.T) {
 		t.Errorf("5000 input rows kept for states that cannot be written out: only %d bytes", sizes[1])
 	}
 }
+
+// TestReduceWritesGroupsOutWhenMoved: the step whose groups outgrow the
+// operator memory writes them out itself, down to the cache, instead of
+// leaving them all in memory for the next step to write out (a stall of
+// seconds in the first change after a large initial load). The next
+// step then touches only its own groups, and the output stays right.
+func TestReduceWritesGroupsOutWhenMoved(t *testing.T) {
+	old := dataflow.ReduceCacheGroups
+	dataflow.ReduceCacheGroups = 64
+	defer func() { dataflow.ReduceCacheGroups = old }()
+	// Both kinds of Reduce: one whose groups are written out, one whose
+	// input rows are (its groups rebuilt from them).
+	for _, aggs := range [][]dataflow.Aggregate{{countAgg{-1}, sumAgg{1}}, {rowsAgg{countAgg{-1}}, rowsAgg{sumAgg{1}}}} {
+		g := dataflow.New()
+		g.Output("r", g.Reduce(g.Input(tblA, schemaA), []int{0}, aggs, false, intSchema("k", "count", "sum"), "GROUP BY k"))
+		if err := g.SetSpill(dataflow.NewMemSpill(), 64<<10); err != nil {
+			t.Fatal(err)
+		}
+		var in dataflow.Batch
+		for i := range 5000 {
+			in = append(in, row.Update{Row: R(i%1000, i), W: 1})
+		}
+		if _, err := g.Step(map[row.TableName]dataflow.Batch{tblA: in}); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, spilled := g.OperatorMemory(); spilled == 0 {
+			t.Fatalf("%T: 1000 groups under a 64kB budget: nothing spilled", aggs[0])
+		}
+		_, most, evicted := dataflow.ReduceCache(g)
+		if most > dataflow.ReduceCacheGroups || evicted < 1000-dataflow.ReduceCacheGroups {
+			t.Fatalf("%T: right after the step that moved its state to the store a Reduce holds %d groups (evicted %d), want at most %d",
+				aggs[0], most, evicted, dataflow.ReduceCacheGroups)
+		}
+		out, err := g.Step(map[row.TableName]dataflow.Batch{tblA: {{Row: R(7, 5), W: 1}, {Row: R(999, 999), W: -1}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Group 7 held 7, 1007, ..., 4007; group 999 held 999, ..., 4999.
+		if got, want := fmtBatch(out["r"]), "-1 (7,5,10035); +1 (7,6,10040); +1 (999,4,13996); -1 (999,5,14995)"; got != want {
+			t.Errorf("%T, after the move: got %s, want %s", aggs[0], got, want)
+		}
+	}
+}

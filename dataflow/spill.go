@@ -150,6 +150,9 @@ func (a *arrangement) moveToDisk(s Spill, id uint32) error {
 		return err
 	}
 	a.small, a.big, a.bytes, a.bigBytes, a.disk = nil, nil, 0, 0, d
+	if a.moved != nil {
+		return a.moved()
+	}
 	return nil
 }
 
