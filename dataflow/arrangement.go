@@ -329,6 +329,10 @@ func negativeError(w row.Weight, enc string) error {
 	if err != nil {
 		return fmt.Errorf("negative multiplicity %d for a row: %w", w, err)
 	}
+	return negativeRowError(w, r)
+}
+
+func negativeRowError(w row.Weight, r row.Row) error {
 	return fmt.Errorf("negative multiplicity %d for row %v", w, r)
 }
 

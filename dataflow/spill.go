@@ -67,11 +67,13 @@ func (g *Graph) newArrangement() *arrangement {
 // bytes: after each step, while the arrangements held in memory (of joins,
 // semi- and anti-joins, NOT IN, DISTINCT, aggregates)
 // exceed budget, the largest moves to the store (an aggregate's groups
-// count as one, see Reduce). A budget of 0 or less keeps every
+// count as one, see Reduce; so do a top-k's groups, see TopK; a window's
+// partitions are an arrangement). A budget of 0 or less keeps every
 // arrangement in the store from the start. Call it before the first step.
 // An aggregate whose groups (or input rows) are in the store keeps a
-// bounded cache of its groups. Other operator state (top-k and window
-// partitions, the inner graphs of WITH RECURSIVE) stays in memory.
+// bounded cache of its groups. Other operator state (the inner graphs of
+// WITH RECURSIVE, outer joins with ON conditions beyond key equalities)
+// stays in memory.
 func (g *Graph) SetSpill(s Spill, budget int64) error {
 	if g.primed {
 		return errors.New("dataflow: SetSpill after the first step")

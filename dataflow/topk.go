@@ -1,7 +1,10 @@
 package dataflow
 
 import (
+	"encoding/binary"
+	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/google/btree"
@@ -74,35 +77,63 @@ func compareSortKeys(keys []SortKey, a, b row.Row) int {
 
 // sortedEntry is one distinct row of a sortedRows with its multiplicity.
 type sortedEntry struct {
-	row   row.Row
-	exact string // row.EncodeExact(): the tie-break among peers and the row's identity
-	w     row.Weight
+	row row.Row
+	enc string // row.AppendBinary: the tie-break among peers and the row's identity
+	w   row.Weight
 }
 
 // sortedRows is an ordered multiset of rows: by the sort keys, then by the
-// rows' exact encoding, so that peers have a fixed (if arbitrary) order and
-// every step sees the same order for the same contents.
+// rows' binary encoding, so that peers have a fixed (if arbitrary) order and
+// every step sees the same order for the same contents. It is the order of
+// the order keys a spilled TopK stores its rows under.
 type sortedRows struct {
 	keys []SortKey
 	tree *btree.BTreeG[*sortedEntry]
 	size row.Weight // total multiplicity
 	neg  []*sortedEntry
+	// bytes estimates the memory of the entries, for the operator budget.
+	bytes int64
+}
+
+// sortedEntryBytes estimates an entry's memory: the entry and its tree
+// slot, the row's datums and the encoding (which holds the row's strings).
+func sortedEntryBytes(e *sortedEntry) int64 {
+	return 96 + 40*int64(len(e.row)) + 2*int64(len(e.enc))
 }
 
 func newSortedRows(keys []SortKey) *sortedRows {
-	less := func(a, b *sortedEntry) bool {
-		if c := compareSortKeys(keys, a.row, b.row); c != 0 {
-			return c < 0
-		}
-		return a.exact < b.exact
+	return &sortedRows{keys: keys, tree: btree.NewG(16, func(a, b *sortedEntry) bool { return compareEntries(keys, a, b) < 0 })}
+}
+
+// compareEntries orders entries as a sortedRows does: by the sort keys,
+// then by the rows' binary encoding.
+func compareEntries(keys []SortKey, a, b *sortedEntry) int {
+	if c := compareSortKeys(keys, a.row, b.row); c != 0 {
+		return c
 	}
-	return &sortedRows{keys: keys, tree: btree.NewG(16, less)}
+	return strings.Compare(a.enc, b.enc)
+}
+
+// sortEntries orders es as a sortedRows orders its entries, filling in
+// their encodings.
+func sortEntries(keys []SortKey, es []sortedEntry) {
+	for i := range es {
+		if es[i].enc == "" {
+			es[i].enc = string(row.AppendBinary(nil, es[i].row))
+		}
+	}
+	slices.SortFunc(es, func(a, b sortedEntry) int { return compareEntries(keys, &a, &b) })
 }
 
 // add adds w copies of r (w < 0 retracts). Within a step an entry may dip
 // below zero; settle reports one that stays there.
 func (s *sortedRows) add(r row.Row, w row.Weight) {
-	probe := &sortedEntry{row: r, exact: r.EncodeExact()}
+	s.addEnc(r, string(row.AppendBinary(nil, r)), w)
+}
+
+// addEnc is add of r given with its binary encoding.
+func (s *sortedRows) addEnc(r row.Row, enc string, w row.Weight) {
+	probe := &sortedEntry{row: r, enc: enc}
 	s.size += w
 	if e, ok := s.tree.Get(probe); ok {
 		e.w += w
@@ -111,6 +142,7 @@ func (s *sortedRows) add(r row.Row, w row.Weight) {
 		}
 		if e.w == 0 {
 			s.tree.Delete(e)
+			s.bytes -= sortedEntryBytes(e)
 		}
 		return
 	}
@@ -119,6 +151,7 @@ func (s *sortedRows) add(r row.Row, w row.Weight) {
 		s.neg = append(s.neg, probe)
 	}
 	s.tree.ReplaceOrInsert(probe)
+	s.bytes += sortedEntryBytes(probe)
 }
 
 func (s *sortedRows) settle() error {
@@ -215,8 +248,13 @@ func diffUpdates(old, new []row.Update) Batch {
 // the operator picks by the rows' encoding: the planner only builds a TopK
 // whose order includes a unique key, where there are no peers.
 //
-// State: per group, its rows in an ordered tree. A step costs, per touched
-// group, log(group size) per changed row plus offset+limit.
+// State: per group, its rows in an ordered tree; they count toward the
+// graph's operator memory. A step costs, per touched group, log(group
+// size) per changed row plus offset+limit. Once the graph moves the state
+// to its spill store, every row lives there under its group and an order
+// key (row.AppendOrderKey), so that a group's rows are in ORDER BY order
+// in the store: a step then reads the first offset+limit rows of each
+// touched group before and after its changes, and holds nothing in memory.
 func (g *Graph) TopK(in *Node, group []int, order []SortKey, offset, limit int64, label string) *Node {
 	if label == "" {
 		label = fmt.Sprintf("ORDER BY %s", sortKeysString(order))
@@ -231,8 +269,9 @@ func (g *Graph) TopK(in *Node, group []int, order []SortKey, offset, limit int64
 	if len(group) > 0 {
 		state = "per group: rows in ORDER BY order"
 	}
-	return g.add(&Node{inputs: []*Node{in}, schema: in.schema, kind: "TopK", label: label, state: state,
-		op: &topKOp{group: group, order: order, offset: offset, limit: limit, groups: map[string]*sortedRows{}}})
+	op := &topKOp{group: group, order: order, offset: offset, limit: limit, groups: map[string]*sortedRows{}, state: g.newArrangement()}
+	op.state.moved = op.writeOut
+	return g.add(&Node{inputs: []*Node{in}, schema: in.schema, kind: "TopK", label: label, state: state, op: op})
 }
 
 type topKOp struct {
@@ -240,6 +279,12 @@ type topKOp struct {
 	order         []SortKey
 	offset, limit int64
 	groups        map[string]*sortedRows
+	// state stands for the groups in the graph's operator memory: while
+	// they are in memory it holds nothing and its bytes are their
+	// estimated size (mem); once the graph moves it to the spill store, it
+	// holds every row under its group key and the key diskKey makes.
+	state *arrangement
+	mem   int64
 }
 
 // groupDeltas splits a batch by the key of cols, keeping first-seen order.
@@ -257,6 +302,9 @@ func groupDeltas(b Batch, cols []int) ([]string, map[string]Batch) {
 }
 
 func (o *topKOp) step(ins []Batch) (Batch, error) {
+	if o.state.disk != nil {
+		return o.diskStep(ins)
+	}
 	keys, by := groupDeltas(ins[0], o.group)
 	var out Batch
 	for _, k := range keys {
@@ -265,6 +313,7 @@ func (o *topKOp) step(ins []Batch) (Batch, error) {
 			s = newSortedRows(o.order)
 			o.groups[k] = s
 		}
+		before := s.bytes
 		old := s.window(o.offset, o.limit)
 		for _, u := range by[k] {
 			s.add(u.Row, u.W)
@@ -273,9 +322,115 @@ func (o *topKOp) step(ins []Batch) (Batch, error) {
 			return nil, err
 		}
 		out = append(out, diffUpdates(old, s.window(o.offset, o.limit))...)
+		o.mem += s.bytes - before
 		if s.tree.Len() == 0 {
 			delete(o.groups, k)
 		}
+	}
+	o.state.bytes = o.mem
+	return out, nil
+}
+
+// writeOut writes every group to the spill store once the graph has moved
+// the state there, and drops them from memory.
+func (o *topKOp) writeOut() error {
+	for k, s := range o.groups {
+		s.tree.Ascend(func(e *sortedEntry) bool {
+			o.diskKey(e.row, e.enc)
+			o.state.addBuf(k, e.w)
+			return o.state.err == nil
+		})
+	}
+	o.groups, o.mem = map[string]*sortedRows{}, 0
+	return o.state.settle()
+}
+
+// diskKey sets state.buf to the stored form of row r (binary encoding enc)
+// within its group: its order key, then enc (the tie-break among peers,
+// as in a sortedRows), then the order key's length (4 bytes, big-endian),
+// so that the row can be decoded back without parsing the order key.
+func (o *topKOp) diskKey(r row.Row, enc string) {
+	b := o.state.buf[:0]
+	for _, k := range o.order {
+		b = row.AppendOrderKey(b, r[k.Col], k.Desc, k.NullsFirst)
+	}
+	n := len(b)
+	b = append(b, enc...)
+	o.state.buf = binary.BigEndian.AppendUint32(b, uint32(n))
+}
+
+func (o *topKOp) diskStep(ins []Batch) (Batch, error) {
+	keys, by := groupDeltas(ins[0], o.group)
+	var out Batch
+	for _, k := range keys {
+		old, err := o.diskWindow(k)
+		if err != nil {
+			return nil, err
+		}
+		for _, u := range by[k] {
+			o.diskKey(u.Row, string(row.AppendBinary(nil, u.Row)))
+			o.state.addBuf(k, u.W)
+		}
+		next, err := o.diskWindow(k)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, diffUpdates(old, next)...)
+	}
+	if err := o.state.settle(); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// errStopScan ends a scan of the spill store early.
+var errStopScan = errors.New("stop scan")
+
+// diskWindow reads the rows at positions [offset, offset+limit) of group k
+// from the spill store, in order, with their multiplicities; it reads no
+// further than the window's end.
+func (o *topKOp) diskWindow(k string) ([]row.Update, error) {
+	if o.limit == 0 || o.state.err != nil {
+		return nil, o.state.err
+	}
+	d := o.state.disk
+	prefix := d.bucketPrefix(k)
+	n := len(prefix)
+	skip, take := o.offset, o.limit
+	var out []row.Update
+	err := d.store.Scan(prefix, func(key, v []byte) error {
+		w, err := diskWeight(v)
+		if err != nil || w <= 0 {
+			return err // 0: deleted at settle; < 0: reported there
+		}
+		tail := key[n:]
+		if len(tail) < 4 || int(binary.BigEndian.Uint32(tail[len(tail)-4:])) > len(tail)-4 {
+			return fmt.Errorf("undecodable top-k entry %x", key)
+		}
+		c := int64(w)
+		if skip >= c {
+			skip -= c
+			return nil
+		}
+		c -= skip
+		skip = 0
+		if take >= 0 && c > take {
+			c = take
+		}
+		r, err := decodeRow(string(tail[binary.BigEndian.Uint32(tail[len(tail)-4:]) : len(tail)-4]))
+		if err != nil {
+			return err
+		}
+		out = append(out, row.Update{Row: r, W: row.Weight(c)})
+		if take >= 0 {
+			if take -= c; take == 0 {
+				return errStopScan
+			}
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, errStopScan) {
+		return nil, &SpillError{err}
 	}
 	return out, nil
 }

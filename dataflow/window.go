@@ -76,9 +76,12 @@ type WindowFunc struct {
 // the other functions their relative order is the rows' encoding, which
 // the planner makes irrelevant by requiring a unique key in order.
 //
-// State: per partition, its rows in order and its last output. A step
-// recomputes each touched partition and emits the difference: it costs the
-// touched partitions' sizes, not the input's.
+// State: per partition, its rows, in an arrangement by partition key that
+// counts toward the graph's operator memory and moves to its spill store
+// like a join's. A step reads each touched partition's rows, orders them,
+// computes the functions over the rows before and after the step and
+// emits the difference: it costs the touched partitions' sizes, not the
+// input's, and holds only those partitions decoded.
 func (g *Graph) Window(in *Node, partition []int, order []SortKey, funcs []WindowFunc, schema row.Schema, label string) *Node {
 	names := make([]string, len(funcs))
 	for i, f := range funcs {
@@ -88,48 +91,76 @@ func (g *Graph) Window(in *Node, partition []int, order []SortKey, funcs []Windo
 		label = strings.Join(names, ", ")
 	}
 	return g.add(&Node{inputs: []*Node{in}, schema: schema, kind: "Window", label: label,
-		state: "per partition: rows in window order, last output rows",
-		op:    &windowOp{partition: partition, order: order, funcs: funcs, parts: map[string]*windowPart{}}})
-}
-
-type windowPart struct {
-	rows *sortedRows
-	last []row.Update
+		state: "per partition: its rows (ordered when the partition is touched)",
+		op:    &windowOp{partition: partition, order: order, funcs: funcs, rows: g.newArrangement()}})
 }
 
 type windowOp struct {
 	partition []int
 	order     []SortKey
 	funcs     []WindowFunc
-	parts     map[string]*windowPart
+	rows      *arrangement // by partition key
 }
 
 func (o *windowOp) step(ins []Batch) (Batch, error) {
 	keys, by := groupDeltas(ins[0], o.partition)
 	var out Batch
 	for _, k := range keys {
-		p, ok := o.parts[k]
-		if !ok {
-			p = &windowPart{rows: newSortedRows(o.order)}
-			o.parts[k] = p
-		}
-		for _, u := range by[k] {
-			p.rows.add(u.Row, u.W)
-		}
-		if err := p.rows.settle(); err != nil {
-			return nil, err
-		}
-		next, err := o.compute(p.rows.expand())
+		before, err := o.ordered(k)
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, diffUpdates(p.last, next)...)
-		p.last = next
-		if p.rows.tree.Len() == 0 {
-			delete(o.parts, k)
+		last, err := o.compute(before)
+		if err != nil {
+			return nil, err
 		}
+		for _, u := range by[k] {
+			o.rows.add(k, u.Row, u.W)
+		}
+		after, err := o.ordered(k)
+		if err != nil {
+			return nil, err
+		}
+		next, err := o.compute(after)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, diffUpdates(last, next)...)
+	}
+	if err := o.rows.settle(); err != nil {
+		return nil, err
 	}
 	return out, nil
+}
+
+// ordered is partition k's rows in window order, each repeated by its
+// multiplicity; peers are ordered by their exact encoding, so that every
+// reading of the same rows gives the same order.
+func (o *windowOp) ordered(k string) ([]row.Row, error) {
+	var es []sortedEntry
+	n := 0
+	var bad error
+	err := o.rows.each(k, func(r row.Row, w row.Weight) {
+		if w < 0 && bad == nil {
+			bad = negativeRowError(w, r)
+		}
+		es = append(es, sortedEntry{row: r, w: w})
+		n += int(max(w, 0))
+	})
+	if err != nil {
+		return nil, err
+	}
+	if bad != nil {
+		return nil, bad
+	}
+	sortEntries(o.order, es)
+	rows := make([]row.Row, 0, n)
+	for _, e := range es {
+		for range int(e.w) {
+			rows = append(rows, e.row)
+		}
+	}
+	return rows, nil
 }
 
 // compute evaluates every function over one partition's rows in order.

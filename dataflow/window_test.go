@@ -171,11 +171,7 @@ func TestWindowDifferential(t *testing.T) {
 		{Kind: dataflow.WindowAggregate, Agg: sumAgg{1}, Frame: rowsFrame(up, uf)},
 		{Kind: dataflow.WindowAggregate, Agg: countAgg{-1}, Frame: rowsFrame(foll(2), prec(1))},
 	}
-	type variant struct {
-		part []int
-		keys []dataflow.SortKey
-	}
-	variants := []variant{
+	variants := []windowVariant{
 		{[]int{0}, []dataflow.SortKey{{Col: 1}}},
 		{nil, []dataflow.SortKey{{Col: 1, Desc: true, NullsFirst: true}, {Col: 0}}},
 		{[]int{0}, nil},
@@ -185,40 +181,54 @@ func TestWindowDifferential(t *testing.T) {
 	for range funcs {
 		schema = append(schema, row.Column{Name: "f", Type: row.Int8})
 	}
-	for seed := int64(1); seed <= 15; seed++ {
-		rng := rand.New(rand.NewSource(seed))
-		g := dataflow.New()
-		a := g.Input(tblA, schemaA)
+	for _, sp := range spillModes {
+		for seed := int64(1); seed <= 15; seed++ {
+			t.Run(fmt.Sprintf("%s/seed=%d", sp.name, seed), func(t *testing.T) {
+				runWindowDifferential(t, seed, sp, variants, funcs, schema)
+			})
+		}
+	}
+}
+
+func runWindowDifferential(t *testing.T, seed int64, sp spillMode, variants []windowVariant, funcs []dataflow.WindowFunc, schema row.Schema) {
+	rng := rand.New(rand.NewSource(seed))
+	g := dataflow.New()
+	a := g.Input(tblA, schemaA)
+	for i, v := range variants {
+		g.Output(fmt.Sprint(i), g.Window(a, v.part, v.keys, funcs, schema, ""))
+	}
+	defer setSpill(t, g, sp)()
+	table := multiset{}
+	got := make([]multiset, len(variants))
+	for i := range got {
+		got[i] = multiset{}
+	}
+	mk := func() row.Row {
+		v := any(rng.Intn(6))
+		if rng.Intn(5) == 0 {
+			v = nil
+		}
+		return R(rng.Intn(4), v)
+	}
+	for step := 0; step < 120; step++ {
+		delta := randomDelta(rng, table, mk)
+		res, err := g.Step(map[row.TableName]dataflow.Batch{tblA: delta})
+		if err != nil {
+			t.Fatalf("seed %d step %d: %v", seed, step, err)
+		}
 		for i, v := range variants {
-			g.Output(fmt.Sprint(i), g.Window(a, v.part, v.keys, funcs, schema, ""))
-		}
-		table := multiset{}
-		got := make([]multiset, len(variants))
-		for i := range got {
-			got[i] = multiset{}
-		}
-		mk := func() row.Row {
-			v := any(rng.Intn(6))
-			if rng.Intn(5) == 0 {
-				v = nil
-			}
-			return R(rng.Intn(4), v)
-		}
-		for step := 0; step < 120; step++ {
-			delta := randomDelta(rng, table, mk)
-			res, err := g.Step(map[row.TableName]dataflow.Batch{tblA: delta})
-			if err != nil {
-				t.Fatalf("seed %d step %d: %v", seed, step, err)
-			}
-			for i, v := range variants {
-				got[i].addBatch(res[fmt.Sprint(i)])
-				want := refWindow(t, table, v.part, v.keys, funcs)
-				if d := diffMismatch(got[i], want); d != "" {
-					t.Fatalf("seed %d step %d variant %d: %s", seed, step, i, d)
-				}
+			got[i].addBatch(res[fmt.Sprint(i)])
+			want := refWindow(t, table, v.part, v.keys, funcs)
+			if d := diffMismatch(got[i], want); d != "" {
+				t.Fatalf("seed %d step %d variant %d: %s", seed, step, i, d)
 			}
 		}
 	}
+}
+
+type windowVariant struct {
+	part []int
+	keys []dataflow.SortKey
 }
 
 // TestWindowTouchesOnlyChangedPartitions checks that a change recomputes
