@@ -106,22 +106,26 @@ func (o *windowOp) step(ins []Batch) (Batch, error) {
 	keys, by := groupDeltas(ins[0], o.partition)
 	var out Batch
 	for _, k := range keys {
-		before, err := o.ordered(k)
-		if err != nil {
+		// The partition is read once: its rows after the step are those
+		// before with the changes applied.
+		var before []sortedEntry
+		if err := o.rows.each(k, func(r row.Row, w row.Weight) {
+			before = append(before, sortedEntry{row: r, enc: string(row.AppendBinary(nil, r)), w: w})
+		}); err != nil {
 			return nil, err
 		}
-		last, err := o.compute(before)
+		after, err := applyEntries(before, by[k])
 		if err != nil {
 			return nil, err
 		}
 		for _, u := range by[k] {
 			o.rows.add(k, u.Row, u.W)
 		}
-		after, err := o.ordered(k)
+		last, err := o.compute(o.ordered(before))
 		if err != nil {
 			return nil, err
 		}
-		next, err := o.compute(after)
+		next, err := o.compute(o.ordered(after))
 		if err != nil {
 			return nil, err
 		}
@@ -133,34 +137,49 @@ func (o *windowOp) step(ins []Batch) (Batch, error) {
 	return out, nil
 }
 
-// ordered is partition k's rows in window order, each repeated by its
-// multiplicity; peers are ordered by their exact encoding, so that every
-// reading of the same rows gives the same order.
-func (o *windowOp) ordered(k string) ([]row.Row, error) {
-	var es []sortedEntry
-	n := 0
-	var bad error
-	err := o.rows.each(k, func(r row.Row, w row.Weight) {
-		if w < 0 && bad == nil {
-			bad = negativeRowError(w, r)
+// applyEntries is the multiset es (distinct rows, as an arrangement lists
+// them) with the changes d applied; a row left with a negative
+// multiplicity is an error.
+func applyEntries(es []sortedEntry, d Batch) ([]sortedEntry, error) {
+	at := make(map[string]int, len(es)+len(d))
+	out := make([]sortedEntry, len(es), len(es)+len(d))
+	copy(out, es)
+	for i, e := range out {
+		at[e.enc] = i
+	}
+	for _, u := range d {
+		enc := string(row.AppendBinary(nil, u.Row))
+		if i, ok := at[enc]; ok {
+			out[i].w += u.W
+			continue
 		}
-		es = append(es, sortedEntry{row: r, w: w})
-		n += int(max(w, 0))
-	})
-	if err != nil {
-		return nil, err
+		at[enc] = len(out)
+		out = append(out, sortedEntry{row: u.Row, enc: enc, w: u.W})
 	}
-	if bad != nil {
-		return nil, bad
+	for _, e := range out {
+		if e.w < 0 {
+			return nil, negativeRowError(e.w, e.row)
+		}
 	}
+	return out, nil
+}
+
+// ordered is the rows of es in window order, each repeated by its
+// multiplicity (es is reordered); peers are ordered by their encoding, so
+// that every reading of the same rows gives the same order.
+func (o *windowOp) ordered(es []sortedEntry) []row.Row {
 	sortEntries(o.order, es)
+	n := 0
+	for _, e := range es {
+		n += int(e.w)
+	}
 	rows := make([]row.Row, 0, n)
 	for _, e := range es {
 		for range int(e.w) {
 			rows = append(rows, e.row)
 		}
 	}
-	return rows, nil
+	return rows
 }
 
 // compute evaluates every function over one partition's rows in order.

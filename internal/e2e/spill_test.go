@@ -21,8 +21,9 @@ import (
 // with thousands of groups whose state holds its input values (min, max),
 // one whose groups are written out whole (count, sum, avg, bool_and,
 // stddev_pop, FILTER), a DISTINCT over a join, a FULL JOIN (orders
-// of customers that do not exist, customers without orders), an EXCEPT and
-// an INTERSECT ALL twice on the
+// of customers that do not exist, customers without orders), an EXCEPT,
+// an INTERSECT ALL, a top-k (ORDER BY ... LIMIT ... OFFSET), a keyed
+// top-1 (DISTINCT ON) and window functions by customer twice on the
 // same data: once with the operator state in memory (the default
 // operator_memory) and once from a fresh snapshot with operator_memory 1MB,
 // table_memory 0 and a 100-group aggregate cache, so that the arrangements
@@ -72,6 +73,13 @@ CREATE VIEW public.idle_customers AS
   SELECT id FROM customers EXCEPT SELECT cust FROM orders;
 CREATE VIEW public.amt_regions AS
   SELECT amt FROM orders WHERE amt < 20 INTERSECT ALL SELECT region * 3 FROM customers;
+CREATE VIEW public.top_orders AS
+  SELECT id, cust, amt FROM orders ORDER BY amt DESC, id LIMIT 25 OFFSET 5;
+CREATE VIEW public.last_orders AS
+  SELECT DISTINCT ON (cust) cust, id, amt FROM orders ORDER BY cust, id DESC;
+CREATE VIEW public.ranked AS
+  SELECT id, cust, amt, row_number() OVER (PARTITION BY cust ORDER BY amt DESC, id) AS rn,
+         sum(amt) OVER (PARTITION BY cust) AS cust_total FROM orders WHERE amt >= 80;
 `
 	cfg := writeConfig(t, src.DSN("app"), map[string]string{"main": snk.DSN("warehouse")}, views)
 	srcConn := connect(t, src, "app")
@@ -105,7 +113,14 @@ COMMIT;`, r, customers+100, orders*10))
 		if !checkAll(t, srcConn, "ripple", sinks, oviews, label+": after the initial load") {
 			t.Fatalf("%s: sinks differ after the initial load", label)
 		}
+		start := time.Now()
 		workload()
+		// With the state on disk the workload takes longer than checkAll's
+		// minute on a shared 2-core machine.
+		if err := oracle.WaitCaughtUp(context.Background(), srcConn, "ripple", 5*time.Minute); err != nil {
+			t.Fatalf("%s: workload: %v\n%s", label, err, p.stderr)
+		}
+		t.Logf("%s: the workload (10 transactions) applied in %s", label, time.Since(start).Round(time.Millisecond))
 		if !checkAll(t, srcConn, "ripple", sinks, oviews, label+": after the workload") {
 			t.Fatalf("%s: sinks differ after the workload", label)
 		}
@@ -124,6 +139,9 @@ COMMIT;`, r, customers+100, orders*10))
 		<-p.done
 		workload()
 		p = startRippleEnv(t, env, "run", "--config", cfg, "--http", "")
+		if err := oracle.WaitCaughtUp(context.Background(), srcConn, "ripple", 5*time.Minute); err != nil {
+			t.Fatalf("%s: resume: %v\n%s", label, err, p.stderr)
+		}
 		if !checkAll(t, srcConn, "ripple", sinks, oviews, label+": after SIGKILL and resume") {
 			t.Fatalf("%s: sinks differ after the resume", label)
 		}
