@@ -40,9 +40,16 @@
 // A bucket that changed on either side between the last two readings is being
 // written to without pause (a hot group of a small aggregate, say): it
 // cannot be read at one point this way, so it is counted as unsettled and
-// named in the report, not reported as a difference. The row-by-row phase
-// reads the settled differing buckets once more by the same procedure, and
-// only rows that differ in that reading too are reported.
+// named in the report, not reported as a difference. "Changed" in a
+// PostgreSQL sink includes the bucket's row versions (a hash of each row's
+// xmin): the transactions that made the sink newer than the source reading
+// were applied after the previous sink reading, so if they touched the
+// bucket its versions differ, even when its rows came back to what they
+// were (a duplicate row of a keyless view leaving and another entering).
+// The row-by-row phase reads the settled differing buckets once more by
+// the same procedure, then their fingerprints again: a bucket that changed
+// while its rows were read becomes unsettled, and only rows that differ in
+// a reading between two unchanged fingerprints are reported.
 // When the slot is not active (the pipeline is stopped) there is nothing
 // to wait for: the sink is compared as it is. A slot that goes inactive
 // after the verifier saw it active is a pipeline reconnecting: it is

@@ -163,10 +163,20 @@ func bucketSQL(keyRecord string, n int) string {
 
 // Bucket is the fingerprint of one bucket: how many rows it holds and the
 // sum of their RowHash, as decimal text (the sum does not fit 64 bits).
+// Version, where a side can tell (a PostgreSQL sink: the sum of a hash of
+// each row's xmin), changes whenever a transaction inserts, updates or
+// deletes one of the bucket's rows, even one that leaves the same rows
+// (a duplicate row replaced by another); it is not part of the
+// comparison of two sides, only of two readings of one side.
 type Bucket struct {
-	Count int64
-	Sum   string
+	Count   int64
+	Sum     string
+	Version string
 }
+
+// sameRows reports whether two buckets hold the same rows (up to hash
+// collisions), whatever their versions.
+func (b Bucket) sameRows(o Bucket) bool { return b.Count == o.Count && b.Sum == o.Sum }
 
 // Fingerprint maps bucket numbers to their fingerprints; empty buckets
 // are absent.

@@ -93,7 +93,12 @@ func (s *SQL) exprs(v View, n int) (from, record, bucket string) {
 // Fingerprint implements Side.
 func (s *SQL) Fingerprint(ctx context.Context, v View, n int, only []int) (Fingerprint, error) {
 	from, record, bucket := s.exprs(v, n)
-	q := fmt.Sprintf("SELECT b, count(*), sum(h)::text FROM (SELECT %s AS b, %s AS h FROM %s) s", bucket, rowHashSQL(record), from)
+	version := "''" // the view's SELECT has no row versions
+	if !s.source {
+		version = "sum(x)::text"
+	}
+	q := fmt.Sprintf("SELECT b, count(*), sum(h)::text, %s FROM (SELECT %s AS b, %s AS h, %s AS x FROM %s) s",
+		version, bucket, rowHashSQL(record), s.xminHash(), from)
 	var args []any
 	if only != nil {
 		q += " WHERE b = ANY($1::int[])"
@@ -109,7 +114,7 @@ func (s *SQL) Fingerprint(ctx context.Context, v View, n int, only []int) (Finge
 	for rows.Next() {
 		var b int
 		var fb Bucket
-		if err := rows.Scan(&b, &fb.Count, &fb.Sum); err != nil {
+		if err := rows.Scan(&b, &fb.Count, &fb.Sum, &fb.Version); err != nil {
 			return nil, fmt.Errorf("fingerprint %s: %w", v.Name, err)
 		}
 		fp[b] = fb
@@ -118,6 +123,15 @@ func (s *SQL) Fingerprint(ctx context.Context, v View, n int, only []int) (Finge
 		return nil, fmt.Errorf("fingerprint %s: %w", v.Name, err)
 	}
 	return fp, nil
+}
+
+// xminHash is the SQL of a 64-bit hash of each row's version: of its xmin
+// in a sink table, a constant for the view's SELECT.
+func (s *SQL) xminHash() string {
+	if s.source {
+		return "0"
+	}
+	return rowHashSQL("v.xmin")
 }
 
 // Rows implements Side.

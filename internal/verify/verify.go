@@ -167,6 +167,7 @@ func (vf *Verifier) View(ctx context.Context, snk Side, v View) (Result, error) 
 				}
 				only = settled
 			}
+			prevSrc, prevSink = sfp, kfp
 			break
 		}
 		prevSrc, prevSink = sfp, kfp
@@ -177,17 +178,51 @@ func (vf *Verifier) View(ctx context.Context, snk Side, v View) (Result, error) 
 		case <-time.After(time.Duration(50*(round+1)) * time.Millisecond):
 		}
 	}
-	res.DiffBuckets = len(only)
-	if len(only) > 0 {
+	// The rows of the settled differing buckets are read, then their
+	// fingerprints once more: a bucket that changed meanwhile (on either
+	// side, or in its sink rows' versions) was being written to while its
+	// rows were read, and is unsettled after all; the rows of the others
+	// are read again.
+	for len(only) > 0 {
+		res.Extra, res.Missing, res.Samples = 0, 0, nil
 		if err := vf.diffRows(ctx, src, snk, v, only, &res); err != nil {
 			return res, fmt.Errorf("verify %s: %w", v.Name, err)
 		}
 		if res.Equal() {
 			// The rows agreed on this last reading: the difference was in
 			// flight after all.
-			res.DiffBuckets = 0
+			only = nil
+			break
 		}
+		var sfp, kfp Fingerprint
+		waited, at, err := vf.consistent(ctx, func() (err error) {
+			sfp, err = src.Fingerprint(ctx, v, n, only)
+			return err
+		}, func() (err error) {
+			kfp, err = snk.Fingerprint(ctx, v, n, only)
+			return err
+		})
+		if err != nil {
+			return res, fmt.Errorf("verify %s: %w", v.Name, err)
+		}
+		res.Waited, res.At, res.Rounds = res.Waited && waited, at, res.Rounds+1
+		var still []int
+		for _, b := range only {
+			if sfp[b] == prevSrc[b] && kfp[b] == prevSink[b] {
+				still = append(still, b)
+			} else {
+				res.Unsettled++
+			}
+		}
+		if len(still) == len(only) {
+			break
+		}
+		only, prevSrc, prevSink = still, sfp, kfp
 	}
+	if len(only) == 0 {
+		res.Extra, res.Missing, res.Samples = 0, 0, nil
+	}
+	res.DiffBuckets = len(only)
 	res.Elapsed = time.Since(start)
 	return res, nil
 }
@@ -353,7 +388,7 @@ func total(fp Fingerprint) int64 {
 func differing(a, b Fingerprint) []int {
 	var out []int
 	for k, x := range a {
-		if y, ok := b[k]; !ok || x != y {
+		if y, ok := b[k]; !ok || !x.sameRows(y) {
 			out = append(out, k)
 		}
 	}
