@@ -50,7 +50,12 @@ func (k JoinKind) keepsRight() bool { return k == RightJoin || k == FullJoin }
 // costs the size of the change times the number of rows sharing its key on
 // the other side: when a row's first match appears its NULL-extended row
 // is retracted, when its last match disappears the NULL-extended row comes
-// back.
+// back. That state counts toward the graph's operator memory; once the
+// graph moves it to the spill store, both inputs are arrangements there
+// (without match counts), and a step reads the buckets of the keys it
+// changes: a row whose match status may change (a changed row, or one the
+// other side's change matches) has its matches counted again over the
+// other side's bucket.
 func (g *Graph) OuterJoin(left, right *Node, lkey, rkey []int, pred func(row.Row) (bool, error), kind JoinKind, label string) *Node {
 	if len(lkey) != len(rkey) {
 		panic("dataflow: join key arity mismatch")
@@ -63,7 +68,9 @@ func (g *Graph) OuterJoin(left, right *Node, lkey, rkey []int, pred func(row.Row
 			state: "both inputs arranged by join key", op: op})
 	}
 	op := &outerJoinOp{lkey: lkey, rkey: rkey, pred: pred, kind: kind,
-		lw: len(left.schema), rw: len(right.schema), left: newMatchArr(), right: newMatchArr()}
+		lw: len(left.schema), rw: len(right.schema), left: newMatchArr(), right: newMatchArr(),
+		state: g.newArrangement(), lrows: g.newArrangement(), rrows: g.newArrangement()}
+	op.state.moved = op.writeOut
 	state := "both inputs arranged by join key, with per-row match counts"
 	return g.add(&Node{inputs: []*Node{left, right}, schema: schema, kind: kind.String() + " Join", label: label,
 		state: state, op: op})
@@ -80,6 +87,7 @@ type matchEntry struct {
 // a NULL key live under nullKey, which no lookup ever reaches.
 type matchArr struct {
 	buckets map[string]map[string]*matchEntry
+	bytes   int64 // estimated memory of the entries (matchEntryBytes)
 }
 
 const nullKey = "\xff"
@@ -97,6 +105,7 @@ func (a *matchArr) get(key string, r row.Row) (*matchEntry, bool) {
 	if !ok {
 		e = &matchEntry{row: r}
 		b[rk] = e
+		a.bytes += matchEntryBytes(rk, e)
 		return e, true
 	}
 	return e, false
@@ -112,6 +121,7 @@ func (a *matchArr) sweep(key string) error {
 		}
 		if e.w == 0 {
 			delete(b, rk)
+			a.bytes -= matchEntryBytes(rk, e)
 		}
 	}
 	if len(b) == 0 {
@@ -126,6 +136,17 @@ type outerJoinOp struct {
 	kind        JoinKind
 	lw, rw      int
 	left, right *matchArr
+	// state stands for left and right in the graph's operator memory: it
+	// holds nothing, its bytes are theirs (mem). Once the graph moves it
+	// to the spill store, the inputs' rows move to lrows and rrows (which
+	// hold nothing until then) and left and right are dropped.
+	state, lrows, rrows *arrangement
+}
+
+// matchEntryBytes estimates the memory of a matchArr entry: its map slot
+// and key (the row's exact encoding), the entry and the row's datums.
+func matchEntryBytes(key string, e *matchEntry) int64 {
+	return 128 + 2*int64(len(key)) + 40*int64(len(e.row))
 }
 
 // before is an entry's contribution to the NULL-extended output at the
@@ -158,6 +179,15 @@ func (o *outerJoinOp) match(l, r row.Row) (row.Row, bool, error) {
 }
 
 func (o *outerJoinOp) step(ins []Batch) (Batch, error) {
+	if o.state.disk != nil {
+		return o.diskStep(ins)
+	}
+	out, err := o.memStep(ins)
+	o.state.bytes = o.left.bytes + o.right.bytes
+	return out, err
+}
+
+func (o *outerJoinOp) memStep(ins []Batch) (Batch, error) {
 	var out Batch
 	touchedL := map[*matchEntry]before{}
 	touchedR := map[*matchEntry]before{}
@@ -249,6 +279,228 @@ func (o *outerJoinOp) step(ins []Batch) (Batch, error) {
 	for k := range keysR {
 		if err := o.right.sweep(k); err != nil {
 			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// writeOut moves both inputs' rows to lrows and rrows once the graph has
+// moved state to the spill store; the graph moves those too while they
+// pass the budget.
+func (o *outerJoinOp) writeOut() error {
+	for side, m := range map[*arrangement]*matchArr{o.lrows: o.left, o.rrows: o.right} {
+		for k, b := range m.buckets {
+			for _, e := range b {
+				side.add(k, e.row, e.w)
+			}
+		}
+	}
+	o.left, o.right = newMatchArr(), newMatchArr()
+	if err := o.lrows.settle(); err != nil {
+		return err
+	}
+	return o.rrows.settle()
+}
+
+// diskStep is a step once the inputs live in lrows and rrows: per changed
+// key, both buckets are read once, the joined rows change as in a join
+// (ΔL ⋈ R, then L' ⋈ ΔR), and the rows whose match status may have changed
+// have their matches counted before and after over the other bucket.
+func (o *outerJoinOp) diskStep(ins []Batch) (Batch, error) {
+	var out Batch
+	var keys []string
+	deltas := map[string]*keyDelta{}
+	lnulls, rnulls := make(row.Row, o.rw), make(row.Row, o.lw)
+	for side, in := range ins {
+		for _, u := range in {
+			if side == 0 && hasNull(u.Row, o.lkey) || side == 1 && hasNull(u.Row, o.rkey) {
+				// Never matched: NULL-extended as it is (kept under
+				// nullKey only so that settle checks its multiplicity).
+				if side == 0 {
+					o.lrows.add(nullKey, u.Row, u.W)
+					if o.kind.keepsLeft() {
+						out = append(out, row.Update{Row: concat(u.Row, lnulls), W: u.W})
+					}
+				} else {
+					o.rrows.add(nullKey, u.Row, u.W)
+					if o.kind.keepsRight() {
+						out = append(out, row.Update{Row: concat(rnulls, u.Row), W: u.W})
+					}
+				}
+				continue
+			}
+			k := u.Row.Key(o.lkey)
+			if side == 1 {
+				k = u.Row.Key(o.rkey)
+			}
+			d, ok := deltas[k]
+			if !ok {
+				d = &keyDelta{}
+				deltas[k] = d
+				keys = append(keys, k)
+			}
+			if side == 0 {
+				d.l = append(d.l, u)
+			} else {
+				d.r = append(d.r, u)
+			}
+		}
+	}
+	for _, k := range keys {
+		var err error
+		if out, err = o.keyStep(out, k, deltas[k]); err != nil {
+			return nil, err
+		}
+	}
+	if err := o.lrows.settle(); err != nil {
+		return nil, err
+	}
+	if err := o.rrows.settle(); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// readEntries lists the rows of key k in a with their multiplicities and
+// encodings.
+func readEntries(a *arrangement, k string) ([]sortedEntry, error) {
+	var es []sortedEntry
+	err := a.each(k, func(r row.Row, w row.Weight) {
+		es = append(es, sortedEntry{row: r, enc: string(row.AppendBinary(nil, r)), w: w})
+	})
+	return es, err
+}
+
+// keyStep appends the change of one key's output to out and applies the
+// key's changes d to lrows and rrows.
+func (o *outerJoinOp) keyStep(out Batch, k string, d *keyDelta) (Batch, error) {
+	lold, err := readEntries(o.lrows, k)
+	if err != nil {
+		return nil, err
+	}
+	rold, err := readEntries(o.rrows, k)
+	if err != nil {
+		return nil, err
+	}
+	lnew, err := applyEntries(lold, d.l)
+	if err != nil {
+		return nil, err
+	}
+	rnew, err := applyEntries(rold, d.r)
+	if err != nil {
+		return nil, err
+	}
+	// The rows whose matches may have changed: the changed ones, and
+	// those a change of the other side matches.
+	affL, affR := map[string]bool{}, map[string]bool{}
+	for _, u := range d.l {
+		affL[string(row.AppendBinary(nil, u.Row))] = true
+	}
+	for _, u := range d.r {
+		affR[string(row.AppendBinary(nil, u.Row))] = true
+	}
+	for _, u := range d.l { // ΔL ⋈ R
+		for _, r := range rold {
+			c, ok, err := o.match(u.Row, r.row)
+			if err != nil {
+				return nil, err
+			}
+			if ok && r.w != 0 {
+				out = append(out, row.Update{Row: c, W: u.W * r.w})
+				affR[r.enc] = true
+			}
+		}
+	}
+	for _, u := range d.r { // L' ⋈ ΔR
+		for _, l := range lnew {
+			c, ok, err := o.match(l.row, u.Row)
+			if err != nil {
+				return nil, err
+			}
+			if ok && l.w != 0 {
+				out = append(out, row.Update{Row: c, W: l.w * u.W})
+				affL[l.enc] = true
+			}
+		}
+	}
+	if o.kind.keepsLeft() {
+		nulls := make(row.Row, o.rw)
+		if out, err = o.extend(out, affL, lold, lnew, rold, rnew, func(l, r row.Row) (bool, error) {
+			_, ok, err := o.match(l, r)
+			return ok, err
+		}, func(l row.Row) row.Row { return concat(l, nulls) }); err != nil {
+			return nil, err
+		}
+	}
+	if o.kind.keepsRight() {
+		nulls := make(row.Row, o.lw)
+		if out, err = o.extend(out, affR, rold, rnew, lold, lnew, func(r, l row.Row) (bool, error) {
+			_, ok, err := o.match(l, r)
+			return ok, err
+		}, func(r row.Row) row.Row { return concat(nulls, r) }); err != nil {
+			return nil, err
+		}
+	}
+	for _, u := range d.l {
+		o.lrows.add(k, u.Row, u.W)
+	}
+	for _, u := range d.r {
+		o.rrows.add(k, u.Row, u.W)
+	}
+	return out, nil
+}
+
+// extend appends the change of the NULL-extended rows of a kept side's
+// affected rows (by encoding): a row is NULL-extended, once per copy,
+// while nothing on the other side matches it. old, new are the side's
+// bucket before and after the step (new lists old's rows first, then the
+// new ones), oold, onew the other side's; matches says whether a row of
+// the side matches one of the other side.
+func (o *outerJoinOp) extend(out Batch, affected map[string]bool, old, new, oold, onew []sortedEntry,
+	matches func(mine, other row.Row) (bool, error), ext func(row.Row) row.Row) (Batch, error) {
+	count := func(r row.Row, other []sortedEntry) (row.Weight, error) {
+		var n row.Weight
+		for _, e := range other {
+			if e.w == 0 {
+				continue
+			}
+			ok, err := matches(r, e.row)
+			if err != nil {
+				return 0, err
+			}
+			if ok {
+				n += e.w
+			}
+		}
+		return n, nil
+	}
+	weights := func(es []sortedEntry) map[string]sortedEntry {
+		m := make(map[string]sortedEntry, len(es))
+		for _, e := range es {
+			m[e.enc] = e
+		}
+		return m
+	}
+	wold := weights(old)
+	for _, e := range new { // in the bucket's order: the output is deterministic
+		if !affected[e.enc] {
+			continue
+		}
+		b := wold[e.enc]
+		var mb, ma row.Weight
+		var err error
+		if b.w != 0 {
+			if mb, err = count(e.row, oold); err != nil {
+				return nil, err
+			}
+		}
+		if e.w != 0 {
+			if ma, err = count(e.row, onew); err != nil {
+				return nil, err
+			}
+		}
+		if d := unmatched(e.w, ma) - unmatched(b.w, mb); d != 0 {
+			out = append(out, row.Update{Row: ext(e.row), W: d})
 		}
 	}
 	return out, nil

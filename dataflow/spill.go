@@ -71,9 +71,9 @@ func (g *Graph) newArrangement() *arrangement {
 // partitions are an arrangement). A budget of 0 or less keeps every
 // arrangement in the store from the start. Call it before the first step.
 // An aggregate whose groups (or input rows) are in the store keeps a
-// bounded cache of its groups. Other operator state (the inner graphs of
-// WITH RECURSIVE, outer joins with ON conditions beyond key equalities)
-// stays in memory.
+// bounded cache of its groups; so do the inputs of an outer join with ON
+// conditions beyond its key equalities, see OuterJoin. Other operator
+// state (the inner graphs of WITH RECURSIVE) stays in memory.
 func (g *Graph) SetSpill(s Spill, budget int64) error {
 	if g.primed {
 		return errors.New("dataflow: SetSpill after the first step")

@@ -22,7 +22,8 @@ import (
 // one whose groups are written out whole (count, sum, avg, bool_and,
 // stddev_pop, FILTER), a DISTINCT over a join, a FULL JOIN (orders
 // of customers that do not exist, customers without orders), an EXCEPT,
-// an INTERSECT ALL, a top-k (ORDER BY ... LIMIT ... OFFSET), a keyed
+// an INTERSECT ALL, a LEFT JOIN whose ON condition reads both sides, a
+// top-k (ORDER BY ... LIMIT ... OFFSET), a keyed
 // top-1 (DISTINCT ON) and window functions by customer twice on the
 // same data: once with the operator state in memory (the default
 // operator_memory) and once from a fresh snapshot with operator_memory 1MB,
@@ -73,6 +74,8 @@ CREATE VIEW public.idle_customers AS
   SELECT id FROM customers EXCEPT SELECT cust FROM orders;
 CREATE VIEW public.amt_regions AS
   SELECT amt FROM orders WHERE amt < 20 INTERSECT ALL SELECT region * 3 FROM customers;
+CREATE VIEW public.cust_big_orders AS
+  SELECT c.id AS cid, o.id AS oid, o.amt FROM customers c LEFT JOIN orders o ON o.cust = c.id AND o.amt > c.region * 12;
 CREATE VIEW public.top_orders AS
   SELECT id, cust, amt FROM orders ORDER BY amt DESC, id LIMIT 25 OFFSET 5;
 CREATE VIEW public.last_orders AS
