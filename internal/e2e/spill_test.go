@@ -75,7 +75,8 @@ CREATE VIEW public.idle_customers AS
 CREATE VIEW public.amt_regions AS
   SELECT amt FROM orders WHERE amt < 20 INTERSECT ALL SELECT region * 3 FROM customers;
 CREATE VIEW public.cust_big_orders AS
-  SELECT c.id AS cid, o.id AS oid, o.amt FROM customers c LEFT JOIN orders o ON o.cust = c.id AND o.amt > c.region * 12;
+  SELECT c.id AS cid, o.id AS oid, o.amt FROM customers c LEFT JOIN orders o ON o.cust = c.id AND o.amt > c.region * 12
+  WHERE c.id % 4 = 0;
 CREATE VIEW public.top_orders AS
   SELECT id, cust, amt FROM orders ORDER BY amt DESC, id LIMIT 25 OFFSET 5;
 CREATE VIEW public.last_orders AS
