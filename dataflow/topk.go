@@ -173,26 +173,37 @@ func (s *sortedRows) window(offset, limit int64) []row.Update {
 	if limit == 0 {
 		return nil
 	}
-	skip, take := offset, limit
+	c := positions{skip: offset, take: limit}
 	s.tree.Ascend(func(e *sortedEntry) bool {
-		n := int64(e.w)
-		if skip >= n {
-			skip -= n
-			return true
+		n, more := c.next(e.w)
+		if n > 0 {
+			out = append(out, row.Update{Row: e.row, W: n})
 		}
-		n -= skip
-		skip = 0
-		if take >= 0 && n > take {
-			n = take
-		}
-		out = append(out, row.Update{Row: e.row, W: row.Weight(n)})
-		if take >= 0 {
-			take -= n
-			return take > 0
-		}
-		return true
+		return more
 	})
 	return out
+}
+
+// positions walks the rows of an ordered multiset to the window
+// [skip, skip+take) (take < 0: to the end).
+type positions struct{ skip, take int64 }
+
+// next takes an entry of multiplicity w: n of its copies are in the
+// window; more is false once the window is complete.
+func (c *positions) next(w row.Weight) (n row.Weight, more bool) {
+	m := int64(w)
+	if c.skip >= m {
+		c.skip -= m
+		return 0, true
+	}
+	m -= c.skip
+	c.skip = 0
+	if c.take >= 0 {
+		m = min(m, c.take)
+		c.take -= m
+		return row.Weight(m), c.take > 0
+	}
+	return row.Weight(m), true
 }
 
 // expand lists the rows in order, each repeated by its multiplicity.
@@ -396,7 +407,7 @@ func (o *topKOp) diskWindow(k string) ([]row.Update, error) {
 	d := o.state.disk
 	prefix := d.bucketPrefix(k)
 	n := len(prefix)
-	skip, take := o.offset, o.limit
+	c := positions{skip: o.offset, take: o.limit}
 	var out []row.Update
 	err := d.store.Scan(prefix, func(key, v []byte) error {
 		w, err := diskWeight(v)
@@ -407,25 +418,16 @@ func (o *topKOp) diskWindow(k string) ([]row.Update, error) {
 		if len(tail) < 4 || int(binary.BigEndian.Uint32(tail[len(tail)-4:])) > len(tail)-4 {
 			return fmt.Errorf("undecodable top-k entry %x", key)
 		}
-		c := int64(w)
-		if skip >= c {
-			skip -= c
-			return nil
-		}
-		c -= skip
-		skip = 0
-		if take >= 0 && c > take {
-			c = take
-		}
-		r, err := decodeRow(string(tail[binary.BigEndian.Uint32(tail[len(tail)-4:]) : len(tail)-4]))
-		if err != nil {
-			return err
-		}
-		out = append(out, row.Update{Row: r, W: row.Weight(c)})
-		if take >= 0 {
-			if take -= c; take == 0 {
-				return errStopScan
+		m, more := c.next(w)
+		if m > 0 {
+			r, err := decodeRow(string(tail[binary.BigEndian.Uint32(tail[len(tail)-4:]) : len(tail)-4]))
+			if err != nil {
+				return err
 			}
+			out = append(out, row.Update{Row: r, W: m})
+		}
+		if !more {
+			return errStopScan
 		}
 		return nil
 	})

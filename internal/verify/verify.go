@@ -129,22 +129,14 @@ func (vf *Verifier) View(ctx context.Context, snk Side, v View) (Result, error) 
 	start := time.Now()
 	res := Result{View: v.Name, Waited: true}
 	src := Source(vf.cfg.Source)
-	n := vf.cfg.Buckets
 
 	var only []int // nil: every bucket
 	var prevSrc, prevSink Fingerprint
 	for round := 0; ; round++ {
 		res.Rounds = round + 1
-		var sfp, kfp Fingerprint
-		waited, at, err := vf.consistent(ctx, func() (err error) {
-			sfp, err = src.Fingerprint(ctx, v, n, only)
-			return err
-		}, func() (err error) {
-			kfp, err = snk.Fingerprint(ctx, v, n, only)
-			return err
-		})
+		sfp, kfp, waited, at, err := vf.reading(ctx, src, snk, v, only)
 		if err != nil {
-			return res, fmt.Errorf("verify %s: %w", v.Name, err)
+			return res, err
 		}
 		res.Waited = res.Waited && waited
 		res.At = at
@@ -194,16 +186,9 @@ func (vf *Verifier) View(ctx context.Context, snk Side, v View) (Result, error) 
 			only = nil
 			break
 		}
-		var sfp, kfp Fingerprint
-		waited, at, err := vf.consistent(ctx, func() (err error) {
-			sfp, err = src.Fingerprint(ctx, v, n, only)
-			return err
-		}, func() (err error) {
-			kfp, err = snk.Fingerprint(ctx, v, n, only)
-			return err
-		})
+		sfp, kfp, waited, at, err := vf.reading(ctx, src, snk, v, only)
 		if err != nil {
-			return res, fmt.Errorf("verify %s: %w", v.Name, err)
+			return res, err
 		}
 		res.Waited, res.At, res.Rounds = res.Waited && waited, at, res.Rounds+1
 		var still []int
@@ -225,6 +210,23 @@ func (vf *Verifier) View(ctx context.Context, snk Side, v View) (Result, error) 
 	res.DiffBuckets = len(only)
 	res.Elapsed = time.Since(start)
 	return res, nil
+}
+
+// reading takes the fingerprints of the buckets only (nil: all) of both
+// sides at a consistent point (see consistent).
+func (vf *Verifier) reading(ctx context.Context, src *SQL, snk Side, v View, only []int) (sfp, kfp Fingerprint, waited bool, at string, err error) {
+	n := vf.cfg.Buckets
+	waited, at, err = vf.consistent(ctx, func() (err error) {
+		sfp, err = src.Fingerprint(ctx, v, n, only)
+		return err
+	}, func() (err error) {
+		kfp, err = snk.Fingerprint(ctx, v, n, only)
+		return err
+	})
+	if err != nil {
+		return nil, nil, false, "", fmt.Errorf("verify %s: %w", v.Name, err)
+	}
+	return sfp, kfp, waited, at, nil
 }
 
 // diffRows reads the rows of the differing buckets from both sides and
