@@ -52,6 +52,11 @@ func (g *Graph) Fixpoint(in []*Node, inner *Graph, recursive row.TableName, tabl
 	for _, line := range strings.Split(strings.TrimRight(inner.Explain("term"), "\n"), "\n") {
 		b.WriteString("\n  " + line)
 	}
+	// The term's arrangements move to the spill store under this graph's
+	// budget, as this graph's own (ids included).
+	g.spill.arrs = append(g.spill.arrs, inner.spill.arrs...)
+	g.spill.children = append(append(g.spill.children, &inner.spill), inner.spill.children...)
+	inner.spill.arrs, inner.spill.children = nil, nil
 	// The term's own operators show under the state (the label stays one
 	// line: errors quote it).
 	return g.add(&Node{inputs: in, schema: in[0].schema, kind: "Fixpoint", label: label + " (" + kind + ")",

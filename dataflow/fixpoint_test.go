@@ -69,7 +69,9 @@ func TestFixpointClosure(t *testing.T) {
 			name = "union"
 		}
 		for _, nodes := range []int{7, 12} {
-			t.Run(fmt.Sprintf("%s/%d nodes", name, nodes), func(t *testing.T) { closureRun(t, distinct, nodes) })
+			for _, sp := range spillModes {
+				t.Run(fmt.Sprintf("%s/%d nodes/%s", name, nodes, sp.name), func(t *testing.T) { closureRun(t, distinct, nodes, sp) })
+			}
 		}
 	}
 }
@@ -77,11 +79,12 @@ func TestFixpointClosure(t *testing.T) {
 // closureRun steps a transitive closure through 400 random batches of edge
 // insertions and deletions (cycles included under UNION, where deletions
 // take DRed's delete-and-rederive path) and checks r after every step.
-func closureRun(t *testing.T, distinct bool, nodes int) {
+func closureRun(t *testing.T, distinct bool, nodes int, sp spillMode) {
 	{
 		{
 			r := rand.New(rand.NewSource(int64(7 * nodes)))
 			g, edges := closureGraph(distinct)
+			defer setSpill(t, g, sp)()
 			have := map[[2]int64]int64{}
 			got := map[[2]int64]int64{}
 			for step := range 400 {

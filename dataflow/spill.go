@@ -50,6 +50,11 @@ type spillCtl struct {
 	// creation order; an arrangement's id (its key prefix in the store) is
 	// its position.
 	arrs []*arrangement
+	// children are the spill controls of the inner graphs of this graph's
+	// Fixpoints: their arrangements are in arrs (so the budget and the ids
+	// are the outer graph's), and they get the store and budget SetSpill
+	// is given, which their operators read.
+	children []*spillCtl
 }
 
 // newArrangement returns an arrangement the graph may move to its spill
@@ -72,13 +77,17 @@ func (g *Graph) newArrangement() *arrangement {
 // arrangement in the store from the start. Call it before the first step.
 // An aggregate whose groups (or input rows) are in the store keeps a
 // bounded cache of its groups; so do the inputs of an outer join with ON
-// conditions beyond its key equalities, see OuterJoin. Other operator
-// state (the inner graphs of WITH RECURSIVE) stays in memory.
+// conditions beyond its key equalities, see OuterJoin. The arrangements of
+// a Fixpoint's inner graph (the recursive term's joins and aggregates) are
+// the outer graph's; its per-row derivation counts stay in memory.
 func (g *Graph) SetSpill(s Spill, budget int64) error {
 	if g.primed {
 		return errors.New("dataflow: SetSpill after the first step")
 	}
 	g.spill.store, g.spill.budget = s, budget
+	for _, c := range g.spill.children {
+		c.store, c.budget = s, budget
+	}
 	if budget <= 0 {
 		for i, a := range g.spill.arrs {
 			if err := a.moveToDisk(s, uint32(i)); err != nil {

@@ -23,7 +23,7 @@ import (
 // stddev_pop, FILTER), a DISTINCT over a join, a FULL JOIN (orders
 // of customers that do not exist, customers without orders), an EXCEPT,
 // an INTERSECT ALL, a LEFT JOIN whose ON condition reads both sides, a
-// top-k (ORDER BY ... LIMIT ... OFFSET), a keyed
+// WITH RECURSIVE over customers, a top-k (ORDER BY ... LIMIT ... OFFSET), a keyed
 // top-1 (DISTINCT ON) and window functions by customer twice on the
 // same data: once with the operator state in memory (the default
 // operator_memory) and once from a fresh snapshot with operator_memory 1MB,
@@ -77,6 +77,13 @@ CREATE VIEW public.amt_regions AS
 CREATE VIEW public.cust_big_orders AS
   SELECT c.id AS cid, o.id AS oid, o.amt FROM customers c LEFT JOIN orders o ON o.cust = c.id AND o.amt > c.region * 12
   WHERE c.id % 4 = 0;
+CREATE VIEW public.cust_chains AS
+  WITH RECURSIVE chain (root, id, depth) AS (
+    SELECT id, id, 0 FROM customers WHERE id % 1000 = 1
+    UNION ALL
+    SELECT ch.root, c.id, ch.depth + 1 FROM chain ch JOIN customers c ON c.id = ch.id + 1000 WHERE ch.depth < 8
+  )
+  SELECT root, id, depth FROM chain;
 CREATE VIEW public.top_orders AS
   SELECT id, cust, amt FROM orders ORDER BY amt DESC, id LIMIT 25 OFFSET 5;
 CREATE VIEW public.last_orders AS
