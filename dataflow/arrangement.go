@@ -48,6 +48,10 @@ type arrangement struct {
 	// spill store (its owner writes out what it kept aside for that
 	// moment, in the same step).
 	moved func() error
+	// rowEnc, when set, extracts the row's encoding from what the
+	// arrangement stores for it (a top-k stores an order key before it),
+	// for error messages.
+	rowEnc func(stored string) string
 }
 
 // smallBucket is the number of rows a bucket holds as a blob before it

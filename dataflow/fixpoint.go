@@ -57,6 +57,9 @@ func (g *Graph) Fixpoint(in []*Node, inner *Graph, recursive row.TableName, tabl
 	g.spill.arrs = append(g.spill.arrs, inner.spill.arrs...)
 	g.spill.children = append(append(g.spill.children, &inner.spill), inner.spill.children...)
 	inner.spill.arrs, inner.spill.children = nil, nil
+	for _, c := range g.spill.children { // SetSpill may have come first
+		c.store, c.budget = g.spill.store, g.spill.budget
+	}
 	// The term's own operators show under the state (the label stays one
 	// line: errors quote it).
 	return g.add(&Node{inputs: in, schema: in[0].schema, kind: "Fixpoint", label: label + " (" + kind + ")",

@@ -287,11 +287,16 @@ func (o *outerJoinOp) memStep(ins []Batch) (Batch, error) {
 // writeOut moves both inputs' rows to lrows and rrows once the graph has
 // moved state to the spill store; the graph moves those too while they
 // pass the budget.
+//
+// Only positive entries are written: a failed step (its view failed) may
+// have left others, which are not state.
 func (o *outerJoinOp) writeOut() error {
 	for side, m := range map[*arrangement]*matchArr{o.lrows: o.left, o.rrows: o.right} {
 		for k, b := range m.buckets {
 			for _, e := range b {
-				side.add(k, e.row, e.w)
+				if e.w > 0 {
+					side.add(k, e.row, e.w)
+				}
 			}
 		}
 	}
@@ -458,21 +463,19 @@ func (o *outerJoinOp) keyStep(out Batch, k string, d *keyDelta) (Batch, error) {
 // the side matches one of the other side.
 func (o *outerJoinOp) extend(out Batch, affected map[string]bool, old, new, oold, onew []sortedEntry,
 	matches func(mine, other row.Row) (bool, error), ext func(row.Row) row.Row) (Batch, error) {
+	// Only whether a row has a match matters, and the multiplicities of
+	// a bucket's rows are positive (or 0: gone): the first match decides.
 	count := func(r row.Row, other []sortedEntry) (row.Weight, error) {
-		var n row.Weight
 		for _, e := range other {
-			if e.w == 0 {
+			if e.w <= 0 {
 				continue
 			}
 			ok, err := matches(r, e.row)
-			if err != nil {
-				return 0, err
-			}
-			if ok {
-				n += e.w
+			if err != nil || ok {
+				return 1, err
 			}
 		}
-		return n, nil
+		return 0, nil
 	}
 	weights := func(es []sortedEntry) map[string]sortedEntry {
 		m := make(map[string]sortedEntry, len(es))

@@ -231,7 +231,7 @@ func (a *arrangement) diskSettle(neg []arrRef) error {
 		}
 		switch {
 		case w < 0:
-			return negativeError(w, ref.enc)
+			return a.negative(w, ref.enc)
 		case w == 0:
 			if err := a.disk.store.Delete(k); err != nil {
 				return &SpillError{err}
@@ -239,6 +239,15 @@ func (a *arrangement) diskSettle(neg []arrRef) error {
 		}
 	}
 	return nil
+}
+
+// negative is the error for a row left with multiplicity w, stored as
+// enc.
+func (a *arrangement) negative(w row.Weight, enc string) error {
+	if a.rowEnc != nil {
+		enc = a.rowEnc(enc)
+	}
+	return negativeError(w, enc)
 }
 
 // diskWeight decodes a stored multiplicity for a read. Within a step one

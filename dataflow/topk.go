@@ -281,7 +281,7 @@ func (g *Graph) TopK(in *Node, group []int, order []SortKey, offset, limit int64
 		state = "per group: rows in ORDER BY order"
 	}
 	op := &topKOp{group: group, order: order, offset: offset, limit: limit, groups: map[string]*sortedRows{}, state: g.newArrangement()}
-	op.state.moved = op.writeOut
+	op.state.moved, op.state.rowEnc = op.writeOut, rowEnc
 	return g.add(&Node{inputs: []*Node{in}, schema: in.schema, kind: "TopK", label: label, state: state, op: op})
 }
 
@@ -316,6 +316,7 @@ func (o *topKOp) step(ins []Batch) (Batch, error) {
 	if o.state.disk != nil {
 		return o.diskStep(ins)
 	}
+	defer func() { o.state.bytes = o.mem }() // also when the step fails
 	keys, by := groupDeltas(ins[0], o.group)
 	var out Batch
 	for _, k := range keys {
@@ -338,22 +339,39 @@ func (o *topKOp) step(ins []Batch) (Batch, error) {
 			delete(o.groups, k)
 		}
 	}
-	o.state.bytes = o.mem
 	return out, nil
 }
 
 // writeOut writes every group to the spill store once the graph has moved
 // the state there, and drops them from memory.
+//
+// Only positive entries are written: a step that failed (its view failed,
+// the others go on) may have left a negative one, which is not state
+// (and must not fail the graph when the state moves).
 func (o *topKOp) writeOut() error {
 	for k, s := range o.groups {
 		s.tree.Ascend(func(e *sortedEntry) bool {
-			o.diskKey(e.row, e.enc)
-			o.state.addBuf(k, e.w)
+			if e.w > 0 {
+				o.diskKey(e.row, e.enc)
+				o.state.addBuf(k, e.w)
+			}
 			return o.state.err == nil
 		})
 	}
 	o.groups, o.mem = map[string]*sortedRows{}, 0
 	return o.state.settle()
+}
+
+// rowEnc is the row encoding within a stored entry (diskKey's tail).
+func rowEnc(stored string) string {
+	if len(stored) < 4 {
+		return stored
+	}
+	n := int(binary.BigEndian.Uint32([]byte(stored[len(stored)-4:])))
+	if n > len(stored)-4 {
+		return stored
+	}
+	return stored[n : len(stored)-4]
 }
 
 // diskKey sets state.buf to the stored form of row r (binary encoding enc)

@@ -72,7 +72,7 @@ type Result struct {
 	Extra       int64    // rows in the sink that the view does not have (counting duplicates)
 	Missing     int64    // rows of the view that the sink lacks
 	Samples     []string // up to MaxRows differing rows: "+" extra, "-" missing, then the record text
-	Rounds      int      // fingerprint readings taken (1 + retries used)
+	Rounds      int      // fingerprint readings taken (1 + retries used, + the readings after the rows were read)
 	// Unsettled counts buckets that differed in every reading but changed
 	// on the source or the sink between the last two readings: under constant writes
 	// they could not be compared at one point, and are not reported as
