@@ -356,15 +356,22 @@ func decodeRow(enc string) (row.Row, error) {
 // each calls fn with every row under key and its multiplicity. fn may not
 // change the arrangement.
 func (a *arrangement) each(key string, fn func(row.Row, row.Weight)) error {
+	return a.eachEnc(key, func(r row.Row, _ string, w row.Weight) { fn(r, w) })
+}
+
+// eachEnc is each that also gives each row's binary encoding (which the
+// row shares).
+func (a *arrangement) eachEnc(key string, fn func(row.Row, string, row.Weight)) error {
 	if a.disk != nil {
 		return a.diskEach(key, fn)
 	}
 	emit := func(enc []byte, w row.Weight) error {
-		r, err := decodeRow(string(enc)) // copied out of the chunks
+		s := string(enc) // copied out of the chunks
+		r, err := decodeRow(s)
 		if err != nil {
 			return fmt.Errorf("arrangement: %w", err)
 		}
-		fn(r, w)
+		fn(r, s, w)
 		return nil
 	}
 	if m, ok := a.big[key]; ok {
@@ -377,6 +384,15 @@ func (a *arrangement) each(key string, fn func(row.Row, row.Weight)) error {
 	}
 	blob, _ := a.small.Get(key)
 	return eachBlobRow(blob, emit)
+}
+
+// entries lists the rows of key with their multiplicities and encodings.
+func (a *arrangement) entries(key string) ([]sortedEntry, error) {
+	var es []sortedEntry
+	err := a.eachEnc(key, func(r row.Row, enc string, w row.Weight) {
+		es = append(es, sortedEntry{row: r, enc: enc, w: w})
+	})
+	return es, err
 }
 
 // eachKey calls fn with every key that holds rows; fn may look rows up

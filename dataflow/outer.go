@@ -316,35 +316,35 @@ func (o *outerJoinOp) diskStep(ins []Batch) (Batch, error) {
 	var keys []string
 	deltas := map[string]*keyDelta{}
 	lnulls, rnulls := make(row.Row, o.rw), make(row.Row, o.lw)
-	for side, in := range ins {
+	sides := [2]struct {
+		key   []int
+		rows  *arrangement
+		keeps bool
+		ext   func(row.Row) row.Row
+	}{
+		{o.lkey, o.lrows, o.kind.keepsLeft(), func(r row.Row) row.Row { return concat(r, lnulls) }},
+		{o.rkey, o.rrows, o.kind.keepsRight(), func(r row.Row) row.Row { return concat(rnulls, r) }},
+	}
+	for i, in := range ins {
+		sd := sides[i]
 		for _, u := range in {
-			if side == 0 && hasNull(u.Row, o.lkey) || side == 1 && hasNull(u.Row, o.rkey) {
+			if hasNull(u.Row, sd.key) {
 				// Never matched: NULL-extended as it is (kept under
 				// nullKey only so that settle checks its multiplicity).
-				if side == 0 {
-					o.lrows.add(nullKey, u.Row, u.W)
-					if o.kind.keepsLeft() {
-						out = append(out, row.Update{Row: concat(u.Row, lnulls), W: u.W})
-					}
-				} else {
-					o.rrows.add(nullKey, u.Row, u.W)
-					if o.kind.keepsRight() {
-						out = append(out, row.Update{Row: concat(rnulls, u.Row), W: u.W})
-					}
+				sd.rows.add(nullKey, u.Row, u.W)
+				if sd.keeps {
+					out = append(out, row.Update{Row: sd.ext(u.Row), W: u.W})
 				}
 				continue
 			}
-			k := u.Row.Key(o.lkey)
-			if side == 1 {
-				k = u.Row.Key(o.rkey)
-			}
+			k := u.Row.Key(sd.key)
 			d, ok := deltas[k]
 			if !ok {
 				d = &keyDelta{}
 				deltas[k] = d
 				keys = append(keys, k)
 			}
-			if side == 0 {
+			if i == 0 {
 				d.l = append(d.l, u)
 			} else {
 				d.r = append(d.r, u)
@@ -366,24 +366,14 @@ func (o *outerJoinOp) diskStep(ins []Batch) (Batch, error) {
 	return out, nil
 }
 
-// readEntries lists the rows of key k in a with their multiplicities and
-// encodings.
-func readEntries(a *arrangement, k string) ([]sortedEntry, error) {
-	var es []sortedEntry
-	err := a.each(k, func(r row.Row, w row.Weight) {
-		es = append(es, sortedEntry{row: r, enc: string(row.AppendBinary(nil, r)), w: w})
-	})
-	return es, err
-}
-
 // keyStep appends the change of one key's output to out and applies the
 // key's changes d to lrows and rrows.
 func (o *outerJoinOp) keyStep(out Batch, k string, d *keyDelta) (Batch, error) {
-	lold, err := readEntries(o.lrows, k)
+	lold, err := o.lrows.entries(k)
 	if err != nil {
 		return nil, err
 	}
-	rold, err := readEntries(o.rrows, k)
+	rold, err := o.rrows.entries(k)
 	if err != nil {
 		return nil, err
 	}

@@ -261,7 +261,7 @@ func diskWeight(v []byte) (row.Weight, error) {
 	return row.Weight(w), nil
 }
 
-func (a *arrangement) diskEach(key string, fn func(row.Row, row.Weight)) error {
+func (a *arrangement) diskEach(key string, fn func(row.Row, string, row.Weight)) error {
 	prefix := a.disk.bucketPrefix(key)
 	n := len(prefix)
 	err := a.disk.store.Scan(prefix, func(k, v []byte) error {
@@ -269,11 +269,12 @@ func (a *arrangement) diskEach(key string, fn func(row.Row, row.Weight)) error {
 		if err != nil || w == 0 {
 			return err
 		}
-		r, err := decodeRow(string(k[n:])) // copied: k is the store's
+		enc := string(k[n:]) // copied: k is the store's
+		r, err := decodeRow(enc)
 		if err != nil {
 			return err
 		}
-		fn(r, row.Weight(w))
+		fn(r, enc, row.Weight(w))
 		return nil
 	})
 	if err != nil {

@@ -330,11 +330,11 @@ func (o *topKOp) step(ins []Batch) (Batch, error) {
 		for _, u := range by[k] {
 			s.add(u.Row, u.W)
 		}
+		o.mem += s.bytes - before
 		if err := s.settle(); err != nil {
 			return nil, err
 		}
 		out = append(out, diffUpdates(old, s.window(o.offset, o.limit))...)
-		o.mem += s.bytes - before
 		if s.tree.Len() == 0 {
 			delete(o.groups, k)
 		}

@@ -108,10 +108,8 @@ func (o *windowOp) step(ins []Batch) (Batch, error) {
 	for _, k := range keys {
 		// The partition is read once: its rows after the step are those
 		// before with the changes applied.
-		var before []sortedEntry
-		if err := o.rows.each(k, func(r row.Row, w row.Weight) {
-			before = append(before, sortedEntry{row: r, enc: string(row.AppendBinary(nil, r)), w: w})
-		}); err != nil {
+		before, err := o.rows.entries(k)
+		if err != nil {
 			return nil, err
 		}
 		after, err := applyEntries(before, by[k])
