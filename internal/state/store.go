@@ -70,8 +70,12 @@ type FailedView struct {
 
 // Store is an open state directory.
 type Store struct {
-	db  *pebble.DB
-	dir string
+	db   *pebble.DB
+	dir  string
+	opts *pebble.Options
+	log  *slog.Logger
+	// stagings numbers the writers' staging stores.
+	stagings int
 
 	mu      sync.Mutex
 	written row.LSN // EndLSN of the last committed checkpoint
@@ -91,7 +95,7 @@ func Open(dir string, log *slog.Logger) (*Store, error) {
 	if err := writable(path); err != nil {
 		return nil, fmt.Errorf("state_dir %s is not writable: %w", dir, err)
 	}
-	db, err := pebble.Open(path, &pebble.Options{
+	opts := &pebble.Options{
 		Logger:       pebbleLogger{log},
 		MemTableSize: 16 << 20,
 		CacheSize:    64 << 20,
@@ -99,11 +103,17 @@ func Open(dir string, log *slog.Logger) (*Store, error) {
 		// up a row for every change; a Bloom filter answers most lookups
 		// of absent keys without reading a block.
 		Levels: [7]pebble.LevelOptions{{FilterPolicy: bloom.FilterPolicy(10)}},
-	})
+	}
+	opts.EnsureDefaults() // as pebble.Open does: the staged sstables are written with them
+	// A large transaction's staging stores (see Writer) are scratch.
+	if err := os.RemoveAll(filepath.Join(dir, stagingDir)); err != nil {
+		return nil, fmt.Errorf("state_dir %s: remove the staging area: %w", dir, err)
+	}
+	db, err := pebble.Open(path, opts)
 	if err != nil {
 		return nil, fmt.Errorf("open state in %s: %w", path, err)
 	}
-	s := &Store{db: db, dir: dir}
+	s := &Store{db: db, dir: dir, opts: opts, log: log}
 	cp, err := s.Checkpoint()
 	if err != nil {
 		db.Close()
@@ -315,10 +325,15 @@ func (t *TableReader) Scan(fn func(key, enc string, n int64) error) (err error) 
 	return it.Error()
 }
 
-// Writer collects row changes and commits them atomically with a checkpoint.
+// Writer collects row changes and commits them atomically with a
+// checkpoint. The changes are collected in a pebble batch, in memory,
+// until the batch passes stageBatch bytes or Stage is called; from then on
+// they move to a staging store of the writer's own (see staging), and
+// Commit writes them into the store by ingesting sstables built from it.
 type Writer struct {
 	s        *Store
 	b        *pebble.Batch
+	st       *staging // nil until the changes are staged
 	prefixes map[string][]byte
 	buf      []byte // value being encoded; pebble copies it into the batch
 	kbuf     []byte // key being built, likewise
@@ -342,14 +357,29 @@ func (w *Writer) prefix(table string) []byte {
 func (w *Writer) Put(table, key string, r row.Row, n int64) error {
 	w.buf = binary.AppendVarint(w.buf[:0], n)
 	w.buf = row.AppendBinary(w.buf, r)
-	return w.b.Set(w.key(table, key), w.buf, nil)
+	return w.set(w.key(table, key), w.buf)
 }
 
 // PutEncoded is Put for a row already in row.AppendBinary form.
 func (w *Writer) PutEncoded(table, key, enc string, n int64) error {
 	w.buf = binary.AppendVarint(w.buf[:0], n)
 	w.buf = append(w.buf, enc...)
-	return w.b.Set(w.key(table, key), w.buf, nil)
+	return w.set(w.key(table, key), w.buf)
+}
+
+func (w *Writer) set(k, v []byte) error {
+	if err := w.b.Set(k, v, nil); err != nil {
+		return err
+	}
+	return w.grown()
+}
+
+// grown stages the batch once it passes stageBatch bytes.
+func (w *Writer) grown() error {
+	if w.b.Len() < stageBatch {
+		return nil
+	}
+	return w.Stage()
 }
 
 // key builds table's key for key in the writer's reused buffer.
@@ -360,10 +390,14 @@ func (w *Writer) key(table, key string) []byte {
 
 // Delete removes key from table.
 func (w *Writer) Delete(table, key string) error {
-	return w.b.Delete(w.key(table, key), nil)
+	if err := w.b.Delete(w.key(table, key), nil); err != nil {
+		return err
+	}
+	return w.grown()
 }
 
-// DeleteTable removes every row of table (TRUNCATE).
+// DeleteTable removes every row of table (TRUNCATE): the rows stored
+// before and those written to w so far.
 func (w *Writer) DeleteTable(table string) error {
 	p := w.prefix(table)
 	return w.b.DeleteRange(p, prefixEnd(p), nil)
@@ -380,6 +414,9 @@ func (w *Writer) Flush() (err error) {
 	if err := w.s.usable(); err != nil {
 		return err
 	}
+	if w.st != nil {
+		return errors.New("state: Flush of a writer whose changes are staged")
+	}
 	if w.b.Empty() {
 		return nil
 	}
@@ -391,11 +428,11 @@ func (w *Writer) Flush() (err error) {
 	return nil
 }
 
-// Commit writes the collected rows and cp in one atomic batch; with sync
-// the write-ahead log is synced before Commit returns. The writer is
-// finished afterwards.
+// Commit writes the collected rows and cp atomically; with sync the
+// write-ahead log is synced before Commit returns (staged changes are
+// always durable when it returns). The writer is finished afterwards.
 func (w *Writer) Commit(cp *Checkpoint, sync bool) (err error) {
-	defer w.b.Close()
+	defer w.Abort()
 	defer w.s.recoverFatal(&err)
 	if err := w.s.usable(); err != nil {
 		return err
@@ -406,15 +443,22 @@ func (w *Writer) Commit(cp *Checkpoint, sync bool) (err error) {
 	if err != nil {
 		return err
 	}
-	if err := w.b.Set(checkpointKey, v, nil); err != nil {
-		return err
-	}
-	opt := pebble.NoSync
-	if sync {
-		opt = pebble.Sync
-	}
-	if err := w.b.Commit(opt); err != nil {
-		return fmt.Errorf("write state in %s: %w", w.s.dir, err)
+	if w.st != nil {
+		if err := w.ingest(v); err != nil {
+			return fmt.Errorf("write state in %s: %w", w.s.dir, err)
+		}
+		sync = true
+	} else {
+		if err := w.b.Set(checkpointKey, v, nil); err != nil {
+			return err
+		}
+		opt := pebble.NoSync
+		if sync {
+			opt = pebble.Sync
+		}
+		if err := w.b.Commit(opt); err != nil {
+			return fmt.Errorf("write state in %s: %w", w.s.dir, err)
+		}
 	}
 	w.s.mu.Lock()
 	w.s.written = cp.EndLSN
@@ -425,8 +469,17 @@ func (w *Writer) Commit(cp *Checkpoint, sync bool) (err error) {
 	return nil
 }
 
-// Abort drops the collected changes.
-func (w *Writer) Abort() { w.b.Close() }
+// Abort drops the collected changes (after Commit: releases the writer).
+func (w *Writer) Abort() {
+	if w.b != nil {
+		w.b.Close()
+		w.b = nil
+	}
+	if w.st != nil {
+		w.st.close(w.s.log)
+		w.st = nil
+	}
+}
 
 // pebbleLogger sends pebble's messages to slog; pebble calls Fatalf only
 // for conditions it cannot continue from, and expects it not to return.
