@@ -294,6 +294,7 @@ func (e *engine) checkpoint(fp, slot string, lsn, end row.LSN, sync bool) error 
 	if err := w.Commit(cp, sync); err != nil {
 		return fmt.Errorf("checkpoint at %s: %w", lsn, err)
 	}
+	e.staged = 0
 	e.spillOver()
 	return nil
 }

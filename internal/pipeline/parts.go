@@ -102,6 +102,9 @@ func (e *engine) applyParts(ctx context.Context, first cdc.Txn, next func() (cdc
 		if !part.More {
 			break
 		}
+		if err := e.stageOver(); err != nil {
+			return total, part, err
+		}
 		following, err := next()
 		if err != nil {
 			return total, part, fmt.Errorf("transaction at %s, part %d: %w", first.CommitLSN, part.Part+1, err)

@@ -278,8 +278,13 @@ type engine struct {
 	// rebuild are the views whose sinks reload loads again from the
 	// state (Config.ResyncViews, widened to whole sinks).
 	rebuild map[string]bool
-	// writer collects the snapshot's rows for the state store.
+	// writer collects the snapshot's rows for the state store, and a
+	// large transaction's table changes that stageOver moved out of
+	// memory, for the next checkpoint.
 	writer *state.Writer
+	// staged counts the tables stageOver staged in the transaction (for
+	// its log line).
+	staged int
 	store  *state.Store
 	// tableMemory is Config.TableMemory with its default applied.
 	tableMemory int64
@@ -505,6 +510,48 @@ func (e *engine) spillOver() {
 		e.log.Info("table copy moved to disk: the tables' copies exceed table_memory", "table", big.name.String(),
 			"rows", big.count, "memory_bytes", bytes, "table_memory", e.tableMemory)
 		if e.status != nil {
+			e.status.tableSpilled(big.name.String())
+		}
+	}
+}
+
+// stageOver keeps the table copies within the table memory budget in the
+// middle of a large transaction, whose changes a checkpoint cannot write
+// before it commits: while they exceed it, the table holding the most
+// moves its changes to the next checkpoint's writer, which stages them on
+// disk (a table in memory moves to disk with them).
+func (e *engine) stageOver() error {
+	if e.store == nil {
+		return nil
+	}
+	for {
+		var total int64
+		var big *tableState
+		for _, t := range e.tables {
+			total += t.bytes()
+			if t.key != nil && t.bytes() > 0 && (big == nil || t.bytes() > big.bytes()) {
+				big = t
+			}
+		}
+		if big == nil || total <= max(e.tableMemory, 0) {
+			return nil
+		}
+		if e.writer == nil {
+			e.writer = e.store.NewWriter()
+		}
+		bytes, spilled := big.bytes(), big.disk == nil
+		ok, err := big.stage(e.writer, e.store)
+		if err != nil {
+			return fmt.Errorf("table %s: stage a large transaction's changes: %w", big.name, err)
+		}
+		if !ok {
+			return nil
+		}
+		if e.staged++; e.staged == 1 || spilled {
+			e.log.Info("a large transaction's changes to a table copy are staged on disk until its checkpoint: the tables' copies exceed table_memory",
+				"table", big.name.String(), "memory_bytes", bytes, "moved_to_disk", spilled, "table_memory", e.tableMemory)
+		}
+		if spilled && e.status != nil {
 			e.status.tableSpilled(big.name.String())
 		}
 	}

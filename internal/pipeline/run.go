@@ -189,6 +189,11 @@ func (r *run) run(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
+	defer func() {
+		if e.writer != nil {
+			e.writer.Abort() // a checkpoint not written: its staged changes go
+		}
+	}()
 	e.metrics = m
 	e.clock = cfg.Clock
 	e.groupTxns = cfg.GroupTxns

@@ -38,6 +38,10 @@ type tableState struct {
 	buf  []byte             // reused for encoding rows
 	ebuf []byte             // reused for encoding entries
 	disk *state.TableReader // set once spilled
+	// stg is the writer of the next checkpoint once it holds this table's
+	// changes of a large transaction moved out of rows (stage): rows then
+	// holds the changes since, and lookups go rows, stg, disk.
+	stg *state.Writer
 
 	// With durable state, dirty holds the keys changed since the last
 	// checkpoint and truncated says the table was emptied since then
@@ -125,6 +129,15 @@ func (t *tableState) keyOf(r row.Row) string {
 func (t *tableState) get(k string) (entry, bool, error) {
 	if e, ok := t.lookup(k); ok {
 		return e, e.n > 0, nil
+	}
+	if t.stg != nil {
+		enc, n, ok, err := t.stg.StagedRow(t.id, k)
+		if err != nil {
+			return entry{}, false, fmt.Errorf("table %s: %w", t.name, err)
+		}
+		if ok {
+			return entry{enc: enc, n: row.Weight(n)}, n > 0, nil
+		}
 	}
 	if t.disk == nil || t.truncated {
 		return entry{}, false, nil
@@ -258,8 +271,8 @@ func (t *tableState) apply(c cdc.Change, out []row.Update) ([]row.Update, error)
 		if err := t.each(func(_ string, e entry) error { return retract(e) }); err != nil {
 			return out, err
 		}
-		if t.disk != nil && !t.truncated {
-			err := t.disk.Scan(func(k, enc string, n int64) error {
+		if t.stg != nil {
+			err := t.stg.ScanStaged(t.id, func(k, enc string, n int64) error {
 				if _, changed := t.rows.Get(k); changed {
 					return nil
 				}
@@ -269,8 +282,35 @@ func (t *tableState) apply(c cdc.Change, out []row.Update) ([]row.Update, error)
 				return out, fmt.Errorf("table %s: %w", t.name, err)
 			}
 		}
+		if t.disk != nil && !t.truncated {
+			err := t.disk.Scan(func(k, enc string, n int64) error {
+				if _, changed := t.rows.Get(k); changed {
+					return nil
+				}
+				if t.stg != nil {
+					_, _, staged, err := t.stg.StagedRow(t.id, k)
+					if err != nil || staged {
+						return err
+					}
+				}
+				return retract(entry{enc: enc, n: row.Weight(n)})
+			})
+			if err != nil {
+				return out, fmt.Errorf("table %s: %w", t.name, err)
+			}
+		}
 		t.rows.Clear()
 		t.count = 0
+		if t.stg != nil {
+			// The staged rows go too, and the truncation is in the
+			// writer already.
+			if err := t.stg.DeleteTable(t.id); err != nil {
+				return out, err
+			}
+			if err := t.stg.Stage(); err != nil {
+				return out, err
+			}
+		}
 		if t.track {
 			t.truncated = true
 			clear(t.dirty)
@@ -322,15 +362,63 @@ func (t *tableState) restore(k string, r row.Row, n row.Weight) {
 	t.rows.Set(k, t.ebuf)
 }
 
+// stage moves the table's changes since the last checkpoint to w, the
+// next checkpoint's writer, and has w stage them (see state.Writer): a
+// large transaction's changes then stop taking memory. A table in memory
+// moves to disk with it; keyless tables stay in memory. It reports whether
+// it freed anything.
+func (t *tableState) stage(w *state.Writer, store *state.Store) (bool, error) {
+	if t.key == nil || t.rows.Len() == 0 && t.disk != nil {
+		return false, nil
+	}
+	if t.truncated && t.stg == nil {
+		if err := w.DeleteTable(t.id); err != nil {
+			return false, err
+		}
+	}
+	if t.disk == nil {
+		for k := range t.dirty {
+			var err error
+			if e, ok := t.lookup(k); ok {
+				err = w.PutEncoded(t.id, k, e.enc, int64(e.n))
+			} else {
+				err = w.Delete(t.id, k)
+			}
+			if err != nil {
+				return false, err
+			}
+		}
+		t.disk = store.Table(t.id)
+		clear(t.dirty)
+	} else {
+		err := t.each(func(k string, e entry) error {
+			if e.n > 0 {
+				return w.PutEncoded(t.id, k, e.enc, int64(e.n))
+			}
+			return w.Delete(t.id, k)
+		})
+		if err != nil {
+			return false, err
+		}
+	}
+	if err := w.Stage(); err != nil {
+		return false, err
+	}
+	t.rows.Clear()
+	t.stg = w
+	return true, nil
+}
+
 // flushDirty writes what changed since the last checkpoint to w and starts
 // tracking changes from here.
 func (t *tableState) flushDirty(w *state.Writer) error {
-	if t.truncated {
+	if t.truncated && t.stg == nil {
 		if err := w.DeleteTable(t.id); err != nil {
 			return err
 		}
-		t.truncated = false
 	}
+	t.truncated = false
+	t.stg = nil
 	if t.disk != nil {
 		err := t.each(func(k string, e entry) error {
 			if e.n > 0 {

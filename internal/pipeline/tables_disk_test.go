@@ -15,8 +15,17 @@ import (
 // TestTableStateOnDisk runs one random stream of changes through a table
 // copy held in memory and through one that moves to disk (a real pebble
 // store, checkpointed every few changes), and requires the same Z-set
-// updates from both, change by change, and the same rows at the end.
+// updates from both, change by change, and the same rows at the end. In
+// the staged form the changes between two checkpoints are also moved to
+// the next checkpoint's writer at random points (as a large transaction's
+// are, see engine.stageOver), the first time while the table is still in
+// memory, which moves it to disk.
 func TestTableStateOnDisk(t *testing.T) {
+	t.Run("spill", func(t *testing.T) { testTableStateOnDisk(t, false) })
+	t.Run("stage", func(t *testing.T) { testTableStateOnDisk(t, true) })
+}
+
+func testTableStateOnDisk(t *testing.T, staged bool) {
 	store, err := state.Open(t.TempDir(), nil)
 	if err != nil {
 		t.Fatal(err)
@@ -34,8 +43,13 @@ func TestTableStateOnDisk(t *testing.T) {
 		}
 		return row.Row{row.NewInt(id), row.NewInt(rng.Int64N(100)), note}
 	}
+	var pending *state.Writer // the next checkpoint's, once something is staged
+	stages := 0
 	checkpoint := func(i int) {
-		w := store.NewWriter()
+		w := pending
+		if pending = nil; w == nil {
+			w = store.NewWriter()
+		}
 		if err := disk.flushDirty(w); err != nil {
 			t.Fatal(err)
 		}
@@ -105,9 +119,27 @@ func TestTableStateOnDisk(t *testing.T) {
 		if updates(mo) != updates(do) {
 			t.Fatalf("change %d (%v, spilled at %d): on disk\n%s\nin memory\n%s", i, c.Op, spilledAt, updates(do), updates(mo))
 		}
-		if rng.IntN(5) == 0 {
+		if staged && i > 300 && rng.IntN(7) == 0 {
+			if pending == nil {
+				pending = store.NewWriter()
+			}
+			ok, err := disk.stage(pending, store)
+			if err != nil {
+				t.Fatalf("change %d: stage: %v", i, err)
+			}
+			if ok {
+				stages++
+				if spilledAt < 0 {
+					spilledAt = i
+				}
+			}
+			if disk.disk == nil || disk.rows.Len() != 0 {
+				t.Fatalf("change %d: staged table still in memory (%d rows)", i, disk.rows.Len())
+			}
+		}
+		if rng.IntN(checkpointEvery(staged)) == 0 {
 			checkpoint(i)
-			if spilledAt < 0 && i > 500 {
+			if !staged && spilledAt < 0 && i > 500 {
 				if !disk.spill(store) {
 					t.Fatal("a keyed table did not spill")
 				}
@@ -116,6 +148,9 @@ func TestTableStateOnDisk(t *testing.T) {
 		}
 	}
 	checkpoint(4000)
+	if staged && stages < 50 {
+		t.Fatalf("only %d stages", stages)
+	}
 	if spilledAt < 0 || disk.disk == nil || disk.rows.Len() != 0 || disk.bytes() != 0 {
 		t.Fatalf("table not on disk (spilled at %d) or holding %d rows in memory", spilledAt, disk.rows.Len())
 	}
@@ -134,8 +169,21 @@ func TestTableStateOnDisk(t *testing.T) {
 	if disk.count != mem.count || mem.count != int64(len(live)) {
 		t.Fatalf("row counts: disk %d, memory %d, workload %d", disk.count, mem.count, len(live))
 	}
+	if staged {
+		return
+	}
 	// A keyless table never moves to disk: it needs its duplicates counted.
 	if newTableState(tn, nil).spill(store) {
 		t.Fatal("a keyless table spilled")
 	}
+}
+
+// checkpointEvery is how seldom the test checkpoints: the staged form lets the
+// changes of many steps pile up between checkpoints, as in a large
+// transaction.
+func checkpointEvery(staged bool) int {
+	if staged {
+		return 40
+	}
+	return 5
 }
