@@ -389,7 +389,7 @@ func (t *tableState) stage(w *state.Writer, store *state.Store) (bool, error) {
 			}
 		}
 		t.disk = store.Table(t.id)
-		clear(t.dirty)
+		t.dirty = map[string]struct{}{} // a cleared map keeps its size
 	} else {
 		err := t.each(func(k string, e entry) error {
 			if e.n > 0 {

@@ -128,11 +128,31 @@ func (w *Writer) Stage() (err error) {
 		if err != nil {
 			return err
 		}
+		// In small batches: pebble keeps a batch of more than half a
+		// memtable whole in memory until it is flushed, instead of
+		// copying it into the memtable.
+		if sb.Len() >= stageCommit {
+			if err := w.st.commit(sb); err != nil {
+				return err
+			}
+		}
 	}
-	if err := sb.Commit(pebble.NoSync); err != nil {
-		return fmt.Errorf("write staging store in %s: %w", w.st.path, err)
+	if err := w.st.commit(sb); err != nil {
+		return err
 	}
 	w.b.Reset()
+	return nil
+}
+
+// stageCommit is the size of the batches Stage commits to the staging
+// store, well under half of its memtable.
+const stageCommit = 1 << 20
+
+func (st *staging) commit(sb *pebble.Batch) error {
+	if err := sb.Commit(pebble.NoSync); err != nil {
+		return fmt.Errorf("write staging store in %s: %w", st.path, err)
+	}
+	sb.Reset()
 	return nil
 }
 
