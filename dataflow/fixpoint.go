@@ -65,7 +65,7 @@ func (g *Graph) Fixpoint(in []*Node, inner *Graph, recursive row.TableName, tabl
 	return g.add(&Node{inputs: in, schema: in[0].schema, kind: "Fixpoint", label: label + " (" + kind + ")",
 		state: "per row its derivation count, and the recursive term's state:" + b.String(),
 		op: &fixpointOp{inner: inner, recursive: recursive, tables: tables, distinct: distinct,
-			count: map[string]*counted{}}})
+			count: g.newArrangement()}})
 }
 
 type fixpointOp struct {
@@ -73,37 +73,61 @@ type fixpointOp struct {
 	recursive row.TableName
 	tables    []row.TableName
 	distinct  bool
-	count     map[string]*counted // r's rows with their derivation counts
+	// count holds r's rows, one per row.Encode key (the first row of
+	// the key stands for it), with their derivation counts (UNION) or
+	// multiplicities (UNION ALL). It is an arrangement of the graph's, so
+	// it counts toward the operator memory and moves to the spill store.
+	count *arrangement
+	enc   []byte
 }
 
-// addCounts adds b to m and returns the rows whose presence (count > 0
-// under UNION) or multiplicity (UNION ALL) changed, as a delta of r.
-func (o *fixpointOp) addCounts(m map[string]*counted, b Batch) Batch {
+// bump adds w to the count of r's key and returns the key, the row that
+// stands for it (its binary encoding) and its count before.
+func (o *fixpointOp) bump(r row.Row, w row.Weight) (k, rep string, before row.Weight, err error) {
+	k = r.Encode()
+	rep, before, ok, err := o.count.first(k)
+	if err != nil {
+		return "", "", 0, err
+	}
+	if !ok {
+		o.enc = row.AppendBinary(o.enc[:0], r)
+		rep = string(o.enc)
+	}
+	o.count.addEnc(k, rep, w)
+	return k, rep, before, nil
+}
+
+// addCounts adds b to the counts and returns the rows whose presence
+// (count > 0 under UNION) or multiplicity (UNION ALL) changed, as a delta
+// of r.
+func (o *fixpointOp) addCounts(b Batch) (Batch, error) {
 	var out Batch
 	for _, u := range b {
-		k := u.Row.Encode()
-		c, ok := m[k]
-		if !ok {
-			c = &counted{row: u.Row}
-			m[k] = c
+		_, rep, before, err := o.bump(u.Row, u.W)
+		if err != nil {
+			return nil, err
 		}
-		before := c.w
-		c.w += u.W
-		if o.distinct {
-			switch {
-			case before <= 0 && c.w > 0:
-				out = append(out, row.Update{Row: c.row, W: 1})
-			case before > 0 && c.w <= 0:
-				out = append(out, row.Update{Row: c.row, W: -1})
-			}
-		} else {
+		if !o.distinct {
 			out = append(out, u)
+			continue
 		}
-		if c.w == 0 {
-			delete(m, k)
+		after := before + u.W
+		var w row.Weight
+		switch {
+		case before <= 0 && after > 0:
+			w = 1
+		case before > 0 && after <= 0:
+			w = -1
+		default:
+			continue
 		}
+		r, err := decodeRow(rep)
+		if err != nil {
+			return nil, fmt.Errorf("WITH RECURSIVE %s: %w", o.recursive.Name, err)
+		}
+		out = append(out, row.Update{Row: r, W: w})
 	}
-	return out.Consolidate()
+	return out.Consolidate(), nil
 }
 
 func (o *fixpointOp) step(ins []Batch) (Batch, error) {
@@ -120,11 +144,24 @@ func (o *fixpointOp) step(ins []Batch) (Batch, error) {
 	for _, u := range ins[0] {
 		retracts = retracts || u.W < 0
 	}
+	var out Batch
+	var err error
 	if o.distinct && retracts {
-		return o.dred(ins[0], inputs)
+		out, err = o.dred(ins[0], inputs)
+	} else {
+		var delta Batch
+		if delta, err = o.addCounts(ins[0]); err == nil {
+			out, err = o.iterate(inputs, delta, nil)
+		}
 	}
-	delta := o.addCounts(o.count, ins[0])
-	return o.iterate(inputs, delta, nil)
+	if err != nil {
+		return nil, err
+	}
+	// Counts may pass below zero within a step, not across steps.
+	if err := o.count.settle(); err != nil {
+		return nil, fmt.Errorf("WITH RECURSIVE %s: %w", o.recursive.Name, err)
+	}
+	return out, nil
 }
 
 // splitSigns splits b, consolidated (a row inserted and retracted in one
@@ -150,22 +187,20 @@ func (o *fixpointOp) dred(base Batch, inputs map[row.TableName]Batch) (Batch, er
 	}
 	seen := map[string]*touched{}
 	var frontier, cand []string // rows to take out of r; rows that may come (back) in
-	mark := func(b Batch) {
+	mark := func(b Batch) error {
 		for _, u := range b {
-			k := u.Row.Encode()
-			c, ok := o.count[k]
-			if !ok {
-				c = &counted{row: u.Row}
-				o.count[k] = c
+			k, rep, before, err := o.bump(u.Row, u.W)
+			if err != nil {
+				return err
 			}
 			t, ok := seen[k]
 			if !ok {
-				t = &touched{row: c.row, was: c.w > 0, pres: c.w > 0}
+				r, err := decodeRow(rep)
+				if err != nil {
+					return fmt.Errorf("WITH RECURSIVE %s: %w", o.recursive.Name, err)
+				}
+				t = &touched{row: r, was: before > 0, pres: before > 0}
 				seen[k] = t
-			}
-			c.w += u.W
-			if c.w == 0 {
-				delete(o.count, k)
 			}
 			switch {
 			case u.W < 0 && t.pres:
@@ -174,6 +209,7 @@ func (o *fixpointOp) dred(base Batch, inputs map[row.TableName]Batch) (Batch, er
 				cand = append(cand, k)
 			}
 		}
+		return nil
 	}
 	// The retractions go first, and their over-deletion completes before
 	// the insertions come in: a row losing a derivation and gaining one
@@ -192,12 +228,16 @@ func (o *fixpointOp) dred(base Batch, inputs map[row.TableName]Batch) (Batch, er
 			posIn[t] = pos
 		}
 	}
-	mark(negBase)
+	if err := mark(negBase); err != nil {
+		return nil, err
+	}
 	res, err := o.inner.Step(negIn)
 	if err != nil {
 		return nil, err
 	}
-	mark(res["term"])
+	if err := mark(res["term"]); err != nil {
+		return nil, err
+	}
 	inserted := false
 	for round := 0; ; round++ {
 		if round >= MaxFixpointIterations {
@@ -205,12 +245,16 @@ func (o *fixpointOp) dred(base Batch, inputs map[row.TableName]Batch) (Batch, er
 		}
 		if len(frontier) == 0 && !inserted {
 			inserted = true
-			mark(posBase)
+			if err := mark(posBase); err != nil {
+				return nil, err
+			}
 			res, err := o.inner.Step(posIn)
 			if err != nil {
 				return nil, err
 			}
-			mark(res["term"])
+			if err := mark(res["term"]); err != nil {
+				return nil, err
+			}
 			continue
 		}
 		if len(frontier) == 0 && len(cand) == 0 {
@@ -233,7 +277,14 @@ func (o *fixpointOp) dred(base Batch, inputs map[row.TableName]Batch) (Batch, er
 			// what is in r now.
 			for _, k := range cand {
 				t := seen[k]
-				if c, ok := o.count[k]; ok && c.w > 0 && !t.pres {
+				if t.pres {
+					continue
+				}
+				_, w, ok, err := o.count.first(k)
+				if err != nil {
+					return nil, err
+				}
+				if ok && w > 0 {
 					t.pres = true
 					step = append(step, row.Update{Row: t.row, W: 1})
 				}
@@ -247,7 +298,9 @@ func (o *fixpointOp) dred(base Batch, inputs map[row.TableName]Batch) (Batch, er
 		if err != nil {
 			return nil, err
 		}
-		mark(res["term"])
+		if err := mark(res["term"]); err != nil {
+			return nil, err
+		}
 	}
 	var out Batch
 	for _, t := range seen {
@@ -281,6 +334,8 @@ func (o *fixpointOp) iterate(inputs map[row.TableName]Batch, delta, out Batch) (
 			return nil, err
 		}
 		inputs = map[row.TableName]Batch{}
-		delta = o.addCounts(o.count, res["term"])
+		if delta, err = o.addCounts(res["term"]); err != nil {
+			return nil, err
+		}
 	}
 }
