@@ -376,30 +376,12 @@ func (t *tableState) stage(w *state.Writer, store *state.Store) (bool, error) {
 			return false, err
 		}
 	}
+	if err := t.writeChanges(w); err != nil {
+		return false, err
+	}
 	if t.disk == nil {
-		for k := range t.dirty {
-			var err error
-			if e, ok := t.lookup(k); ok {
-				err = w.PutEncoded(t.id, k, e.enc, int64(e.n))
-			} else {
-				err = w.Delete(t.id, k)
-			}
-			if err != nil {
-				return false, err
-			}
-		}
 		t.disk = store.Table(t.id)
 		t.dirty = map[string]struct{}{} // a cleared map keeps its size
-	} else {
-		err := t.each(func(k string, e entry) error {
-			if e.n > 0 {
-				return w.PutEncoded(t.id, k, e.enc, int64(e.n))
-			}
-			return w.Delete(t.id, k)
-		})
-		if err != nil {
-			return false, err
-		}
 	}
 	if err := w.Stage(); err != nil {
 		return false, err
@@ -419,20 +401,28 @@ func (t *tableState) flushDirty(w *state.Writer) error {
 	}
 	t.truncated = false
 	t.stg = nil
+	if err := t.writeChanges(w); err != nil {
+		return err
+	}
 	if t.disk != nil {
-		err := t.each(func(k string, e entry) error {
+		t.rows.Clear() // the writer's batch is committed before the next lookup
+	} else {
+		clear(t.dirty)
+	}
+	t.track = true
+	return nil
+}
+
+// writeChanges writes the table's changes since the last checkpoint to w:
+// a table in memory its changed keys' rows, a spilled one its rows.
+func (t *tableState) writeChanges(w *state.Writer) error {
+	if t.disk != nil {
+		return t.each(func(k string, e entry) error {
 			if e.n > 0 {
 				return w.PutEncoded(t.id, k, e.enc, int64(e.n))
 			}
 			return w.Delete(t.id, k)
 		})
-		if err != nil {
-			return err
-		}
-		// The writer's batch is committed before the next lookup.
-		t.rows.Clear()
-		t.track = true
-		return nil
 	}
 	for k := range t.dirty {
 		var err error
@@ -445,7 +435,5 @@ func (t *tableState) flushDirty(w *state.Writer) error {
 			return err
 		}
 	}
-	clear(t.dirty)
-	t.track = true
 	return nil
 }
