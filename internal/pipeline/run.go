@@ -393,7 +393,7 @@ func (r *run) snapshot(ctx context.Context, src *cdc.Source, e *engine, fp, slot
 		if err := r.store.Reset(); err != nil {
 			return 0, err
 		}
-		e.writer = r.store.NewWriter()
+		e.writer = r.store.NewLoadWriter()
 		e.store = r.store
 	}
 	start := time.Now()

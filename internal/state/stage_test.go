@@ -177,3 +177,25 @@ func TestWriterStagesLargeBatch(t *testing.T) {
 		t.Fatalf("%d rows stored, want %d", count, n)
 	}
 }
+
+// TestLoadWriterNeverStages: the initial load's writer flushes a row larger
+// than stageBatch, and rows after it, without staging (a staged writer
+// cannot Flush).
+func TestLoadWriterNeverStages(t *testing.T) {
+	s, err := Open(t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	w := s.NewLoadWriter()
+	must(t, w.Put("t", "big", row.Row{row.NewText(strings.Repeat("b", stageBatch+1<<20))}, 1))
+	must(t, w.Put("t", "small", row.Row{row.NewInt(1)}, 1))
+	if w.st != nil {
+		t.Fatal("the load writer staged")
+	}
+	must(t, w.Flush())
+	must(t, w.Commit(&Checkpoint{LSN: 1, EndLSN: 1}, true))
+	if got := len(dump(t, s, "t")); got != 2 {
+		t.Fatalf("%d rows stored, want 2", got)
+	}
+}

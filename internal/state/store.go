@@ -331,9 +331,12 @@ func (t *TableReader) Scan(fn func(key, enc string, n int64) error) (err error) 
 // they move to a staging store of the writer's own (see staging), and
 // Commit writes them into the store by ingesting sstables built from it.
 type Writer struct {
-	s        *Store
-	b        *pebble.Batch
-	st       *staging // nil until the changes are staged
+	s  *Store
+	b  *pebble.Batch
+	st *staging // nil until the changes are staged
+	// load: an initial load's writer, which Flushes its rows to the store
+	// in chunks and never stages (a single row may pass stageBatch).
+	load     bool
 	prefixes map[string][]byte
 	buf      []byte // value being encoded; pebble copies it into the batch
 	kbuf     []byte // key being built, likewise
@@ -342,6 +345,14 @@ type Writer struct {
 // NewWriter starts a batch.
 func (s *Store) NewWriter() *Writer {
 	return &Writer{s: s, b: s.db.NewBatch(), prefixes: map[string][]byte{}}
+}
+
+// NewLoadWriter starts the initial load's writer (see Flush): its batch
+// is never staged.
+func (s *Store) NewLoadWriter() *Writer {
+	w := s.NewWriter()
+	w.load = true
+	return w
 }
 
 func (w *Writer) prefix(table string) []byte {
@@ -376,7 +387,7 @@ func (w *Writer) set(k, v []byte) error {
 
 // grown stages the batch once it passes stageBatch bytes.
 func (w *Writer) grown() error {
-	if w.b.Len() < stageBatch {
+	if w.load || w.b.Len() < stageBatch {
 		return nil
 	}
 	return w.Stage()
