@@ -19,13 +19,16 @@ import (
 // the staged form the changes between two checkpoints are also moved to
 // the next checkpoint's writer at random points (as a large transaction's
 // are, see engine.stageOver), the first time while the table is still in
-// memory, which moves it to disk.
+// memory, which moves it to disk. In the untruncated form nothing truncates
+// the table before that first move and checkpoints come often until then,
+// so the table moves with checkpointed deletions and updates behind it.
 func TestTableStateOnDisk(t *testing.T) {
-	t.Run("spill", func(t *testing.T) { testTableStateOnDisk(t, false) })
-	t.Run("stage", func(t *testing.T) { testTableStateOnDisk(t, true) })
+	t.Run("spill", func(t *testing.T) { testTableStateOnDisk(t, false, false) })
+	t.Run("stage", func(t *testing.T) { testTableStateOnDisk(t, true, false) })
+	t.Run("stage-untruncated", func(t *testing.T) { testTableStateOnDisk(t, true, true) })
 }
 
-func testTableStateOnDisk(t *testing.T, staged bool) {
+func testTableStateOnDisk(t *testing.T, staged, untruncated bool) {
 	store, err := state.Open(t.TempDir(), nil)
 	if err != nil {
 		t.Fatal(err)
@@ -57,7 +60,7 @@ func testTableStateOnDisk(t *testing.T, staged bool) {
 			t.Fatal(err)
 		}
 	}
-	spilledAt := -1
+	spilledAt, checkpoints := -1, 0
 	for i := range 4000 {
 		var c cdc.Change
 		ids := make([]int64, 0, len(live))
@@ -65,8 +68,9 @@ func testTableStateOnDisk(t *testing.T, staged bool) {
 			ids = append(ids, id)
 		}
 		sort.Slice(ids, func(a, b int) bool { return ids[a] < ids[b] })
+		beforeMove := untruncated && spilledAt < 0
 		switch op := rng.IntN(100); {
-		case op < 1:
+		case op < 1 && !beforeMove:
 			c = cdc.Change{Op: cdc.OpTruncate}
 			clear(live)
 		case op < 45 || len(ids) == 0:
@@ -131,14 +135,18 @@ func testTableStateOnDisk(t *testing.T, staged bool) {
 				stages++
 				if spilledAt < 0 {
 					spilledAt = i
+					if untruncated && (disk.truncated || checkpoints < 20) {
+						t.Fatalf("first move at change %d: truncated %v, after %d checkpoints", i, disk.truncated, checkpoints)
+					}
 				}
 			}
 			if disk.disk == nil || disk.rows.Len() != 0 {
 				t.Fatalf("change %d: staged table still in memory (%d rows)", i, disk.rows.Len())
 			}
 		}
-		if rng.IntN(checkpointEvery(staged)) == 0 {
+		if every := checkpointEvery(staged && !beforeMove); rng.IntN(every) == 0 {
 			checkpoint(i)
+			checkpoints++
 			if !staged && spilledAt < 0 && i > 500 {
 				if !disk.spill(store) {
 					t.Fatal("a keyed table did not spill")
