@@ -13,6 +13,7 @@ import (
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/bloom"
+	"github.com/cockroachdb/pebble/v2/vfs"
 
 	"github.com/rippledb/ripple/internal/row"
 )
@@ -73,7 +74,10 @@ type Store struct {
 	db   *pebble.DB
 	dir  string
 	opts *pebble.Options
-	log  *slog.Logger
+	// fs holds the store and its staging stores: the operating system's
+	// file system (a crashable one in memory in tests, see openFS).
+	fs  vfs.FS
+	log *slog.Logger
 	// stagings numbers the writers' staging stores.
 	stagings int
 
@@ -85,17 +89,24 @@ type Store struct {
 
 // Open opens (creating if needed) the store in dir/engine.
 func Open(dir string, log *slog.Logger) (*Store, error) {
+	return openFS(dir, log, vfs.Default)
+}
+
+func openFS(dir string, log *slog.Logger, fs vfs.FS) (*Store, error) {
 	if log == nil {
 		log = slog.Default()
 	}
 	path := filepath.Join(dir, "engine")
-	if err := os.MkdirAll(path, 0o750); err != nil {
+	if err := mkdirAllSynced(fs, path); err != nil {
 		return nil, fmt.Errorf("state_dir %s: %w", dir, err)
 	}
-	if err := writable(path); err != nil {
-		return nil, fmt.Errorf("state_dir %s is not writable: %w", dir, err)
+	if fs == vfs.Default {
+		if err := writable(path); err != nil {
+			return nil, fmt.Errorf("state_dir %s is not writable: %w", dir, err)
+		}
 	}
 	opts := &pebble.Options{
+		FS:           fs,
 		Logger:       pebbleLogger{log},
 		MemTableSize: 16 << 20,
 		CacheSize:    64 << 20,
@@ -106,14 +117,14 @@ func Open(dir string, log *slog.Logger) (*Store, error) {
 	}
 	opts.EnsureDefaults() // as pebble.Open does: the staged sstables are written with them
 	// A large transaction's staging stores (see Writer) are scratch.
-	if err := os.RemoveAll(filepath.Join(dir, stagingDir)); err != nil {
+	if err := fs.RemoveAll(filepath.Join(dir, stagingDir)); err != nil {
 		return nil, fmt.Errorf("state_dir %s: remove the staging area: %w", dir, err)
 	}
 	db, err := pebble.Open(path, opts)
 	if err != nil {
 		return nil, fmt.Errorf("open state in %s: %w", path, err)
 	}
-	s := &Store{db: db, dir: dir, opts: opts, log: log}
+	s := &Store{db: db, dir: dir, opts: opts, fs: fs, log: log}
 	cp, err := s.Checkpoint()
 	if err != nil {
 		db.Close()
@@ -130,6 +141,45 @@ func Open(dir string, log *slog.Logger) (*Store, error) {
 		s.written, s.synced = cp.EndLSN, cp.EndLSN
 	}
 	return s, nil
+}
+
+// mkdirAllSynced creates path and the directories above it that are
+// missing, and syncs the parent of each one it created: a directory entry
+// is durable only once its parent is synced, so without this a power loss
+// after the first checkpoint could take the whole new state directory.
+func mkdirAllSynced(fs vfs.FS, path string) error {
+	top := path // the highest directory that is missing
+	for d := path; ; {
+		if _, err := fs.Stat(d); err == nil {
+			break
+		}
+		top = d
+		up := filepath.Dir(d)
+		if up == d {
+			break
+		}
+		d = up
+	}
+	if _, err := fs.Stat(path); err == nil {
+		return nil
+	}
+	if err := fs.MkdirAll(path, 0o750); err != nil {
+		return err
+	}
+	for d := path; ; d = filepath.Dir(d) {
+		parent, err := fs.OpenDir(filepath.Dir(d))
+		if err != nil {
+			return err
+		}
+		err = parent.Sync()
+		parent.Close()
+		if err != nil {
+			return fmt.Errorf("sync directory %s: %w", filepath.Dir(d), err)
+		}
+		if d == top {
+			return nil
+		}
+	}
 }
 
 // writable checks that a file can be created in path, so that a read-only
