@@ -391,7 +391,7 @@ func appendUnique(names []row.TableName, n row.TableName) []row.TableName {
 }
 
 // tableMemory is pipeline.Config.TableMemory for the table_memory key of a
-// validated Config: "0" (every keyed table on disk) becomes negative.
+// validated Config: "0" (every table on disk) becomes negative.
 func (c *Config) tableMemory() int64 { return memoryBudget(c.TableMemory) }
 
 // operatorMemory is pipeline.Config.OperatorMemory for the operator_memory

@@ -88,9 +88,9 @@ type Config struct {
 	GroupTxns int
 	// TableMemory bounds the memory of ripple's copies of the source
 	// tables (an estimate, see tableState) when the state is durable: past
-	// it, the largest keyed tables move to disk and are read from the state
+	// it, the largest tables move to disk and are read from the state
 	// store when a change needs a row. 0 means DefaultTableMemory; a
-	// negative value keeps every keyed table on disk. Without StateDir
+	// negative value keeps every table on disk. Without StateDir
 	// every table stays in memory.
 	TableMemory int64
 	// OperatorMemory bounds the memory of the dataflow graph's
@@ -382,6 +382,9 @@ func (e *engine) snapshotRow(rel *cdc.Relation, r row.Row) error {
 				return err
 			}
 			// Every row so far is in the store: tables may move to disk.
+			for _, t := range e.tables {
+				t.loadFlushed()
+			}
 			e.spillOver()
 		}
 	}
@@ -498,7 +501,7 @@ func (e *engine) spillOver() {
 		var big *tableState
 		for _, t := range e.tables {
 			total += t.bytes()
-			if t.disk == nil && t.key != nil && (big == nil || t.bytes() > big.bytes()) {
+			if t.disk == nil && (big == nil || t.bytes() > big.bytes()) {
 				big = t
 			}
 		}
@@ -529,7 +532,7 @@ func (e *engine) stageOver() error {
 		var big *tableState
 		for _, t := range e.tables {
 			total += t.bytes()
-			if t.key != nil && t.bytes() > 0 && (big == nil || t.bytes() > big.bytes()) {
+			if t.bytes() > 0 && (big == nil || t.bytes() > big.bytes()) {
 				big = t
 			}
 		}

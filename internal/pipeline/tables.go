@@ -19,9 +19,9 @@ import (
 //
 // Tables without a usable key (REPLICA IDENTITY FULL, or no identity at all,
 // where PostgreSQL refuses UPDATE and DELETE) are kept as a multiset of
-// whole rows.
+// whole rows: keyed by the whole row, with the multiplicity in the entry.
 //
-// A keyed table is first held in memory. With durable state, once the
+// A table is first held in memory. With durable state, once the
 // tables outgrow the engine's table memory budget, the largest move to
 // disk (spill): their rows are then read from the state store when a
 // change needs them (pebble's block cache keeps the hot ones), and rows
@@ -232,10 +232,13 @@ func (t *tableState) remove(k string) (row.Row, error) {
 }
 
 // load adds a row of the initial snapshot and returns its key and entry,
-// which the caller writes to the state store. A spilled table keeps none of
-// them in memory: the snapshot of a keyed table has no duplicate keys.
+// which the caller writes to the state store. A spilled keyed table keeps
+// none of them in memory: the snapshot of a keyed table has no duplicate
+// keys. A spilled keyless table counts a duplicate from the rows loaded
+// since the store's last flush (held in rows until loadFlushed) and the
+// stored ones.
 func (t *tableState) load(r row.Row) (string, entry, error) {
-	if t.disk != nil {
+	if t.disk != nil && t.key != nil {
 		t.count++
 		return t.keyOf(r), entry{enc: t.encode(r), n: 1}, nil
 	}
@@ -247,11 +250,19 @@ func (t *tableState) load(r row.Row) (string, entry, error) {
 	return k, e, nil
 }
 
+// loadFlushed is called once the initial load's rows so far are in the
+// state store: a spilled table forgets the ones it held (see load).
+func (t *tableState) loadFlushed() {
+	if t.disk != nil {
+		t.rows.Clear()
+	}
+}
+
 // spill moves the table to disk. Every row must be in the state store and
 // nothing changed since (right after a checkpoint or a flushed snapshot
-// chunk, or while restoring); keyless tables stay in memory.
+// chunk, or while restoring).
 func (t *tableState) spill(store *state.Store) bool {
-	if t.disk != nil || t.key == nil || store == nil {
+	if t.disk != nil || store == nil {
 		return false
 	}
 	t.disk = store.Table(t.id)
@@ -393,10 +404,9 @@ func (t *tableState) restore(k string, r row.Row, n row.Weight) {
 // stage moves the table's changes since the last checkpoint to w, the
 // next checkpoint's writer, and has w stage them (see state.Writer): a
 // large transaction's changes then stop taking memory. A table in memory
-// moves to disk with it; keyless tables stay in memory. It reports whether
-// it freed anything.
+// moves to disk with it. It reports whether it freed anything.
 func (t *tableState) stage(w *state.Writer, store *state.Store) (bool, error) {
-	if t.key == nil || t.rows.Len() == 0 && t.disk != nil {
+	if t.rows.Len() == 0 && t.disk != nil {
 		return false, nil
 	}
 	if t.truncated && t.stg == nil {

@@ -22,23 +22,78 @@ import (
 // memory, which moves it to disk. In the untruncated form nothing truncates
 // the table before that first move and checkpoints come often until then,
 // so the table moves with checkpointed deletions and updates behind it.
+// Each form runs for a keyed table and for a keyless one (a multiset of
+// whole rows with many duplicates, changed by full old rows).
 func TestTableStateOnDisk(t *testing.T) {
-	t.Run("spill", func(t *testing.T) { testTableStateOnDisk(t, false, false) })
-	t.Run("stage", func(t *testing.T) { testTableStateOnDisk(t, true, false) })
-	t.Run("stage-untruncated", func(t *testing.T) { testTableStateOnDisk(t, true, true) })
+	for _, keyless := range []bool{false, true} {
+		name := ""
+		if keyless {
+			name = "keyless-"
+		}
+		t.Run(name+"spill", func(t *testing.T) { testTableStateOnDisk(t, false, false, keyless) })
+		t.Run(name+"stage", func(t *testing.T) { testTableStateOnDisk(t, true, false, keyless) })
+		t.Run(name+"stage-untruncated", func(t *testing.T) { testTableStateOnDisk(t, true, true, keyless) })
+	}
 }
 
-func testTableStateOnDisk(t *testing.T, staged, untruncated bool) {
+// bagRow is a row of a keyless table with its multiplicity.
+type bagRow struct {
+	r row.Row
+	n int
+}
+
+func testTableStateOnDisk(t *testing.T, staged, untruncated, keyless bool) {
 	store, err := state.Open(t.TempDir(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer store.Close()
 	rng := rand.New(rand.NewPCG(7, 9))
-	mem := newTableState(tn, []int{0})
-	disk := newTableState(tn, []int{0})
+	key := []int{0}
+	if keyless {
+		key = nil
+	}
+	mem := newTableState(tn, key)
+	disk := newTableState(tn, key)
 	disk.track = true
 	live := map[int64]row.Row{}
+	// The keyless form's rows, by their encoding, from a small domain so
+	// that duplicates are common.
+	bag := map[string]*bagRow{}
+	bagAdd := func(r row.Row, d int) {
+		k := r.EncodeExact()
+		if bag[k] == nil {
+			bag[k] = &bagRow{r: r}
+		}
+		if bag[k].n += d; bag[k].n == 0 {
+			delete(bag, k)
+		}
+	}
+	mkBag := func() row.Row {
+		note := row.Null
+		if rng.IntN(2) > 0 {
+			note = row.NewText(strings.Repeat("x", rng.IntN(3)))
+		}
+		return row.Row{row.NewInt(rng.Int64N(15)), row.NewInt(rng.Int64N(3)), note}
+	}
+	pickBag := func() row.Row {
+		ks := make([]string, 0, len(bag))
+		for k := range bag {
+			ks = append(ks, k)
+		}
+		sort.Strings(ks)
+		return bag[ks[rng.IntN(len(ks))]].r
+	}
+	liveCount := func() int64 {
+		if !keyless {
+			return int64(len(live))
+		}
+		var n int64
+		for _, b := range bag {
+			n += int64(b.n)
+		}
+		return n
+	}
 	mk := func(id int64) row.Row {
 		note := row.Null
 		if rng.IntN(3) > 0 {
@@ -70,6 +125,19 @@ func testTableStateOnDisk(t *testing.T, staged, untruncated bool) {
 		sort.Slice(ids, func(a, b int) bool { return ids[a] < ids[b] })
 		beforeMove := untruncated && spilledAt < 0
 		switch op := rng.IntN(100); {
+		case keyless && op < 1 && !beforeMove:
+			c = cdc.Change{Op: cdc.OpTruncate}
+			clear(bag)
+		case keyless && (op < 45 || len(bag) == 0):
+			c = cdc.Change{Op: cdc.OpInsert, New: mkBag()}
+			bagAdd(c.New, 1)
+		case keyless && op < 80:
+			c = cdc.Change{Op: cdc.OpUpdate, OldKind: cdc.OldFull, Old: pickBag(), New: mkBag()}
+			bagAdd(c.Old, -1)
+			bagAdd(c.New, 1)
+		case keyless:
+			c = cdc.Change{Op: cdc.OpDelete, OldKind: cdc.OldFull, Old: pickBag()}
+			bagAdd(c.Old, -1)
 		case op < 1 && !beforeMove:
 			c = cdc.Change{Op: cdc.OpTruncate}
 			clear(live)
@@ -149,7 +217,7 @@ func testTableStateOnDisk(t *testing.T, staged, untruncated bool) {
 			checkpoints++
 			if !staged && spilledAt < 0 && i > 500 {
 				if !disk.spill(store) {
-					t.Fatal("a keyed table did not spill")
+					t.Fatal("the table did not spill")
 				}
 				spilledAt = i
 			}
@@ -174,15 +242,8 @@ func testTableStateOnDisk(t *testing.T, staged, untruncated bool) {
 	if got, want := strings.Join(stored, "; "), contents(mem); got != want {
 		t.Fatalf("stored rows differ from the in-memory copy\n got %.300s\nwant %.300s", got, want)
 	}
-	if disk.count != mem.count || mem.count != int64(len(live)) {
-		t.Fatalf("row counts: disk %d, memory %d, workload %d", disk.count, mem.count, len(live))
-	}
-	if staged {
-		return
-	}
-	// A keyless table never moves to disk: it needs its duplicates counted.
-	if newTableState(tn, nil).spill(store) {
-		t.Fatal("a keyless table spilled")
+	if disk.count != mem.count || mem.count != liveCount() {
+		t.Fatalf("row counts: disk %d, memory %d, workload %d", disk.count, mem.count, liveCount())
 	}
 }
 
@@ -194,4 +255,59 @@ func checkpointEvery(staged bool) int {
 		return 40
 	}
 	return 5
+}
+
+// TestKeylessLoadOnDisk loads a keyless table's snapshot with duplicate
+// rows, moving the table to disk after the first flushed chunk as the
+// engine does (snapshotRow): a duplicate of a row in the same chunk and of
+// one already stored must both be counted.
+func TestKeylessLoadOnDisk(t *testing.T) {
+	store, err := state.Open(t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	ts := newTableState(tn, nil)
+	w := store.NewLoadWriter()
+	want := map[string]int{}
+	for i := range 3000 {
+		r := row.Row{row.NewInt(int64(i % 40)), row.NewText(strings.Repeat("y", i%3))}
+		k, e, err := ts.load(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := w.PutEncoded(ts.id, k, e.enc, int64(e.n)); err != nil {
+			t.Fatal(err)
+		}
+		want[fmt.Sprintf("%v", r)]++
+		if i%500 == 499 {
+			if err := w.Flush(); err != nil {
+				t.Fatal(err)
+			}
+			ts.loadFlushed()
+			if i == 499 && !ts.spill(store) {
+				t.Fatal("the keyless table did not move to disk")
+			}
+			if ts.rows.Len() != 0 {
+				t.Fatalf("after a flush the table on disk holds %d rows in memory", ts.rows.Len())
+			}
+		}
+	}
+	if err := ts.flushDirty(w); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Commit(&state.Checkpoint{LSN: 1}, false); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]int{}
+	err = store.Scan(ts.id, func(_ string, r row.Row, n int64) error {
+		got[fmt.Sprintf("%v", r)] += int(n)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) || ts.count != 3000 {
+		t.Fatalf("stored %v (count %d), want %v", got, ts.count, want)
+	}
 }
