@@ -3,9 +3,11 @@ package main
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"sort"
 	"strconv"
 	"strings"
@@ -42,6 +44,12 @@ type Config struct {
 	// a scratch store under state_dir/spill (same sizes; default 1GB; "0"
 	// keeps every arrangement on disk).
 	OperatorMemory string `mapstructure:"operator_memory"`
+	// MemoryLimit is a soft limit on the memory of the whole process, the
+	// Go runtime's (runtime/debug.SetMemoryLimit, as GOMEMLIMIT sets it):
+	// near it the garbage collector runs harder rather than letting the
+	// heap grow to twice what is live. Unset by default, when GOMEMLIMIT
+	// applies as usual; it takes precedence over GOMEMLIMIT.
+	MemoryLimit string `mapstructure:"memory_limit"`
 	// Tick is how often views with temporal filters (now() in WHERE) are
 	// brought up to the present while the source is idle; default 1s.
 	Tick time.Duration `mapstructure:"tick"`
@@ -149,7 +157,7 @@ type ViewsConfig struct {
 }
 
 // scalar keys that the environment and flags may set.
-var envKeys = []string{"source.dsn", "source.slot", "source.publication", "source.heartbeat_interval", "source.max_retained_wal", "source.streaming", "source.logical_decoding_work_mem", "state_dir", "group_transactions", "table_memory", "operator_memory", "tick", "http"}
+var envKeys = []string{"source.dsn", "source.slot", "source.publication", "source.heartbeat_interval", "source.max_retained_wal", "source.streaming", "source.logical_decoding_work_mem", "state_dir", "group_transactions", "table_memory", "operator_memory", "memory_limit", "tick", "http"}
 
 // loadConfig reads the config file at path (may be "" when everything comes
 // from the environment and flags), applies defaults and validates it,
@@ -228,7 +236,7 @@ func cleanDecodeError(err error) string {
 	msg = strings.ReplaceAll(msg, "decoding failed due to the following error(s):\n\n", "")
 	msg = strings.ReplaceAll(msg, "has invalid keys:", "unknown key:")
 	msg = strings.ReplaceAll(msg, "'' ", "top level: ")
-	return strings.TrimSpace(msg) + " (known keys: source.dsn, source.slot, source.publication, source.heartbeat_interval, source.max_retained_wal, source.streaming, source.logical_decoding_work_mem, sinks[].name, sinks[].type, sinks[].dsn, sinks[].prefix, sinks[].path, sinks[].nats, sinks[].subject, sinks[].stream, views[].files, views[].sink, state_dir, group_transactions, table_memory, operator_memory, tick, http)"
+	return strings.TrimSpace(msg) + " (known keys: source.dsn, source.slot, source.publication, source.heartbeat_interval, source.max_retained_wal, source.streaming, source.logical_decoding_work_mem, sinks[].name, sinks[].type, sinks[].dsn, sinks[].prefix, sinks[].path, sinks[].nats, sinks[].subject, sinks[].stream, views[].files, views[].sink, state_dir, group_transactions, table_memory, operator_memory, memory_limit, tick, http)"
 }
 
 func (c *Config) validate() error {
@@ -250,6 +258,15 @@ func (c *Config) validate() error {
 	}
 	if _, err := parseSize(c.OperatorMemory); err != nil {
 		problems = append(problems, "operator_memory: "+err.Error()+" (0 keeps the join arrangements on disk)")
+	}
+	if c.MemoryLimit != "" {
+		n, err := parseSize(c.MemoryLimit)
+		switch {
+		case err != nil:
+			problems = append(problems, "memory_limit: "+err.Error()+" (leave it unset for no limit)")
+		case n < minMemoryLimit:
+			problems = append(problems, fmt.Sprintf("memory_limit %s is below %dMB, less than ripple needs besides its budgets (leave it unset for no limit)", c.MemoryLimit, minMemoryLimit>>20))
+		}
 	}
 	if c.Tick <= 0 {
 		problems = append(problems, fmt.Sprintf("tick %s must be positive", c.Tick))
@@ -397,6 +414,37 @@ func (c *Config) tableMemory() int64 { return memoryBudget(c.TableMemory) }
 // operatorMemory is pipeline.Config.OperatorMemory for the operator_memory
 // key, likewise.
 func (c *Config) operatorMemory() int64 { return memoryBudget(c.OperatorMemory) }
+
+// minMemoryLimit is the smallest memory_limit accepted: the replication
+// queue, pebble's caches and memtables and the runtime take about this
+// much before any table or arrangement.
+const minMemoryLimit = 256 << 20
+
+// memoryLimit is the memory_limit key in bytes, 0 when unset.
+func (c *Config) memoryLimit() int64 {
+	n, _ := parseSize(c.MemoryLimit)
+	return n
+}
+
+// applyMemoryLimit sets the process's soft memory limit from memory_limit
+// and returns what it was, for the caller to put back (0: nothing set). A
+// limit below the two budgets is allowed but logged: the collector then
+// runs often, for nothing once the live heap passes it.
+func applyMemoryLimit(c *Config) (restore func()) {
+	n := c.memoryLimit()
+	if n <= 0 {
+		return func() {}
+	}
+	prev := debug.SetMemoryLimit(n)
+	budgets := max(c.tableMemory(), 0) + max(c.operatorMemory(), 0)
+	if n < budgets {
+		slog.Warn("memory_limit is below table_memory plus operator_memory: the garbage collector will run often; lower the budgets or raise the limit",
+			"memory_limit", c.MemoryLimit, "table_memory", c.TableMemory, "operator_memory", c.OperatorMemory)
+	} else {
+		slog.Info("process memory limit set", "memory_limit", c.MemoryLimit)
+	}
+	return func() { debug.SetMemoryLimit(prev) }
+}
 
 func memoryBudget(size string) int64 {
 	n, _ := parseSize(size)

@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"testing"
 	"time"
@@ -252,5 +253,49 @@ func TestLoadConfigMemoryBudgets(t *testing.T) {
 	_, err = loadConfig(writeFile(t, dir, "bad.yaml", goodConfig+"operator_memory: lots\n"), nil)
 	if err == nil || !strings.Contains(err.Error(), "operator_memory:") {
 		t.Errorf("bad operator_memory: %v", err)
+	}
+}
+
+// TestLoadConfigMemoryLimit: memory_limit is unset by default, sets the Go
+// runtime's soft memory limit while ripple runs (also from
+// RIPPLE_MEMORY_LIMIT), and a bad or too small size names its key.
+func TestLoadConfigMemoryLimit(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, dir, "views/a.sql", "CREATE VIEW a AS SELECT 1 AS x FROM t;")
+	cfg, err := loadConfig(writeFile(t, dir, "ripple.yaml", goodConfig), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := debug.SetMemoryLimit(-1)
+	if cfg.memoryLimit() != 0 {
+		t.Errorf("default memory_limit %d, want none", cfg.memoryLimit())
+	}
+	applyMemoryLimit(cfg)()
+	if got := debug.SetMemoryLimit(-1); got != before {
+		t.Errorf("an unset memory_limit changed the limit from %d to %d", before, got)
+	}
+	cfg, err = loadConfig(writeFile(t, dir, "set.yaml", goodConfig+"memory_limit: 3GB\n"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	restore := applyMemoryLimit(cfg)
+	if got := debug.SetMemoryLimit(-1); got != 3<<30 {
+		t.Errorf("memory_limit 3GB set the limit to %d", got)
+	}
+	restore()
+	if got := debug.SetMemoryLimit(-1); got != before {
+		t.Errorf("the limit was not put back: %d, was %d", got, before)
+	}
+	t.Setenv("RIPPLE_MEMORY_LIMIT", "512MB")
+	cfg, err = loadConfig(writeFile(t, dir, "env.yaml", goodConfig), nil)
+	if err != nil || cfg.memoryLimit() != 512<<20 {
+		t.Errorf("RIPPLE_MEMORY_LIMIT=512MB: %d, %v", cfg.memoryLimit(), err)
+	}
+	for in, want := range map[string]string{"lots": "memory_limit: size", "100MB": "memory_limit 100MB is below 256MB"} {
+		t.Setenv("RIPPLE_MEMORY_LIMIT", in)
+		_, err = loadConfig(writeFile(t, dir, "bad.yaml", goodConfig), nil)
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("memory_limit %s: %v, want %q", in, err, want)
+		}
 	}
 }

@@ -163,6 +163,7 @@ func runPipeline(ctx context.Context, cfg *Config, opts runOptions) error {
 		}
 		targets = append(targets, pipeline.Target{Sink: newSink(sc), Views: bySink[sc.Name]})
 	}
+	defer applyMemoryLimit(cfg)()
 	obs := startObserver(cfg.HTTP)
 	defer obs.close()
 	return pipeline.Run(ctx, obs.configure(pipeline.Config{
