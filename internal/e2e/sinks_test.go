@@ -317,7 +317,7 @@ func TestSinksOracle(t *testing.T) {
 	go func() {
 		// Parts of 3 changes: most multi-row transactions arrive in parts,
 		// gathered for the sinks that cannot take a step in parts and
-		// streamed into the Postgres sink.
+		// streamed into the Postgres and MariaDB sinks.
 		done <- pipeline.Run(ctx, pipeline.Config{Source: cdc.Config{DSN: src.DSN("app"), Slot: "ripple", Publication: "ripple", PartChanges: 3},
 			Views: defs, Targets: targets})
 	}()
