@@ -38,7 +38,19 @@ type myParts struct {
 	done bool
 }
 
+// Write applies one part. After an error the step is over: MariaDB keeps a
+// transaction open past a failed statement (and after a deadlock has
+// rolled it back itself), so it is rolled back at once and a later Commit
+// fails rather than committing the parts before.
 func (mp *myParts) Write(ctx context.Context, deltas []Delta) error {
+	err := mp.write(ctx, deltas)
+	if err != nil {
+		mp.Abort()
+	}
+	return err
+}
+
+func (mp *myParts) write(ctx context.Context, deltas []Delta) error {
 	m, lsn := mp.m, mp.step.LSN
 	if mp.done {
 		return fmt.Errorf("sink %s: apply step %s: write after the end of the step", m.cfg.Name, lsn)

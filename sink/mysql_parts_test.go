@@ -73,6 +73,9 @@ func TestMySQLParts(t *testing.T) {
 	if err := p.Write(ctx, []Delta{{View: v.Name, Rows: []row.Update{{Row: r(9, "none"), W: -1}}}}); err == nil {
 		t.Fatal("retracting a missing row did not fail")
 	}
+	if err := p.Commit(ctx); err == nil {
+		t.Fatal("a commit after a failed part succeeded")
+	}
 	p.Abort()
 	checkDump(t, s, v, want)
 	if got := myProgress(t, s); got != 110 {

@@ -360,7 +360,7 @@ func (e *engine) restore(store *state.Store, cp *state.Checkpoint) error {
 		}
 		return nil
 	}
-	// The store holds every row: with table_memory 0 the keyed tables go
+	// The store holds every row: with table_memory 0 the tables go
 	// to disk before they are read; otherwise once they outgrow it.
 	e.spillOver()
 	for _, t := range e.plan.Tables {

@@ -489,7 +489,7 @@ func (e *engine) record(st *Status, info StepInfo) {
 // DefaultTableMemory is the default Config.TableMemory.
 const DefaultTableMemory = 1 << 30
 
-// spillOver moves the largest in-memory keyed tables to disk while the
+// spillOver moves the largest in-memory tables to disk while the
 // table copies exceed the table memory budget. Call it only when every
 // table's rows are in the state store (see tableState.spill).
 func (e *engine) spillOver() {

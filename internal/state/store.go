@@ -160,8 +160,10 @@ func mkdirAllSynced(fs vfs.FS, path string) error {
 		}
 		d = up
 	}
-	if _, err := fs.Stat(path); err == nil {
-		return nil
+	if top == path {
+		// Already there: its entry and its parent's are synced again, in
+		// case a start that created them stopped before syncing.
+		top = filepath.Dir(path)
 	}
 	if err := fs.MkdirAll(path, 0o750); err != nil {
 		return err
