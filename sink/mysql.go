@@ -780,18 +780,8 @@ func (m *MySQL) Apply(ctx context.Context, step Step) error {
 	if m.conn == nil {
 		return fmt.Errorf("sink %s: apply: sink is not open", m.cfg.Name)
 	}
-	for _, d := range step.Deltas {
-		v, ok := m.views[d.View]
-		if !ok {
-			return fmt.Errorf("sink %s: apply step %s: view %s is not one of the sink's views", m.cfg.Name, step.LSN, d.View)
-		}
-		if !v.ready {
-			return fmt.Errorf("sink %s: apply step %s: view %s has not been loaded into this sink (its table is missing or has other columns); a Load is needed",
-				m.cfg.Name, step.LSN, d.View)
-		}
-		if err := m.checkRows("apply step "+step.LSN.String(), v, d.Rows); err != nil {
-			return err
-		}
+	if err := m.checkDeltas(step.LSN, step.Deltas); err != nil {
+		return err
 	}
 	if err := m.begin(ctx); err != nil {
 		return fmt.Errorf("sink %s: apply step %s: begin: %w", m.cfg.Name, step.LSN, err)
@@ -804,6 +794,25 @@ func (m *MySQL) Apply(ctx context.Context, step Step) error {
 	if err := m.commit(ctx); err != nil {
 		m.rollback()
 		return fmt.Errorf("sink %s: apply step %s: commit: %w", m.cfg.Name, step.LSN, err)
+	}
+	return nil
+}
+
+// checkDeltas checks deltas of the step at lsn before anything is
+// written: each view is a loaded view of the sink and its rows fit.
+func (m *MySQL) checkDeltas(lsn row.LSN, deltas []Delta) error {
+	for _, d := range deltas {
+		v, ok := m.views[d.View]
+		if !ok {
+			return fmt.Errorf("sink %s: apply step %s: view %s is not one of the sink's views", m.cfg.Name, lsn, d.View)
+		}
+		if !v.ready {
+			return fmt.Errorf("sink %s: apply step %s: view %s has not been loaded into this sink (its table is missing or has other columns); a Load is needed",
+				m.cfg.Name, lsn, d.View)
+		}
+		if err := m.checkRows("apply step "+lsn.String(), v, d.Rows); err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -55,14 +55,8 @@ func (mp *myParts) write(ctx context.Context, deltas []Delta) error {
 	if mp.done {
 		return fmt.Errorf("sink %s: apply step %s: write after the end of the step", m.cfg.Name, lsn)
 	}
-	for _, d := range deltas {
-		v, ok := m.views[d.View]
-		if !ok || !v.ready {
-			return fmt.Errorf("sink %s: apply step %s: view %s is not a loaded view of the sink", m.cfg.Name, lsn, d.View)
-		}
-		if err := m.checkRows("apply step "+lsn.String(), v, d.Rows); err != nil {
-			return err
-		}
+	if err := m.checkDeltas(lsn, deltas); err != nil {
+		return err
 	}
 	for _, d := range deltas {
 		if err := m.applyDelta(ctx, m.views[d.View], d); err != nil {
