@@ -436,14 +436,23 @@ func applyMemoryLimit(c *Config) (restore func()) {
 		return func() {}
 	}
 	prev := debug.SetMemoryLimit(n)
-	budgets := max(c.tableMemory(), 0) + max(c.operatorMemory(), 0)
-	if n < budgets {
+	if c.belowBudgets(n) {
 		slog.Warn("memory_limit is below table_memory plus operator_memory: the garbage collector will run often; lower the budgets or raise the limit",
 			"memory_limit", c.MemoryLimit, "table_memory", c.TableMemory, "operator_memory", c.OperatorMemory)
 	} else {
 		slog.Info("process memory limit set", "memory_limit", c.MemoryLimit)
 	}
 	return func() { debug.SetMemoryLimit(prev) }
+}
+
+// belowBudgets reports whether a memory limit of n bytes is below what the
+// state may hold in memory. Without a state_dir nothing moves to disk and
+// the two budgets bound nothing, so there is nothing to compare.
+func (c *Config) belowBudgets(n int64) bool {
+	if c.StateDir == "" {
+		return false
+	}
+	return n < max(c.tableMemory(), 0)+max(c.operatorMemory(), 0)
 }
 
 func memoryBudget(size string) int64 {

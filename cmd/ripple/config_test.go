@@ -291,6 +291,20 @@ func TestLoadConfigMemoryLimit(t *testing.T) {
 	if err != nil || cfg.memoryLimit() != 512<<20 {
 		t.Errorf("RIPPLE_MEMORY_LIMIT=512MB: %d, %v", cfg.memoryLimit(), err)
 	}
+	// 512MB is below the default budgets (1GB each), which bound memory
+	// only when the state can move to disk (state_dir defaults to one).
+	if !cfg.belowBudgets(cfg.memoryLimit()) {
+		t.Errorf("with the default state_dir %q the 512MB limit is not reported below the default 1GB budgets", cfg.StateDir)
+	}
+	cfg.StateDir = ""
+	if cfg.belowBudgets(cfg.memoryLimit()) {
+		t.Errorf("without state_dir the 512MB limit is reported below the budgets")
+	}
+	cfg.StateDir = dir
+	cfg.TableMemory, cfg.OperatorMemory = "128MB", "128MB"
+	if cfg.belowBudgets(cfg.memoryLimit()) {
+		t.Errorf("512MB reported below budgets of 128MB + 128MB")
+	}
 	for in, want := range map[string]string{"lots": "memory_limit: size", "100MB": "memory_limit 100MB is below 256MB"} {
 		t.Setenv("RIPPLE_MEMORY_LIMIT", in)
 		_, err = loadConfig(writeFile(t, dir, "bad.yaml", goodConfig), nil)

@@ -362,7 +362,11 @@ func (e *engine) restore(store *state.Store, cp *state.Checkpoint) error {
 	}
 	// The store holds every row: with table_memory 0 the tables go
 	// to disk before they are read; otherwise once they outgrow it.
+	// The budget is checked every 4096 stored entries, counted apart
+	// from snapshotRows: a keyless table's entries carry multiplicities,
+	// which would step snapshotRows over the checks.
 	e.spillOver()
+	scanned := 0
 	for _, t := range e.plan.Tables {
 		ts := e.tables[t.Name]
 		err := store.Scan(ts.id, func(key string, r row.Row, n int64) error {
@@ -370,7 +374,7 @@ func (e *engine) restore(store *state.Store, cp *state.Checkpoint) error {
 				return fmt.Errorf("state of table %s: a row has %d columns, the table %d", t.Name, len(r), len(e.schemas[t.Name]))
 			}
 			ts.restore(key, r, row.Weight(n))
-			if e.snapshotRows%4096 == 0 {
+			if scanned++; scanned%4096 == 0 {
 				e.spillOver()
 			}
 			inputs[t.Name] = append(inputs[t.Name], row.Update{Row: r, W: row.Weight(n)})
