@@ -94,7 +94,8 @@ const redisBatch = 1000
 // at or below it, checks that every retracted key is held and no inserted
 // key already is, and then writes every change and the new progress in one
 // MULTI/EXEC. A reader (HGETALL, SMEMBERS, a script) sees a step entirely or
-// not at all. Redis does not roll back a transaction one of whose commands
+// not at all. A large step can also be written in parts (BeginParts), into
+// one MULTI/EXEC that Redis holds queued until the last part. Redis does not roll back a transaction one of whose commands
 // fails at run time, so the transaction holds only commands that cannot
 // fail on keys of the types the checks under WATCH saw (every HSET follows
 // a DEL of its key). Load replaces every view in one MULTI/EXEC too; Redis
@@ -453,7 +454,7 @@ func (r *Redis) Load(ctx context.Context, lsn row.LSN, rows map[row.TableName][]
 					p.Del(ctx, ks...)
 				}
 				p.Del(ctx, v.keysKey)
-				r.queueInsertions(ctx, p, v, enc[v])
+				r.queueInsertions(func(args ...any) { p.Do(ctx, args...) }, v, enc[v])
 				p.HSet(ctx, r.catalogKey(), v.seg, v.entry)
 				p.HSet(ctx, r.ownersKey(), v.seg, r.pipeline)
 			}
@@ -470,22 +471,43 @@ func (r *Redis) Load(ctx context.Context, lsn row.LSN, rows map[row.TableName][]
 	return nil
 }
 
-// queueInsertions queues the writes of rows of v: each row's hash replaced
-// (DEL then HSET, so HSET never meets a key of another type) and its key
-// added to the view's set.
-func (r *Redis) queueInsertions(ctx context.Context, p redis.Pipeliner, v *redisView, rows []redisRow) {
+// queueChanges queues the writes of changes with do: each retracted row's
+// hash and key-set entry removed, then the insertions.
+func (r *Redis) queueChanges(do func(args ...any), changes []*redisChange) {
+	for _, c := range changes {
+		for chunk := range slices.Chunk(c.retract, redisBatch) {
+			del := make([]any, 1, len(chunk)+1)
+			srem := make([]any, 2, len(chunk)+2)
+			del[0], srem[0], srem[1] = "DEL", "SREM", c.v.keysKey
+			for _, rr := range chunk {
+				del, srem = append(del, rr.key), append(srem, rr.key)
+			}
+			do(del...)
+			do(srem...)
+		}
+		r.queueInsertions(do, c.v, c.insert)
+	}
+}
+
+// queueInsertions queues the writes of rows of v with do: each row's hash
+// replaced (DEL then HSET, so HSET never meets a key of another type) and
+// its key added to the view's set. The commands are untyped so that they
+// can also be queued one part at a time inside a MULTI, where each reply
+// is QUEUED (see redisParts).
+func (r *Redis) queueInsertions(do func(args ...any), v *redisView, rows []redisRow) {
 	for _, rr := range rows {
-		p.Del(ctx, rr.key)
+		do("DEL", rr.key)
 		if len(rr.fields) > 0 {
-			p.HSet(ctx, rr.key, rr.fields...)
+			do(append([]any{"HSET", rr.key}, rr.fields...)...)
 		}
 	}
 	for chunk := range slices.Chunk(rows, redisBatch) {
-		members := make([]any, len(chunk))
-		for i, rr := range chunk {
-			members[i] = rr.key
+		sadd := make([]any, 2, len(chunk)+2)
+		sadd[0], sadd[1] = "SADD", v.keysKey
+		for _, rr := range chunk {
+			sadd = append(sadd, rr.key)
 		}
-		p.SAdd(ctx, v.keysKey, members...)
+		do(sadd...)
 	}
 }
 
@@ -558,18 +580,7 @@ func (r *Redis) Apply(ctx context.Context, step Step) error {
 			return err
 		}
 		return r.exec(ctx, tx, what, func(p redis.Pipeliner) {
-			for _, c := range changes {
-				for chunk := range slices.Chunk(c.retract, redisBatch) {
-					keys := make([]string, len(chunk))
-					members := make([]any, len(chunk))
-					for i, rr := range chunk {
-						keys[i], members[i] = rr.key, rr.key
-					}
-					p.Del(ctx, keys...)
-					p.SRem(ctx, c.v.keysKey, members...)
-				}
-				r.queueInsertions(ctx, p, c.v, c.insert)
-			}
+			r.queueChanges(func(args ...any) { p.Do(ctx, args...) }, changes)
 			p.Set(ctx, r.progressKey(), step.LSN.String(), 0)
 		})
 	}, watch...)
@@ -633,14 +644,23 @@ func (r *Redis) plan(what string, step Step) ([]*redisChange, error) {
 // checkHeld checks, under WATCH, that every retracted key is in its view's
 // set and that no inserted key is unless the step also retracts it. It also
 // fails on a key set of the wrong type, before anything is queued.
-func (r *Redis) checkHeld(ctx context.Context, tx *redis.Tx, what string, changes []*redisChange) error {
+func (r *Redis) checkHeld(ctx context.Context, tx redis.Cmdable, what string, changes []*redisChange) error {
+	held, err := r.lookupHeld(ctx, tx, what, changes)
+	if err != nil {
+		return err
+	}
+	return r.verifyHeld(what, changes, held)
+}
+
+// lookupHeld reads which keys of changes their views' key sets hold.
+func (r *Redis) lookupHeld(ctx context.Context, c redis.Cmdable, what string, changes []*redisChange) (map[*redisChange]map[string]bool, error) {
 	type probe struct {
 		c   *redisChange
 		rrs []redisRow
 		cmd *redis.BoolSliceCmd
 	}
 	var probes []probe
-	_, err := tx.Pipelined(ctx, func(p redis.Pipeliner) error {
+	_, err := c.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for _, c := range changes {
 			all := append(slices.Clip(c.retract), c.insert...)
 			for chunk := range slices.Chunk(all, redisBatch) {
@@ -654,19 +674,25 @@ func (r *Redis) checkHeld(ctx context.Context, tx *redis.Tx, what string, change
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("sink %s: %s: look up row keys: %w", r.cfg.Name, what, err)
+		return nil, fmt.Errorf("sink %s: %s: look up row keys: %w", r.cfg.Name, what, err)
 	}
 	held := make(map[*redisChange]map[string]bool, len(changes))
+	for _, c := range changes {
+		held[c] = make(map[string]bool)
+	}
 	for _, pr := range probes {
-		if held[pr.c] == nil {
-			held[pr.c] = make(map[string]bool)
-		}
 		for i, ok := range pr.cmd.Val() {
 			if ok {
 				held[pr.c][pr.rrs[i].key] = true
 			}
 		}
 	}
+	return held, nil
+}
+
+// verifyHeld checks changes against held, the keys their views hold
+// before them.
+func (r *Redis) verifyHeld(what string, changes []*redisChange, held map[*redisChange]map[string]bool) error {
 	for _, c := range changes {
 		retracted := make(map[string]bool, len(c.retract))
 		for _, rr := range c.retract {

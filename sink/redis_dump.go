@@ -168,6 +168,9 @@ func (r *Redis) Forget(ctx context.Context, pipeline string, dropTables bool) er
 			if len(segs) > 0 {
 				p.HDel(ctx, owners, segs...)
 			}
+			for _, seg := range segs { // left by a step in parts that never ended
+				p.Del(ctx, redisPartsKey(prefix, seg))
+			}
 			p.Del(ctx, progress, catalog)
 		})
 	}, progress, catalog, owners)

@@ -36,6 +36,15 @@ func redisOwnersKey(prefix string) string {
 	return prefix + "__owners"
 }
 
+// redisPartsKey is the hash in which a step written in parts (redisParts)
+// records the keys of the view with segment seg that its earlier parts
+// retracted ("0") or inserted ("1"): the queued commands of a MULTI are not
+// run until EXEC, so later parts are checked against it. Only the pipeline
+// that owns the view writes it, and it is deleted when the step ends.
+func redisPartsKey(prefix, seg string) string {
+	return prefix + "__parts:" + seg
+}
+
 // redisViewSegment names a view inside keys: schema and name joined with
 // '.', each with '\', ':' and '.' escaped by a backslash, so that distinct
 // views never share a segment and the segment always ends at the first

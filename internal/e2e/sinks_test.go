@@ -316,8 +316,8 @@ func TestSinksOracle(t *testing.T) {
 	done := make(chan error, 1)
 	go func() {
 		// Parts of 3 changes: most multi-row transactions arrive in parts,
-		// gathered for the sinks that cannot take a step in parts and
-		// streamed into the Postgres and MariaDB sinks.
+		// gathered for the change stream, which cannot take a step in
+		// parts, and streamed into the Postgres, MariaDB and Redis sinks.
 		done <- pipeline.Run(ctx, pipeline.Config{Source: cdc.Config{DSN: src.DSN("app"), Slot: "ripple", Publication: "ripple", PartChanges: 3},
 			Views: defs, Targets: targets})
 	}()

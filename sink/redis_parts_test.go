@@ -1,0 +1,176 @@
+package sink
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/rippledb/ripple/internal/redistest"
+	"github.com/rippledb/ripple/internal/row"
+)
+
+// TestRedisParts writes steps to a Redis sink in parts: nothing is visible
+// to another client before the commit, a part is checked against what the
+// parts before it did (which Redis has only queued), steps at or below the
+// progress are skipped, an abort or a failing part leaves nothing, a
+// concurrent writer fails the commit, and the record of parts never
+// outlives its step (nor a crash, nor Forget).
+func TestRedisParts(t *testing.T) {
+	addr := redistest.Start(t)
+	ctx := context.Background()
+	v := View{
+		Name:    row.TableName{Schema: "public", Name: "v"},
+		Columns: row.Schema{{Name: "id", Type: row.Int8}, {Name: "a", Type: row.Text}},
+		Key:     []int{0},
+	}
+	r := func(id int64, a string) row.Row { return row.Row{row.NewInt(id), row.NewText(a)} }
+	ins := func(rows ...row.Row) []Delta {
+		d := Delta{View: v.Name}
+		for _, x := range rows {
+			d.Rows = append(d.Rows, row.Update{Row: x, W: 1})
+		}
+		return []Delta{d}
+	}
+	upd := func(old, new row.Row) []Delta {
+		return []Delta{{View: v.Name, Rows: []row.Update{{Row: old, W: -1}, {Row: new, W: 1}}}}
+	}
+	del := func(old row.Row) []Delta { return []Delta{{View: v.Name, Rows: []row.Update{{Row: old, W: -1}}}} }
+	s, _ := openRedis(t, addr, "p", v)
+	c := redisClient(t, addr)
+	record := redisPartsKey(DefaultRedisPrefix, redisViewSegment(v.Name))
+	noRecord := func(when string) {
+		t.Helper()
+		if n, err := c.Exists(ctx, record).Result(); err != nil || n != 0 {
+			t.Fatalf("%s: the record of parts %s exists (%d, %v)", when, record, n, err)
+		}
+	}
+	good := []row.Update{{Row: r(1, "one"), W: 1}, {Row: r(2, "two"), W: 1}}
+	if err := s.Load(ctx, 10, map[row.TableName][]row.Update{v.Name: good}); err != nil {
+		t.Fatal(err)
+	}
+	check := func(when string, lsn row.LSN) {
+		t.Helper()
+		redisCheckDump(t, s, v.Name, good)
+		if got, err := s.Progress(ctx); err != nil || got != lsn {
+			t.Fatalf("%s: progress %s (%v), want %s", when, got, err, lsn)
+		}
+	}
+	begin := func(lsn row.LSN) Parts {
+		t.Helper()
+		p, err := s.BeginParts(ctx, Step{LSN: lsn})
+		if err != nil || p == nil {
+			t.Fatalf("begin parts at %s: %v, %v", lsn, p, err)
+		}
+		return p
+	}
+	write := func(p Parts, d []Delta) {
+		t.Helper()
+		if err := p.Write(ctx, d); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// A key retracted and inserted again, and one inserted and then
+	// retracted, in different parts: only the record of the earlier
+	// parts makes them valid.
+	p := begin(11)
+	write(p, upd(r(1, "one"), r(3, "three")))
+	write(p, ins(r(1, "uno"), r(4, "four")))
+	if n, _ := c.Exists(ctx, record).Result(); n != 1 {
+		t.Fatal("no record of the parts written so far")
+	}
+	write(p, del(r(3, "three")))
+	check("before the commit", 10)
+	if err := p.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	good = []row.Update{{Row: r(1, "uno"), W: 1}, {Row: r(2, "two"), W: 1}, {Row: r(4, "four"), W: 1}}
+	check("after the commit", 11)
+	noRecord("after the commit")
+
+	// At or below the progress: skipped.
+	for _, lsn := range []row.LSN{5, 11} {
+		if p, err := s.BeginParts(ctx, Step{LSN: lsn}); err != nil || p != nil {
+			t.Fatalf("begin parts at %s with progress 0/B: %v, %v; want it skipped", lsn, p, err)
+		}
+	}
+
+	// Aborted: nothing of it stays, and the sink goes on.
+	p = begin(12)
+	write(p, ins(r(5, "five")))
+	p.Abort()
+	check("after an abort", 11)
+	noRecord("after an abort")
+
+	// Parts that contradict the sink or an earlier part fail, and the
+	// step is over: a later Commit fails too.
+	for _, tc := range []struct {
+		name  string
+		parts [][]Delta
+		msg   string
+	}{
+		{"a held key inserted", [][]Delta{ins(r(6, "six")), ins(r(2, "dos"))}, "already held"},
+		{"a key an earlier part inserted, inserted again", [][]Delta{ins(r(6, "six")), ins(r(6, "seis"))}, "already held"},
+		{"a key an earlier part retracted, retracted again", [][]Delta{del(r(4, "four")), del(r(4, "four"))}, "is not held"},
+		{"a missing key retracted", [][]Delta{ins(r(6, "six")), del(r(9, "nine"))}, "is not held"},
+	} {
+		p := begin(13)
+		var err error
+		for _, d := range tc.parts {
+			if err = p.Write(ctx, d); err != nil {
+				break
+			}
+		}
+		if !errors.Is(err, ErrOutOfSync) || !strings.Contains(err.Error(), tc.msg) {
+			t.Fatalf("%s: %v, want ErrOutOfSync saying %q", tc.name, err, tc.msg)
+		}
+		if err := p.Commit(ctx); err == nil {
+			t.Fatalf("%s: commit after a failed part succeeded", tc.name)
+		}
+		check(tc.name, 11)
+		noRecord(tc.name)
+	}
+
+	// Another writer changes the progress while the step is open.
+	p = begin(14)
+	write(p, ins(r(7, "seven")))
+	if err := c.Set(ctx, s.progressKey(), "0/C", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Commit(ctx); !errors.Is(err, ErrConcurrentWrite) {
+		t.Fatalf("commit after another writer: %v, want ErrConcurrentWrite", err)
+	}
+	check("after a concurrent write", 12)
+
+	// A record left by a crash (a part that inserted key 8) is cleared
+	// when the next step in parts begins, and a whole step works between.
+	if err := c.HSet(ctx, record, "ripple:public.v:8", "1", "ripple:public.v:2", "0").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Apply(ctx, Step{LSN: 15, Deltas: ins(r(10, "ten"))}); err != nil {
+		t.Fatal(err)
+	}
+	good = append(good, row.Update{Row: r(10, "ten"), W: 1})
+	p = begin(16)
+	write(p, ins(r(8, "eight")))
+	if err := p.Write(ctx, ins(r(2, "again"))); !errors.Is(err, ErrOutOfSync) {
+		t.Fatalf("insert of held key 2 after a stale record said it was retracted: %v", err)
+	}
+	p = begin(16)
+	write(p, ins(r(8, "eight")))
+	if err := p.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	good = append(good, row.Update{Row: r(8, "eight"), W: 1})
+	check("after the stale record", 16)
+
+	// Forget removes a record left behind.
+	if err := c.HSet(ctx, record, "ripple:public.v:9", "1").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Forget(ctx, "p", false); err != nil {
+		t.Fatal(err)
+	}
+	noRecord("after forget")
+}
