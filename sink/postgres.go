@@ -332,70 +332,156 @@ func (p *Postgres) Load(ctx context.Context, lsn row.LSN, rows map[row.TableName
 	if p.conn == nil {
 		return fmt.Errorf("sink %s: load: sink is not open", p.cfg.Name)
 	}
-	for name, us := range rows {
-		v, ok := p.views[name]
-		if !ok {
+	for name := range rows {
+		if _, ok := p.views[name]; !ok {
 			return fmt.Errorf("sink %s: load: view %s is not one of the sink's views", p.cfg.Name, name)
 		}
-		for _, u := range us {
-			if u.W < 1 {
-				return fmt.Errorf("sink %s: load view %s: row %s has weight %d; a load holds insertions only",
-					p.cfg.Name, name, formatRow(u.Row), u.W)
-			}
+	}
+	lp, err := p.BeginLoad(ctx, lsn)
+	if err != nil {
+		return err
+	}
+	defer lp.Abort()
+	for _, v := range p.order {
+		if err := lp.Write(ctx, v.Name, rows[v.Name]); err != nil {
+			return err
 		}
-		if err := checkDelta(p.cfg.Name, v.View, Delta{View: name, Rows: us}); err != nil {
-			return fmt.Errorf("load: %w", err)
-		}
+	}
+	return lp.Commit(ctx)
+}
+
+// BeginLoad implements PartsLoader: the load's transaction begins and every
+// view's table is emptied (TRUNCATE) or created anew (DROP and CREATE when
+// its columns changed) at once; the rows of each Write go in by COPY; Commit
+// builds a new table's index after its rows are in, analyzes the tables,
+// records them in ripple.views, sets the progress and commits.
+func (p *Postgres) BeginLoad(ctx context.Context, lsn row.LSN) (LoadParts, error) {
+	if p.conn == nil {
+		return nil, fmt.Errorf("sink %s: load: sink is not open", p.cfg.Name)
 	}
 	// Re-created tables invalidate cached plans; start afresh.
 	p.dropStatements(ctx)
-
 	tx, err := p.conn.Begin(ctx)
 	if err != nil {
-		return fmt.Errorf("sink %s: load: begin: %w", p.cfg.Name, err)
+		return nil, fmt.Errorf("sink %s: load: begin: %w", p.cfg.Name, err)
 	}
-	defer rollback(tx)
+	lp := &pgLoad{p: p, lsn: lsn, tx: tx, fresh: map[*pgView]bool{}, rows: map[*pgView]int64{}}
 	schemas := map[string]bool{}
 	for _, v := range p.order {
 		if !schemas[v.Name.Schema] {
 			schemas[v.Name.Schema] = true
 			if _, err := tx.Exec(ctx, "CREATE SCHEMA IF NOT EXISTS "+row.QuoteIdent(v.Name.Schema)); err != nil {
-				return fmt.Errorf("sink %s: load: create schema %s: %w", p.cfg.Name, row.QuoteIdent(v.Name.Schema), err)
+				lp.Abort()
+				return nil, fmt.Errorf("sink %s: load: create schema %s: %w", p.cfg.Name, row.QuoteIdent(v.Name.Schema), err)
 			}
 		}
-		n, err := p.loadView(ctx, tx, v, rows[v.Name])
+		fresh, err := p.emptyView(ctx, tx, v)
 		if err != nil {
-			return err
+			lp.Abort()
+			return nil, err
 		}
-		p.log.Debug("view loaded", "view", v.Name.String(), "rows", n)
+		lp.fresh[v] = fresh
 	}
-	if err := p.writeProgress(ctx, tx, lsn, time.Time{}); err != nil {
+	return lp, nil
+}
+
+// pgLoad is one open load of a Postgres sink.
+type pgLoad struct {
+	p     *Postgres
+	lsn   row.LSN
+	tx    pgx.Tx
+	fresh map[*pgView]bool // tables created by this load, without their index yet
+	rows  map[*pgView]int64
+	done  bool
+}
+
+// Write copies rows, insertions only, into view's table. After an error
+// the load is over: it is rolled back at once, and a later Commit fails.
+func (lp *pgLoad) Write(ctx context.Context, view row.TableName, rows []row.Update) error {
+	err := lp.write(ctx, view, rows)
+	if err != nil {
+		lp.Abort()
+	}
+	return err
+}
+
+func (lp *pgLoad) write(ctx context.Context, view row.TableName, rows []row.Update) error {
+	p := lp.p
+	if lp.done {
+		return fmt.Errorf("sink %s: load at %s: write after the end of the load", p.cfg.Name, lp.lsn)
+	}
+	v, ok := p.views[view]
+	if !ok {
+		return fmt.Errorf("sink %s: load: view %s is not one of the sink's views", p.cfg.Name, view)
+	}
+	for _, u := range rows {
+		if u.W < 1 {
+			return fmt.Errorf("sink %s: load view %s: row %s has weight %d; a load holds insertions only",
+				p.cfg.Name, view, formatRow(u.Row), u.W)
+		}
+	}
+	if err := checkDelta(p.cfg.Name, v.View, Delta{View: view, Rows: rows}); err != nil {
 		return fmt.Errorf("load: %w", err)
 	}
-	if err := tx.Commit(ctx); err != nil {
-		return fmt.Errorf("sink %s: load at %s: commit: %w", p.cfg.Name, lsn, err)
+	n, err := p.copyRows(ctx, v, rows)
+	if err != nil {
+		return fmt.Errorf("sink %s: load view %s: %w", p.cfg.Name, v.Name, err)
 	}
-	for _, v := range p.order {
-		v.ready = true
-	}
-	p.log.Info("sink loaded", "views", len(p.order), "lsn", lsn)
+	lp.rows[v] += n
 	return nil
 }
 
-// loadView replaces the contents of one view's table inside tx and returns
-// the number of rows written.
-func (p *Postgres) loadView(ctx context.Context, tx pgx.Tx, v *pgView, us []row.Update) (int64, error) {
+func (lp *pgLoad) Commit(ctx context.Context) error {
+	p := lp.p
+	if lp.done {
+		return fmt.Errorf("sink %s: load at %s: commit after the end of the load", p.cfg.Name, lp.lsn)
+	}
+	fail := func(err error) error {
+		lp.Abort()
+		return err
+	}
+	for _, v := range p.order {
+		if err := p.finishView(ctx, lp.tx, v, lp.fresh[v]); err != nil {
+			return fail(err)
+		}
+		p.log.Debug("view loaded", "view", v.Name.String(), "rows", lp.rows[v])
+	}
+	if err := p.writeProgress(ctx, lp.tx, lp.lsn, time.Time{}); err != nil {
+		return fail(fmt.Errorf("load: %w", err))
+	}
+	if err := lp.tx.Commit(ctx); err != nil {
+		return fail(fmt.Errorf("sink %s: load at %s: commit: %w", p.cfg.Name, lp.lsn, err))
+	}
+	lp.done = true
+	for _, v := range p.order {
+		v.ready = true
+	}
+	p.log.Info("sink loaded", "views", len(p.order), "lsn", lp.lsn)
+	return nil
+}
+
+func (lp *pgLoad) Abort() {
+	if lp.done {
+		return
+	}
+	lp.done = true
+	rollback(lp.tx)
+}
+
+// emptyView empties one view's table inside tx, or creates it (without its
+// index) when it is missing or its columns changed, which it reports.
+func (p *Postgres) emptyView(ctx context.Context, tx pgx.Tx, v *pgView) (fresh bool, err error) {
 	st, err := p.tableState(ctx, tx, v.Name)
 	if err != nil {
-		return 0, err
+		return false, err
 	}
 	// Re-checked here: a table may have appeared since Open, and Load must
 	// never drop a table ripple did not create.
 	if err := p.checkOwned(v, st); err != nil {
-		return 0, err
+		return false, err
 	}
-	fail := func(what string, err error) (int64, error) {
-		return 0, fmt.Errorf("sink %s: load view %s: %s: %w", p.cfg.Name, v.Name, what, err)
+	fail := func(what string, err error) (bool, error) {
+		return false, fmt.Errorf("sink %s: load view %s: %s: %w", p.cfg.Name, v.Name, what, err)
 	}
 	if st.exists && slices.Equal(st.columns, v.catalog) {
 		// TRUNCATE holds an ACCESS EXCLUSIVE lock until commit: readers wait
@@ -403,19 +489,24 @@ func (p *Postgres) loadView(ctx context.Context, tx pgx.Tx, v *pgView, us []row.
 		if _, err := tx.Exec(ctx, "TRUNCATE "+v.Name.String()); err != nil {
 			return fail("truncate", err)
 		}
-	} else {
-		if _, err := tx.Exec(ctx, "DROP TABLE IF EXISTS "+v.Name.String()); err != nil {
-			return fail("drop old table", err)
-		}
-		if _, err := tx.Exec(ctx, createTableSQL(v)); err != nil {
-			return fail("create table", err)
-		}
+		return false, nil
 	}
-	n, err := p.copyRows(ctx, v, us)
-	if err != nil {
-		return 0, fmt.Errorf("sink %s: load view %s: %w", p.cfg.Name, v.Name, err)
+	if _, err := tx.Exec(ctx, "DROP TABLE IF EXISTS "+v.Name.String()); err != nil {
+		return fail("drop old table", err)
 	}
-	if !st.exists || !slices.Equal(st.columns, v.catalog) {
+	if _, err := tx.Exec(ctx, createTableSQL(v)); err != nil {
+		return fail("create table", err)
+	}
+	return true, nil
+}
+
+// finishView ends one view's load inside tx, once its rows are in: a new
+// table's index, fresh statistics, and its entry in ripple.views.
+func (p *Postgres) finishView(ctx context.Context, tx pgx.Tx, v *pgView, fresh bool) error {
+	fail := func(what string, err error) error {
+		return fmt.Errorf("sink %s: load view %s: %s: %w", p.cfg.Name, v.Name, what, err)
+	}
+	if fresh {
 		// A new table's index is built after its rows are in: one sort
 		// instead of an index insertion per row (benchmark scenario d).
 		if len(v.Key) > 0 {
@@ -446,7 +537,7 @@ SET pipeline = excluded.pipeline, columns = excluded.columns, definition = exclu
 	if err != nil {
 		return fail("register in ripple.views", err)
 	}
-	return n, nil
+	return nil
 }
 
 func createTableSQL(v *pgView) string {

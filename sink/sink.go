@@ -146,3 +146,22 @@ type Parts interface {
 	Commit(ctx context.Context) error
 	Abort()
 }
+
+// PartsLoader is implemented by sinks that can take a Load in parts, so
+// that the views' rows of a large initial load need not be held in memory
+// whole. BeginLoad opens the load's one sink transaction, in which every
+// view's table is replaced as by Load; each Write adds insertions (weights
+// >= 1) to one view, any number of Writes per view, in any order; Commit
+// sets the progress to lsn and commits, all of it at once (I2). After
+// Abort, or an error from Write or Commit, none of it is visible. Load
+// must be what BeginLoad, a Write of each view's rows and Commit are.
+type PartsLoader interface {
+	BeginLoad(ctx context.Context, lsn row.LSN) (LoadParts, error)
+}
+
+// LoadParts is one open load of a PartsLoader.
+type LoadParts interface {
+	Write(ctx context.Context, view row.TableName, rows []row.Update) error
+	Commit(ctx context.Context) error
+	Abort()
+}
