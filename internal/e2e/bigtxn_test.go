@@ -188,3 +188,62 @@ END $$`, txns-1, rows, perTxn, rows, perTxn, rows, perTxn)); err != nil {
 	}
 	stopRipple(t, p)
 }
+
+// TestLargeSnapshot takes the initial snapshot of a table of many rows
+// (200,000 by default, 50,000 in short mode; RIPPLE_BIG_SNAPSHOT_ROWS for
+// the long form) through an identity view and an aggregate, with
+// table_memory 64MB and operator_memory 4MB, checks the sink with the
+// oracle, and reports ripple's peak memory (VmHWM) during the load. The
+// identity view's rows are more than the load may hold in memory (what the
+// arrangements leave of operator_memory), so they are gathered on disk and
+// streamed into the Postgres sink's load transaction: the log must say so.
+func TestLargeSnapshot(t *testing.T) {
+	n := 200000
+	if testing.Short() {
+		n = 50000
+	}
+	if v := os.Getenv("RIPPLE_BIG_SNAPSHOT_ROWS"); v != "" {
+		var err error
+		if n, err = strconv.Atoi(v); err != nil {
+			t.Fatalf("RIPPLE_BIG_SNAPSHOT_ROWS=%q: %v", v, err)
+		}
+	}
+	src := pgtest.Source(t)
+	snk := pgtest.Start(t, pgcluster.Options{})
+	pgtest.CreateDB(t, snk, "warehouse")
+	pgtest.Exec(t, src, "app", fmt.Sprintf(`CREATE TABLE big (id int PRIMARY KEY, grp int, v int, pad text);
+INSERT INTO big SELECT g, g %% 1000, g %% 97, md5(g::text) FROM generate_series(1, %d) g;`, n))
+	views := `
+CREATE VIEW public.big_ident AS SELECT id, grp, v, pad FROM big;
+CREATE VIEW public.big_groups AS SELECT grp, count(*) AS n, sum(v) AS total, max(v) AS top FROM big GROUP BY grp;
+`
+	cfg := writeConfig(t, src.DSN("app"), map[string]string{"main": snk.DSN("warehouse")}, views)
+	f, err := os.OpenFile(cfg, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteString("table_memory: 64MB\noperator_memory: 4MB\n"); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	start := time.Now()
+	p := startRipple(t, "run", "--config", cfg, "--http", "")
+	for !strings.Contains(p.stderr.String(), "streaming started") {
+		assertRunning(t, p, "initial load")
+		time.Sleep(10 * time.Millisecond)
+	}
+	loaded := time.Since(start)
+	hwm := procStatusKB(t, p, "VmHWM:")
+	srcConn := connect(t, src, "app")
+	oviews := oracleViews(t, srcConn, views)
+	sinks := map[string]*pgx.Conn{"main": connect(t, snk, "warehouse")}
+	if !checkAll(t, srcConn, "ripple", sinks, oviews, fmt.Sprintf("after the initial load of %d rows", n)) {
+		t.Fatal("sink differs after the initial load")
+	}
+	if !strings.Contains(p.stderr.String(), "initial load: views' rows gathered on disk") {
+		t.Errorf("the load of %d rows did not gather the views' rows on disk", n)
+	}
+	t.Logf("initial load of %d rows (~%d bytes of row payload) through 2 views: %s to streaming; ripple peak RSS %d MB",
+		n, n*(4+4+4+32), loaded.Round(time.Millisecond), hwm/1024)
+	stopRipple(t, p)
+}

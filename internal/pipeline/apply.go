@@ -356,7 +356,7 @@ func (e *engine) restore(store *state.Store, cp *state.Checkpoint) error {
 					delete(out, name)
 				}
 			}
-			gathered.add(out)
+			return gathered.add(out) // in memory: cannot fail
 		}
 		return nil
 	}

@@ -6,9 +6,7 @@ import (
 	"time"
 
 	"github.com/rippledb/ripple/cdc"
-	"github.com/rippledb/ripple/dataflow"
 	"github.com/rippledb/ripple/internal/row"
-	"github.com/rippledb/ripple/internal/state"
 	"github.com/rippledb/ripple/sink"
 )
 
@@ -96,7 +94,9 @@ func (e *engine) applyParts(ctx context.Context, first cdc.Txn, next func() (cdc
 			}
 		}
 		if len(gather) > 0 {
-			gathered.add(out)
+			if err := gathered.add(out); err != nil { // in memory: cannot fail
+				return total, part, err
+			}
 		}
 		crashPoint("part")
 		if !part.More {
@@ -167,39 +167,3 @@ func (e *wholeTxnError) Error() string {
 }
 
 func (e *wholeTxnError) Unwrap() error { return e.err }
-
-// gatherer collects the views' changes of graph steps that count as one
-// (a large transaction's parts, the initial load's or a resume's chunks).
-// A view's changes are consolidated whenever they doubled since the last
-// time: later steps cancel earlier ones (an aggregate's row changing step
-// after step), so the gathered changes stay near the size of their sum.
-type gatherer struct {
-	out    map[string]dataflow.Batch
-	sizeAt map[string]int // a view's gathered length after its last consolidation
-}
-
-func newGatherer() *gatherer {
-	return &gatherer{out: map[string]dataflow.Batch{}, sizeAt: map[string]int{}}
-}
-
-func (g *gatherer) add(out map[string]dataflow.Batch) {
-	for name, b := range out {
-		all := append(g.out[name], b...)
-		if len(all) > 2*g.sizeAt[name]+4096 {
-			all = all.Consolidate()
-			g.sizeAt[name] = len(all)
-		}
-		g.out[name] = all
-	}
-}
-
-// result returns the consolidated changes of every view not in failed.
-func (g *gatherer) result(failed map[string]state.FailedView) map[string]dataflow.Batch {
-	for name := range failed {
-		delete(g.out, name)
-	}
-	for name, b := range g.out {
-		g.out[name] = b.Consolidate()
-	}
-	return g.out
-}

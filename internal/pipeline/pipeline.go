@@ -408,7 +408,7 @@ func (e *engine) stepLoad() error {
 	if !e.loaded {
 		e.loaded = true
 		e.now = e.advance()
-		e.loadOut = newGatherer()
+		e.loadOut = newGatherer().spillTo(e.spill, e.loadMemory)
 	}
 	out, err := e.graphStep(e.now, e.pending)
 	e.pending, e.pendingRows = map[row.TableName]dataflow.Batch{}, 0
@@ -418,12 +418,30 @@ func (e *engine) stepLoad() error {
 	} else if err != nil {
 		return fmt.Errorf("initial load: %w", err)
 	}
-	e.loadOut.add(out)
+	onDisk := len(e.loadOut.disk) > 0
+	if err := e.loadOut.add(out); err != nil {
+		return fmt.Errorf("initial load: %w", err)
+	}
+	if !onDisk && len(e.loadOut.disk) > 0 {
+		e.log.Info("initial load: views' rows gathered on disk: they exceed what the arrangements leave of operator_memory",
+			"rows", e.loadOut.moved, "operator_memory", e.operatorMemory)
+	}
 	return nil
 }
 
+// loadMemory is the memory the initial load's gathered view rows may take
+// before they move to the spill store: what the graph's arrangements leave
+// of operator_memory (none with operator_memory 0).
+func (e *engine) loadMemory() int64 {
+	if e.operatorMemory < 0 {
+		return 0
+	}
+	bytes, _, _ := e.plan.Graph.OperatorMemory()
+	return max(e.operatorMemory-bytes, 0)
+}
+
 // load pushes the snapshot through the graph and loads every sink.
-func (e *engine) load(ctx context.Context, lsn row.LSN) error {
+func (e *engine) load(ctx context.Context, lsn row.LSN) (err error) {
 	if err := e.stepLoad(); err != nil {
 		return err
 	}
@@ -434,33 +452,85 @@ func (e *engine) load(ctx context.Context, lsn row.LSN) error {
 		}
 		e.loadErrs = nil
 	}
-	out := e.loadOut.result(e.failed) // a view failed in some chunk: its sink tables are created empty
+	g := e.loadOut // a view failed in some chunk: its sink tables are created empty
 	e.loadOut = nil
-	for _, t := range e.targets {
-		rows := make(map[row.TableName][]row.Update, len(t.Views))
-		for _, v := range t.Views {
-			b := out[v.String()]
-			for _, u := range b {
-				if u.W < 0 {
-					return fmt.Errorf("initial load: view %s produced a negative multiplicity for %v", v, u.Row)
-				}
-			}
-			rows[v] = b
+	defer func() {
+		if derr := g.drop(); derr != nil && err == nil {
+			err = fmt.Errorf("initial load: %w", derr)
 		}
+	}()
+	if err := g.finish(e.failed); err != nil {
+		return fmt.Errorf("initial load: %w", err)
+	}
+	counted := map[string]bool{}
+	for _, t := range e.targets {
 		start := time.Now()
-		if err := t.Sink.Load(ctx, lsn, rows); err != nil {
+		if err := e.loadSink(ctx, t, lsn, g, counted); err != nil {
 			return fmt.Errorf("initial load into sink %s: %w", t.Sink.Name(), err)
 		}
 		e.metrics.SinkCommit(t.Sink.Name(), time.Since(start))
 	}
-	for name := range e.views {
+	return nil
+}
+
+// loadPartRows is the most rows of one view a load in parts writes at a
+// time (sink.PartsLoader).
+const loadPartRows = 65536
+
+// loadSink loads one sink with the gathered views' rows: in parts for a
+// sink that takes them (sink.PartsLoader), so that rows gathered on disk
+// are never all in memory; whole otherwise. It counts each view's rows
+// into viewRows the first time it reads them (counted).
+func (e *engine) loadSink(ctx context.Context, t Target, lsn row.LSN, g *gatherer, counted map[string]bool) error {
+	write := func(v row.TableName, b dataflow.Batch, to func(dataflow.Batch) error) error {
 		var n int64
-		for _, u := range out[name.String()] {
+		for _, u := range b {
+			if u.W < 0 {
+				return fmt.Errorf("view %s produced a negative multiplicity for %v", v, u.Row)
+			}
 			n += int64(u.W)
 		}
-		e.viewRows[name.String()] = n
+		if !counted[v.String()] {
+			e.viewRows[v.String()] += n
+		}
+		return to(b)
 	}
-	return nil
+	done := func(v row.TableName) { counted[v.String()] = true }
+	if pl, ok := t.Sink.(sink.PartsLoader); ok {
+		lp, err := pl.BeginLoad(ctx, lsn)
+		if err != nil {
+			return err
+		}
+		defer lp.Abort()
+		for _, v := range t.Views {
+			if !counted[v.String()] {
+				e.viewRows[v.String()] = 0
+			}
+			err := g.each(v.String(), loadPartRows, func(b dataflow.Batch) error {
+				return write(v, b, func(b dataflow.Batch) error { return lp.Write(ctx, v, b) })
+			})
+			if err != nil {
+				return err
+			}
+			done(v)
+		}
+		return lp.Commit(ctx)
+	}
+	rows := make(map[row.TableName][]row.Update, len(t.Views))
+	for _, v := range t.Views {
+		if !counted[v.String()] {
+			e.viewRows[v.String()] = 0
+		}
+		b, err := g.batch(v.String())
+		if err != nil {
+			return err
+		}
+		if err := write(v, b, func(b dataflow.Batch) error { rows[v] = b; return nil }); err != nil {
+			return err
+		}
+		done(v)
+	}
+	return t.Sink.Load(ctx, lsn, rows)
 }
 
 // advance returns the logical time of the next step: the wall clock in

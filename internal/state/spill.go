@@ -191,6 +191,23 @@ func (s *Spill) Delete(key []byte) (err error) {
 	return nil
 }
 
+// DeletePrefix removes every key with prefix (a range deletion: pebble
+// drops the keys' data as it compacts).
+func (s *Spill) DeletePrefix(prefix []byte) (err error) {
+	defer s.guard(&err)
+	if s.failed != nil {
+		return s.failed
+	}
+	end := prefixEnd(prefix)
+	if end == nil {
+		return fmt.Errorf("delete from operator spill store: prefix %x has no end", prefix)
+	}
+	if err := s.db.DeleteRange(prefix, end, pebble.NoSync); err != nil {
+		return fmt.Errorf("write operator spill store: %w", err)
+	}
+	return nil
+}
+
 // weightMerger sums the varint multiplicities of the spill store's
 // entries. A sum of 0 stays an entry (pebble's DeletableValueMerger would
 // drop it, but its compactions can resurrect or panic on such merges over
