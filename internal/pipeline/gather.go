@@ -27,8 +27,8 @@ type gatherer struct {
 	size   map[string]int64 // estimated memory of a view's gathered changes
 	total  int64            // the sum of size
 
-	spill  *state.Spill  // nil: everything stays in memory
-	budget func() int64 // the memory the changes may take, asked at each add
+	spill  *state.Spill    // nil: everything stays in memory
+	budget func() int64    // the memory the changes may take, asked at each add
 	disk   map[string]bool // views with changes in spill
 	moved  int64           // changes written to spill
 	failed map[string]bool // views left out of the result (finish)
