@@ -559,41 +559,20 @@ func (m *MySQL) Load(ctx context.Context, lsn row.LSN, rows map[row.TableName][]
 			return err
 		}
 	}
-	// Ownership of every table is checked before any DDL, which cannot be
-	// rolled back: a refused Load leaves nothing behind.
-	states := make([]myTableState, len(m.order))
-	for i, v := range m.order {
-		st, err := m.tableState(ctx, v.Name)
-		if err != nil {
-			return err
-		}
-		if err := m.checkOwned(v, st); err != nil {
-			return err
-		}
-		states[i] = st
-	}
-	for i, v := range m.order {
-		if err := m.prepareTable(ctx, v, states[i]); err != nil {
-			return err
-		}
-	}
-
-	if err := m.begin(ctx); err != nil {
-		return fmt.Errorf("sink %s: load: begin: %w", m.cfg.Name, err)
-	}
-	if err := m.loadData(ctx, lsn, rows); err != nil {
-		m.rollback()
+	// Every row is checked before any DDL, which cannot be rolled back: a
+	// refused Load leaves nothing behind.
+	lp, err := m.BeginLoad(ctx, lsn)
+	if err != nil {
 		return err
 	}
-	if err := m.commit(ctx); err != nil {
-		m.rollback()
-		return fmt.Errorf("sink %s: load at %s: commit: %w", m.cfg.Name, lsn, err)
-	}
+	defer lp.Abort()
+	lp.(*myLoad).checked = true
 	for _, v := range m.order {
-		v.ready = true
+		if err := lp.Write(ctx, v.Name, rows[v.Name]); err != nil {
+			return err
+		}
 	}
-	m.log.Info("sink loaded", "views", len(m.order), "lsn", lsn)
-	return nil
+	return lp.Commit(ctx)
 }
 
 // prepareTable makes v's table exist with v's shape. A table that has it
@@ -640,33 +619,6 @@ ON DUPLICATE KEY UPDATE pipeline = VALUES(pipeline), definition = VALUES(definit
 	created_at = IF(columns = VALUES(columns), created_at, VALUES(created_at)), columns = VALUES(columns)`,
 		m.pipeline, v.Name.Schema, v.Name.Name, string(cols), v.Definition, loaded)
 	return err
-}
-
-// loadData replaces every view's rows and sets the progress, inside the
-// open transaction.
-func (m *MySQL) loadData(ctx context.Context, lsn row.LSN, rows map[row.TableName][]row.Update) error {
-	for _, v := range m.order {
-		fail := func(what string, err error) error {
-			return fmt.Errorf("sink %s: load view %s: %s: %w", m.cfg.Name, v.Name, what, err)
-		}
-		// DELETE, not TRUNCATE: TRUNCATE is DDL and would commit. Readers
-		// keep seeing the old rows (MVCC) until the commit.
-		if _, err := m.conn.ExecContext(ctx, "DELETE FROM "+v.table); err != nil {
-			return fail("delete old rows", err)
-		}
-		n, err := m.insertRows(ctx, v, rows[v.Name])
-		if err != nil {
-			return fail("insert rows", err)
-		}
-		if err := m.register(ctx, v, true); err != nil {
-			return fail("register in ripple.views", err)
-		}
-		m.log.Debug("view loaded", "view", v.Name.String(), "rows", n)
-	}
-	if err := m.writeProgress(ctx, lsn, time.Time{}); err != nil {
-		return fmt.Errorf("load: %w", err)
-	}
-	return nil
 }
 
 // batchRows is the number of rows per INSERT statement for v.

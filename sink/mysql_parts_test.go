@@ -2,6 +2,8 @@ package sink
 
 import (
 	"context"
+	"errors"
+	"math"
 	"testing"
 
 	"github.com/rippledb/ripple/internal/mysqltest"
@@ -86,4 +88,80 @@ func TestMySQLParts(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkDump(t, s, v, want[:2])
+}
+
+// TestMySQLLoadParts loads a view in parts: another connection sees the
+// old rows until the commit (MVCC), then all the new ones and the
+// progress; an aborted load, or one with a part that cannot be stored (a
+// NaN float), leaves the old rows and progress.
+func TestMySQLLoadParts(t *testing.T) {
+	dsn := mysqltest.Start(t)
+	ctx := context.Background()
+	v := View{Name: row.TableName{Schema: "public", Name: "lv"}, Columns: row.Schema{{Name: "a", Type: row.Int4}, {Name: "f", Type: row.Float8}}}
+	s, _ := openMySQL(t, dsn, v)
+	var _ PartsLoader = s
+	r := func(a int64, f float64) row.Update { return row.Update{Row: row.Row{row.NewInt(a), row.NewFloat(f)}, W: 1} }
+	old := []row.Update{r(1, 0.5), r(2, 1.5)}
+	if err := s.Load(ctx, 100, map[row.TableName][]row.Update{v.Name: old}); err != nil {
+		t.Fatal(err)
+	}
+	db := mysqltest.Open(t, dsn)
+	count := func() int {
+		t.Helper()
+		var n int
+		if err := db.QueryRowContext(ctx, "SELECT count(*) FROM public.lv").Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	begin := func(lsn row.LSN) LoadParts {
+		t.Helper()
+		lp, err := s.BeginLoad(ctx, lsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return lp
+	}
+	// Aborted.
+	lp := begin(110)
+	if err := lp.Write(ctx, v.Name, []row.Update{r(7, 7)}); err != nil {
+		t.Fatal(err)
+	}
+	lp.Abort()
+	checkDump(t, s, v, old)
+	// A part that cannot be stored ends the load; the commit fails.
+	lp = begin(110)
+	if err := lp.Write(ctx, v.Name, []row.Update{r(7, 7)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := lp.Write(ctx, v.Name, []row.Update{r(8, math.NaN())}); !errors.Is(err, ErrUnstorable) {
+		t.Fatalf("write of a NaN: %v, want ErrUnstorable", err)
+	}
+	if err := lp.Commit(ctx); err == nil {
+		t.Fatal("commit after a refused part succeeded")
+	}
+	checkDump(t, s, v, old)
+	if got := myProgress(t, s); got != 100 {
+		t.Fatalf("progress after a refused load %s, want 0/64", got)
+	}
+	// Three parts, committed.
+	lp = begin(120)
+	var want []row.Update
+	for i := range int64(3) {
+		part := []row.Update{r(10*i, float64(i)), r(10*i+1, float64(i)+0.25)}
+		if err := lp.Write(ctx, v.Name, part); err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, part...)
+		if n := count(); n != len(old) {
+			t.Fatalf("another connection sees %d rows during the load, want the %d old ones", n, len(old))
+		}
+	}
+	if err := lp.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	checkDump(t, s, v, want)
+	if got := myProgress(t, s); got != 120 {
+		t.Fatalf("progress %s, want 0/78", got)
+	}
 }
