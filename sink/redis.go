@@ -98,10 +98,10 @@ const redisBatch = 1000
 // one MULTI/EXEC that Redis holds queued until the last part. Redis does not roll back a transaction one of whose commands
 // fails at run time, so the transaction holds only commands that cannot
 // fail on keys of the types the checks under WATCH saw (every HSET follows
-// a DEL of its key). Load replaces every view in one MULTI/EXEC too; Redis
-// queues the whole load in server memory until EXEC, so a load needs about
-// twice the loaded data in memory, and so does the client while it builds
-// the transaction.
+// a DEL of its key). Load replaces every view in one MULTI/EXEC too, also
+// in parts (BeginLoad); Redis queues the whole load in server memory until
+// EXEC, so it needs about twice the loaded data in memory, while ripple
+// holds one part at a time.
 //
 // Durability is Redis's: only with appendonly yes and appendfsync always is
 // an EXEC on disk when it returns. Otherwise a Redis crash can lose steps
@@ -389,86 +389,28 @@ func (r *Redis) notUniqueError(v *redisView, what string, u row.Update) error {
 
 // Load implements Sink. It deletes every row of every view (through their
 // __keys sets), writes the new rows, the catalog entries, the ownership
-// records and the progress in one MULTI/EXEC.
+// records and the progress in one MULTI/EXEC: a load in parts (BeginLoad)
+// of each view's rows.
 func (r *Redis) Load(ctx context.Context, lsn row.LSN, rows map[row.TableName][]row.Update) error {
 	if r.client == nil {
 		return fmt.Errorf("sink %s: load: sink is not open", r.cfg.Name)
 	}
-	what := "load at " + lsn.String()
-	for name, us := range rows {
-		v, ok := r.views[name]
-		if !ok {
+	for name := range rows {
+		if _, ok := r.views[name]; !ok {
 			return fmt.Errorf("sink %s: load: view %s is not one of the sink's views", r.cfg.Name, name)
 		}
-		for _, u := range us {
-			if u.W < 1 {
-				return fmt.Errorf("sink %s: load view %s: row %s has weight %d; a load holds insertions only",
-					r.cfg.Name, name, formatRow(u.Row), u.W)
-			}
-		}
-		if err := checkDelta(r.cfg.Name, v.View, Delta{View: name, Rows: us}); err != nil {
-			return fmt.Errorf("load: %w", err)
-		}
 	}
-	enc := make(map[*redisView][]redisRow, len(r.order))
-	for _, v := range r.order {
-		us := rows[v.Name]
-		seen := make(map[string]bool, len(us))
-		out := make([]redisRow, 0, len(us))
-		for _, u := range us {
-			rr := v.encode(u.Row)
-			if u.W != 1 || seen[rr.key] {
-				return r.notUniqueError(v, what, u)
-			}
-			seen[rr.key] = true
-			out = append(out, rr)
-		}
-		enc[v] = out
-	}
-
-	watch := []string{r.progressKey(), r.catalogKey(), r.ownersKey()}
-	for _, v := range r.order {
-		watch = append(watch, v.keysKey)
-	}
-	err := r.watch(ctx, r.client, what, func(tx *redis.Tx) error {
-		// Re-checked under WATCH: keys may have appeared since Open, and
-		// Load must never delete rows ripple did not write.
-		if err := r.checkOwned(ctx, tx); err != nil {
-			return err
-		}
-		// Fails on a catalog of the wrong type before anything is queued.
-		if err := tx.HLen(ctx, r.catalogKey()).Err(); err != nil {
-			return fmt.Errorf("sink %s: %s: read catalog %s: %w", r.cfg.Name, what, r.catalogKey(), err)
-		}
-		old := make(map[*redisView][]string, len(r.order))
-		for _, v := range r.order {
-			ks, err := tx.SMembers(ctx, v.keysKey).Result()
-			if err != nil {
-				return fmt.Errorf("sink %s: %s: read %s: %w", r.cfg.Name, what, v.keysKey, err)
-			}
-			old[v] = ks
-		}
-		return r.exec(ctx, tx, what, func(p redis.Pipeliner) {
-			for _, v := range r.order {
-				for ks := range slices.Chunk(old[v], redisBatch) {
-					p.Del(ctx, ks...)
-				}
-				p.Del(ctx, v.keysKey)
-				r.queueInsertions(func(args ...any) { p.Do(ctx, args...) }, v, enc[v])
-				p.HSet(ctx, r.catalogKey(), v.seg, v.entry)
-				p.HSet(ctx, r.ownersKey(), v.seg, r.pipeline)
-			}
-			p.Set(ctx, r.progressKey(), lsn.String(), 0)
-		})
-	}, watch...)
+	lp, err := r.BeginLoad(ctx, lsn)
 	if err != nil {
 		return err
 	}
+	defer lp.Abort()
 	for _, v := range r.order {
-		v.ready = true
+		if err := lp.Write(ctx, v.Name, rows[v.Name]); err != nil {
+			return err
+		}
 	}
-	r.log.Info("sink loaded", "views", len(r.order), "lsn", lsn)
-	return nil
+	return lp.Commit(ctx)
 }
 
 // queueChanges queues the writes of changes with do: each retracted row's

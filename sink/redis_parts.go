@@ -7,6 +7,8 @@ import (
 	"slices"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/rippledb/ripple/internal/row"
 )
 
 // BeginParts implements PartsApplier, so that ripple need not gather a large
@@ -30,14 +32,9 @@ func (r *Redis) BeginParts(ctx context.Context, step Step) (Parts, error) {
 		return nil, fmt.Errorf("sink %s: apply: sink is not open", r.cfg.Name)
 	}
 	step.Deltas = nil
-	rp := &redisParts{r: r, step: step, what: "apply step " + step.LSN.String(), conn: r.client.Conn()}
-	watch := []any{"WATCH", r.progressKey()}
-	for _, v := range r.order {
-		watch = append(watch, v.keysKey)
-	}
-	if err := rp.conn.Do(ctx, watch...).Err(); err != nil {
-		rp.Abort()
-		return nil, fmt.Errorf("sink %s: %s: watch: %w", r.cfg.Name, rp.what, err)
+	rp := &redisParts{redisMulti: r.newMulti("apply step " + step.LSN.String()), step: step}
+	if err := rp.watch(ctx, r.progressKey()); err != nil {
+		return nil, err
 	}
 	cur, err := r.readProgress(ctx, rp.conn)
 	if err != nil {
@@ -49,39 +46,117 @@ func (r *Redis) BeginParts(ctx context.Context, step Step) (Parts, error) {
 		rp.Abort()
 		return nil, nil
 	}
-	if err := rp.clearRecord(ctx); err != nil {
-		rp.Abort()
+	if err := rp.begin(ctx); err != nil {
 		return nil, err
 	}
-	if err := rp.conn.Do(ctx, "MULTI").Err(); err != nil {
-		rp.Abort()
-		return nil, fmt.Errorf("sink %s: %s: multi: %w", r.cfg.Name, rp.what, err)
-	}
-	rp.multi = true
 	return rp, nil
 }
 
-// redisParts is one step of a Redis sink written in parts.
-type redisParts struct {
+// redisMulti is a MULTI/EXEC of a Redis sink on a connection of its own,
+// whose commands are queued as they come (a step or a load in parts), and
+// the record of the keys it touched (redisPartsKey).
+type redisMulti struct {
 	r     *Redis
-	step  Step
 	what  string
 	conn  *redis.Conn // WATCH, then MULTI and the queued commands
 	multi bool        // MULTI sent
 	done  bool
 }
 
+func (r *Redis) newMulti(what string) redisMulti {
+	return redisMulti{r: r, what: what, conn: r.client.Conn()}
+}
+
+// watch WATCHes keys and every view's key set. On error it aborts.
+func (rm *redisMulti) watch(ctx context.Context, keys ...string) error {
+	args := []any{"WATCH"}
+	for _, k := range keys {
+		args = append(args, k)
+	}
+	for _, v := range rm.r.order {
+		args = append(args, v.keysKey)
+	}
+	if err := rm.conn.Do(ctx, args...).Err(); err != nil {
+		rm.Abort()
+		return fmt.Errorf("sink %s: %s: watch: %w", rm.r.cfg.Name, rm.what, err)
+	}
+	return nil
+}
+
+// begin clears the record a crash may have left and sends MULTI. On
+// error it aborts.
+func (rm *redisMulti) begin(ctx context.Context) error {
+	if err := rm.clearRecord(ctx); err != nil {
+		rm.Abort()
+		return err
+	}
+	if err := rm.conn.Do(ctx, "MULTI").Err(); err != nil {
+		rm.Abort()
+		return fmt.Errorf("sink %s: %s: multi: %w", rm.r.cfg.Name, rm.what, err)
+	}
+	rm.multi = true
+	return nil
+}
+
+// queue queues commands, built by fill, in the MULTI.
+func (rm *redisMulti) queue(ctx context.Context, what string, fill func(do func(args ...any))) error {
+	var queued []*redis.Cmd
+	_, err := rm.conn.Pipelined(ctx, func(p redis.Pipeliner) error {
+		fill(func(args ...any) { queued = append(queued, p.Do(ctx, args...)) })
+		return nil
+	})
+	if err == nil {
+		for _, c := range queued {
+			if err = c.Err(); err != nil {
+				break
+			}
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("sink %s: %s: queue %s: %w", rm.r.cfg.Name, rm.what, what, err)
+	}
+	return nil
+}
+
+// exec runs the queued commands; whatever happens, the MULTI is over.
+func (rm *redisMulti) exec(ctx context.Context) error {
+	r, what := rm.r, rm.what
+	res, err := rm.conn.Do(ctx, "EXEC").Slice()
+	rm.multi = false // EXEC ends the MULTI, whatever it returned
+	defer rm.Abort() // releases the connection and the record
+	if errors.Is(err, redis.Nil) {
+		return fmt.Errorf("sink %s: %s: %w", r.cfg.Name, what, ErrConcurrentWrite)
+	}
+	if err != nil {
+		return fmt.Errorf("sink %s: %s: exec: %w", r.cfg.Name, what, err)
+	}
+	for _, v := range res {
+		// Not expected: every command was checked to meet keys of its
+		// type. Redis has run the others, so the sink is out of sync.
+		if e, ok := v.(redis.Error); ok {
+			return fmt.Errorf("sink %s: %s: a command of the transaction failed after the others ran: %v: %w", r.cfg.Name, what, e, ErrOutOfSync)
+		}
+	}
+	return nil
+}
+
+// redisParts is one step of a Redis sink written in parts.
+type redisParts struct {
+	redisMulti
+	step Step
+}
+
 // clearRecord deletes the record of keys the step's parts touched.
-func (rp *redisParts) clearRecord(ctx context.Context) error {
-	keys := make([]string, len(rp.r.order))
-	for i, v := range rp.r.order {
-		keys[i] = redisPartsKey(rp.r.cfg.Prefix, v.seg)
+func (rm *redisMulti) clearRecord(ctx context.Context) error {
+	keys := make([]string, len(rm.r.order))
+	for i, v := range rm.r.order {
+		keys[i] = redisPartsKey(rm.r.cfg.Prefix, v.seg)
 	}
 	if len(keys) == 0 {
 		return nil
 	}
-	if err := rp.r.client.Del(ctx, keys...).Err(); err != nil {
-		return fmt.Errorf("sink %s: %s: clear the record of parts: %w", rp.r.cfg.Name, rp.what, err)
+	if err := rm.r.client.Del(ctx, keys...).Err(); err != nil {
+		return fmt.Errorf("sink %s: %s: clear the record of parts: %w", rm.r.cfg.Name, rm.what, err)
 	}
 	return nil
 }
@@ -169,22 +244,7 @@ func (rp *redisParts) write(ctx context.Context, deltas []Delta) error {
 	if err != nil {
 		return fmt.Errorf("sink %s: %s: record the part: %w", r.cfg.Name, what, err)
 	}
-	var queued []*redis.Cmd
-	_, err = rp.conn.Pipelined(ctx, func(p redis.Pipeliner) error {
-		r.queueChanges(func(args ...any) { queued = append(queued, p.Do(ctx, args...)) }, changes)
-		return nil
-	})
-	if err == nil {
-		for _, c := range queued {
-			if err = c.Err(); err != nil {
-				break
-			}
-		}
-	}
-	if err != nil {
-		return fmt.Errorf("sink %s: %s: queue the part: %w", r.cfg.Name, what, err)
-	}
-	return nil
+	return rp.queue(ctx, "the part", func(do func(args ...any)) { r.queueChanges(do, changes) })
 }
 
 // Commit queues the progress and runs the step's transaction.
@@ -193,51 +253,195 @@ func (rp *redisParts) Commit(ctx context.Context) error {
 	if rp.done {
 		return fmt.Errorf("sink %s: %s: commit after the end of the step", r.cfg.Name, what)
 	}
-	if err := rp.conn.Do(ctx, "SET", r.progressKey(), rp.step.LSN.String()).Err(); err != nil {
-		rp.Abort()
-		return fmt.Errorf("sink %s: %s: queue the progress: %w", r.cfg.Name, what, err)
-	}
-	res, err := rp.conn.Do(ctx, "EXEC").Slice()
-	rp.multi = false // EXEC ends the MULTI, whatever it returned
-	if errors.Is(err, redis.Nil) {
-		rp.Abort()
-		return fmt.Errorf("sink %s: %s: %w", r.cfg.Name, what, ErrConcurrentWrite)
-	}
+	err := rp.queue(ctx, "the progress", func(do func(args ...any)) { do("SET", r.progressKey(), rp.step.LSN.String()) })
 	if err != nil {
 		rp.Abort()
-		return fmt.Errorf("sink %s: %s: exec: %w", r.cfg.Name, what, err)
+		return err
 	}
-	rp.Abort() // releases the connection and the record; the step is in
-	for _, v := range res {
-		// Not expected: every command was checked to meet keys of its
-		// type. Redis has run the others, so the sink is out of sync.
-		if e, ok := v.(redis.Error); ok {
-			return fmt.Errorf("sink %s: %s: a command of the transaction failed after the others ran: %v: %w", r.cfg.Name, what, e, ErrOutOfSync)
-		}
+	if err := rp.exec(ctx); err != nil {
+		return err
 	}
 	r.log.Debug("step applied in parts", "lsn", rp.step.LSN)
 	return nil
 }
 
-// Abort discards what the step queued, releases its connection and
-// deletes its record of parts. It is also how every other end of the step
-// cleans up; after the first call it does nothing.
-func (rp *redisParts) Abort() {
-	if rp.done {
+// Abort discards what was queued, releases the connection and deletes the
+// record of parts. It is also how every other end of the MULTI cleans up;
+// after the first call it does nothing.
+func (rm *redisMulti) Abort() {
+	if rm.done {
 		return
 	}
-	rp.done = true
+	rm.done = true
 	// Not the caller's context: it may be the one that was cancelled.
 	ctx := context.Background()
 	end := "UNWATCH"
-	if rp.multi {
+	if rm.multi {
 		end = "DISCARD" // also unwatches
 	}
-	if err := rp.conn.Do(ctx, end).Err(); err != nil {
-		rp.r.log.Warn("ending a step in parts failed", "lsn", rp.step.LSN, "command", end, "err", err)
+	if err := rm.conn.Do(ctx, end).Err(); err != nil {
+		rm.r.log.Warn("ending a transaction in parts failed", "what", rm.what, "command", end, "err", err)
 	}
-	rp.conn.Close()
-	if err := rp.clearRecord(ctx); err != nil {
-		rp.r.log.Warn("the record of a step in parts was left; the next step in parts clears it", "err", err)
+	rm.conn.Close()
+	if err := rm.clearRecord(ctx); err != nil {
+		rm.r.log.Warn("the record of a transaction in parts was left; the next one clears it", "what", rm.what, "err", err)
 	}
+}
+
+// BeginLoad implements PartsLoader, so that ripple need not hold a large
+// load's rows whole for a Redis sink: the load is one MULTI/EXEC, as in
+// Load, on a connection of its own. BeginLoad WATCHes the progress, the
+// catalog, the owners and every view's key set, checks under WATCH that
+// the views are this pipeline's (I6), sends MULTI and queues the deletion
+// of every view's rows, read from its key set a page at a time (SSCAN, on
+// another connection: the queued deletions have not run). Each Write
+// queues its rows; a row's key is recorded in the view's record of parts
+// (redisPartsKey) as it is queued, so that two rows sharing a key fail the
+// load in any part. Commit queues the catalog entries, the ownership
+// records and the progress, and sends EXEC.
+func (r *Redis) BeginLoad(ctx context.Context, lsn row.LSN) (LoadParts, error) {
+	if r.client == nil {
+		return nil, fmt.Errorf("sink %s: load: sink is not open", r.cfg.Name)
+	}
+	rl := &redisLoad{redisMulti: r.newMulti("load at " + lsn.String()), lsn: lsn}
+	if err := rl.watch(ctx, r.progressKey(), r.catalogKey(), r.ownersKey()); err != nil {
+		return nil, err
+	}
+	// Re-checked under WATCH: keys may have appeared since Open, and a
+	// load must never delete rows ripple did not write.
+	if err := r.checkOwned(ctx, rl.conn); err != nil {
+		rl.Abort()
+		return nil, err
+	}
+	// Fails on a catalog of the wrong type before anything is queued.
+	if err := rl.conn.HLen(ctx, r.catalogKey()).Err(); err != nil {
+		rl.Abort()
+		return nil, fmt.Errorf("sink %s: %s: read catalog %s: %w", r.cfg.Name, rl.what, r.catalogKey(), err)
+	}
+	if err := rl.begin(ctx); err != nil {
+		return nil, err
+	}
+	for _, v := range r.order {
+		var cursor uint64
+		for {
+			keys, next, err := r.client.SScan(ctx, v.keysKey, cursor, "", redisBatch).Result()
+			if err != nil {
+				rl.Abort()
+				return nil, fmt.Errorf("sink %s: %s: read %s: %w", r.cfg.Name, rl.what, v.keysKey, err)
+			}
+			// SSCAN may return a key twice; a second DEL of it is harmless.
+			if len(keys) > 0 {
+				err = rl.queue(ctx, "the old rows' deletion", func(do func(args ...any)) {
+					args := make([]any, 0, len(keys)+1)
+					args = append(args, "DEL")
+					for _, k := range keys {
+						args = append(args, k)
+					}
+					do(args...)
+				})
+				if err != nil {
+					rl.Abort()
+					return nil, err
+				}
+			}
+			if cursor = next; cursor == 0 {
+				break
+			}
+		}
+		if err := rl.queue(ctx, "the key set's deletion", func(do func(args ...any)) { do("DEL", v.keysKey) }); err != nil {
+			rl.Abort()
+			return nil, err
+		}
+	}
+	return rl, nil
+}
+
+// redisLoad is one load of a Redis sink in parts.
+type redisLoad struct {
+	redisMulti
+	lsn row.LSN
+}
+
+// Write checks rows of view and queues them. After an error the load is
+// over: it is discarded at once, and a later Commit fails.
+func (rl *redisLoad) Write(ctx context.Context, view row.TableName, rows []row.Update) error {
+	err := rl.write(ctx, view, rows)
+	if err != nil {
+		rl.Abort()
+	}
+	return err
+}
+
+func (rl *redisLoad) write(ctx context.Context, view row.TableName, rows []row.Update) error {
+	r, what := rl.r, rl.what
+	if rl.done {
+		return fmt.Errorf("sink %s: %s: write after the end of the load", r.cfg.Name, what)
+	}
+	v, ok := r.views[view]
+	if !ok {
+		return fmt.Errorf("sink %s: load: view %s is not one of the sink's views", r.cfg.Name, view)
+	}
+	for _, u := range rows {
+		if u.W < 1 {
+			return fmt.Errorf("sink %s: load view %s: row %s has weight %d; a load holds insertions only",
+				r.cfg.Name, view, formatRow(u.Row), u.W)
+		}
+	}
+	if err := checkDelta(r.cfg.Name, v.View, Delta{View: view, Rows: rows}); err != nil {
+		return fmt.Errorf("load: %w", err)
+	}
+	enc := make([]redisRow, 0, len(rows))
+	for _, u := range rows {
+		if u.W != 1 {
+			return r.notUniqueError(v, what, u)
+		}
+		enc = append(enc, v.encode(u.Row))
+	}
+	// Each key recorded once: a key already in the record is a second row
+	// with the same key, in this part or an earlier one.
+	rec := redisPartsKey(r.cfg.Prefix, v.seg)
+	var set []*redis.BoolCmd
+	_, err := r.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for _, rr := range enc {
+			set = append(set, p.HSetNX(ctx, rec, rr.key, "1"))
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("sink %s: %s: record the part: %w", r.cfg.Name, what, err)
+	}
+	for i, c := range set {
+		if !c.Val() {
+			return r.notUniqueError(v, what, rows[i])
+		}
+	}
+	return rl.queue(ctx, "the rows", func(do func(args ...any)) { r.queueInsertions(do, v, enc) })
+}
+
+// Commit queues the catalog, the ownership records and the progress, and
+// runs the load's transaction.
+func (rl *redisLoad) Commit(ctx context.Context) error {
+	r, what := rl.r, rl.what
+	if rl.done {
+		return fmt.Errorf("sink %s: %s: commit after the end of the load", r.cfg.Name, what)
+	}
+	err := rl.queue(ctx, "the catalog and the progress", func(do func(args ...any)) {
+		for _, v := range r.order {
+			do("HSET", r.catalogKey(), v.seg, v.entry)
+			do("HSET", r.ownersKey(), v.seg, r.pipeline)
+		}
+		do("SET", r.progressKey(), rl.lsn.String())
+	})
+	if err != nil {
+		rl.Abort()
+		return err
+	}
+	if err := rl.exec(ctx); err != nil {
+		return err
+	}
+	for _, v := range r.order {
+		v.ready = true
+	}
+	r.log.Info("sink loaded", "views", len(r.order), "lsn", rl.lsn)
+	return nil
 }

@@ -174,3 +174,95 @@ func TestRedisParts(t *testing.T) {
 	}
 	noRecord("after forget")
 }
+
+// TestRedisLoadParts loads a view in parts over an old load of 2,500 rows
+// (more than one page of SSCAN): another client sees the old rows until
+// the commit and then exactly the new ones; two rows sharing a key in
+// different parts fail the load; an abort leaves the old rows; the record
+// of parts is gone after each.
+func TestRedisLoadParts(t *testing.T) {
+	addr := redistest.Start(t)
+	ctx := context.Background()
+	v := View{
+		Name:    row.TableName{Schema: "public", Name: "lv"},
+		Columns: row.Schema{{Name: "id", Type: row.Int8}, {Name: "a", Type: row.Text}},
+		Key:     []int{0},
+	}
+	rows := func(from, to int64, a string) []row.Update {
+		var us []row.Update
+		for i := from; i < to; i++ {
+			us = append(us, row.Update{Row: row.Row{row.NewInt(i), row.NewText(a)}, W: 1})
+		}
+		return us
+	}
+	s, _ := openRedis(t, addr, "p", v)
+	var _ PartsLoader = s
+	c := redisClient(t, addr)
+	old := rows(0, 2500, "old")
+	if err := s.Load(ctx, 10, map[row.TableName][]row.Update{v.Name: old}); err != nil {
+		t.Fatal(err)
+	}
+	record := redisPartsKey(DefaultRedisPrefix, redisViewSegment(v.Name))
+	check := func(when string, want []row.Update, lsn row.LSN) {
+		t.Helper()
+		redisCheckDump(t, s, v.Name, want)
+		if n, _ := c.Exists(ctx, record).Result(); n != 0 {
+			t.Fatalf("%s: the record of parts is left", when)
+		}
+		if got, err := s.Progress(ctx); err != nil || got != lsn {
+			t.Fatalf("%s: progress %s (%v), want %s", when, got, err, lsn)
+		}
+		// No row hash outside the key set (old rows all deleted).
+		keys, err := c.Keys(ctx, "ripple:public.lv:*").Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(keys) != len(want)+1 { // the rows' hashes and __keys
+			t.Fatalf("%s: %d keys under the view, want %d rows and the key set", when, len(keys), len(want))
+		}
+	}
+	begin := func() LoadParts {
+		t.Helper()
+		lp, err := s.BeginLoad(ctx, 20)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return lp
+	}
+
+	lp := begin()
+	if err := lp.Write(ctx, v.Name, rows(5000, 5010, "new")); err != nil {
+		t.Fatal(err)
+	}
+	lp.Abort()
+	check("after an abort", old, 10)
+
+	lp = begin()
+	if err := lp.Write(ctx, v.Name, rows(5000, 5010, "new")); err != nil {
+		t.Fatal(err)
+	}
+	if err := lp.Write(ctx, v.Name, rows(5009, 5011, "again")); err == nil || !strings.Contains(err.Error(), "not unique") {
+		t.Fatalf("a key of an earlier part loaded again: %v, want a not-unique error", err)
+	}
+	if err := lp.Commit(ctx); err == nil {
+		t.Fatal("commit after a refused part succeeded")
+	}
+	check("after a refused part", old, 10)
+
+	lp = begin()
+	var want []row.Update
+	for i := int64(0); i < 3; i++ {
+		part := rows(1000+100*i, 1000+100*i+60, "new")
+		if err := lp.Write(ctx, v.Name, part); err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, part...)
+		if n, _ := c.SCard(ctx, "ripple:public.lv:__keys").Result(); n != int64(len(old)) {
+			t.Fatalf("another client sees %d keys during the load, want the %d old ones", n, len(old))
+		}
+	}
+	if err := lp.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	check("after the commit", want, 20)
+}
