@@ -100,7 +100,9 @@ func TestMySQLLoadParts(t *testing.T) {
 	v := View{Name: row.TableName{Schema: "public", Name: "lv"}, Columns: row.Schema{{Name: "a", Type: row.Int4}, {Name: "f", Type: row.Float8}}}
 	s, _ := openMySQL(t, dsn, v)
 	var _ PartsLoader = s
-	r := func(a int64, f float64) row.Update { return row.Update{Row: row.Row{row.NewInt(a), row.NewFloat(f)}, W: 1} }
+	r := func(a int64, f float64) row.Update {
+		return row.Update{Row: row.Row{row.NewInt(a), row.NewFloat(f)}, W: 1}
+	}
 	old := []row.Update{r(1, 0.5), r(2, 1.5)}
 	if err := s.Load(ctx, 100, map[row.TableName][]row.Update{v.Name: old}); err != nil {
 		t.Fatal(err)
