@@ -208,9 +208,14 @@ state_dir: ./state
 	stopRipple(t, p)
 	bBefore = query(wb, "SELECT string_agg(xmin::text, ',') FROM public.total")
 	slotLSN := query(srcConn, "SELECT confirmed_flush_lsn::text FROM pg_replication_slots WHERE slot_name = 'ripple'")
-	code, out = runRipple(t, nil, "resync", "--config", cfg, "--http", "", "--view", "public.ratio")
+	// With operator_memory 0 the rebuilt view's rows are gathered on disk
+	// and streamed into the sink's load.
+	code, out = runRipple(t, []string{"RIPPLE_OPERATOR_MEMORY=0"}, "resync", "--config", cfg, "--http", "", "--view", "public.ratio")
 	if code != 0 || !strings.Contains(out, "resync done") {
 		t.Fatalf("resync --view public.ratio: exit %d\n%s", code, out)
+	}
+	if !strings.Contains(out, "gathered on disk") {
+		t.Errorf("resync --view public.ratio with operator_memory 0 did not gather the view's rows on disk:\n%s", out)
 	}
 	if got := query(wb, "SELECT string_agg(xmin::text, ',') FROM public.total"); got != bBefore {
 		t.Errorf("resync --view public.ratio loaded sink b again (xmin %s, was %s)", got, bBefore)

@@ -334,7 +334,7 @@ func (e *engine) restore(store *state.Store, cp *state.Checkpoint) error {
 		}
 	}
 	if len(keep) > 0 {
-		gathered = newGatherer()
+		gathered = newGatherer().spillTo(e.spill, e.loadMemory)
 	}
 	counts := map[string]int64{}
 	inputs := map[row.TableName]dataflow.Batch{}
@@ -394,7 +394,15 @@ func (e *engine) restore(store *state.Store, cp *state.Checkpoint) error {
 	}
 	e.restored = nil
 	if gathered != nil {
-		e.restored = gathered.result(e.failed)
+		if err := gathered.finish(e.failed); err != nil {
+			gathered.drop()
+			return fmt.Errorf("resume from %s: %w", store.Dir(), err)
+		}
+		e.restored = gathered
+		if len(gathered.disk) > 0 {
+			e.log.Info("resume: the rows of the views to load again were gathered on disk: they exceed what the arrangements leave of operator_memory",
+				"rows", gathered.moved, "operator_memory", e.operatorMemory)
+		}
 	}
 	for name := range e.views {
 		e.viewRows[name.String()] = counts[name.String()]
@@ -413,11 +421,22 @@ func (e *engine) restore(store *state.Store, cp *state.Checkpoint) error {
 // transaction; its progress goes back to the checkpoint's LSN and the
 // transactions after it are applied again. After a rebuild a checkpoint
 // records that its views no longer fail.
-func (e *engine) reload(ctx context.Context, cp *state.Checkpoint, fp, slot string) error {
-	out := e.restored
+func (e *engine) reload(ctx context.Context, cp *state.Checkpoint, fp, slot string) (err error) {
+	g := e.restored
 	e.restored = nil
+	if g != nil {
+		defer func() {
+			if derr := g.drop(); derr != nil && err == nil {
+				err = fmt.Errorf("reload: %w", derr)
+			}
+		}()
+	}
 	if !e.temporal && len(e.rebuild) == 0 {
 		return nil
+	}
+	counted := map[string]bool{} // restore counted the views' rows
+	for name := range e.views {
+		counted[name.String()] = true
 	}
 	var rebuilt []string
 	for _, t := range e.targets {
@@ -441,17 +460,13 @@ func (e *engine) reload(ctx context.Context, cp *state.Checkpoint, fp, slot stri
 		if !rebuild && (!temporal || !cp.TickPending && e.sinkLSN[name] <= cp.Sinks[name]) {
 			continue
 		}
-		rows := make(map[row.TableName][]row.Update, len(t.Views))
-		for _, v := range t.Views {
-			rows[v] = out[v.String()]
-		}
 		if rebuild {
 			e.log.Info("rebuilding a sink's views from ripple's state", "sink", name, "views", len(t.Views), "checkpoint_lsn", cp.LSN, "sink_lsn", e.sinkLSN[name])
 		} else {
 			e.log.Warn("a sink may hold changes of views with temporal filters that ripple's checkpoint does not record (ripple stopped while committing); loading it again from the state",
 				"sink", name, "sink_lsn", e.sinkLSN[name], "checkpoint_lsn", cp.LSN, "tick_pending", cp.TickPending)
 		}
-		if err := t.Sink.Load(ctx, cp.LSN, rows); err != nil {
+		if err := e.loadSink(ctx, t, cp.LSN, g, counted); err != nil {
 			return fmt.Errorf("reload sink %s: %w", name, err)
 		}
 		e.sinkLSN[name] = cp.LSN

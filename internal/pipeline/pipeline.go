@@ -274,7 +274,7 @@ type engine struct {
 	lastCommit  time.Time
 	// restored is the views' contents rebuilt by restore, until
 	// reload has used them.
-	restored map[string]dataflow.Batch
+	restored *gatherer
 	// rebuild are the views whose sinks reload loads again from the
 	// state (Config.ResyncViews, widened to whole sinks).
 	rebuild map[string]bool
