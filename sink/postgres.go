@@ -332,9 +332,15 @@ func (p *Postgres) Load(ctx context.Context, lsn row.LSN, rows map[row.TableName
 	if p.conn == nil {
 		return fmt.Errorf("sink %s: load: sink is not open", p.cfg.Name)
 	}
-	for name := range rows {
-		if _, ok := p.views[name]; !ok {
+	// Every row is checked before the tables are emptied or re-created
+	// (and locked): a refused Load takes no lock.
+	for name, us := range rows {
+		v, ok := p.views[name]
+		if !ok {
 			return fmt.Errorf("sink %s: load: view %s is not one of the sink's views", p.cfg.Name, name)
+		}
+		if err := p.checkLoadRows(v, us); err != nil {
+			return err
 		}
 	}
 	lp, err := p.BeginLoad(ctx, lsn)
@@ -342,6 +348,7 @@ func (p *Postgres) Load(ctx context.Context, lsn row.LSN, rows map[row.TableName
 		return err
 	}
 	defer lp.Abort()
+	lp.(*pgLoad).checked = true
 	for _, v := range p.order {
 		if err := lp.Write(ctx, v.Name, rows[v.Name]); err != nil {
 			return err
@@ -387,12 +394,27 @@ func (p *Postgres) BeginLoad(ctx context.Context, lsn row.LSN) (LoadParts, error
 
 // pgLoad is one open load of a Postgres sink.
 type pgLoad struct {
-	p     *Postgres
-	lsn   row.LSN
-	tx    pgx.Tx
-	fresh map[*pgView]bool // tables created by this load, without their index yet
-	rows  map[*pgView]int64
-	done  bool
+	p       *Postgres
+	lsn     row.LSN
+	tx      pgx.Tx
+	fresh   map[*pgView]bool // tables created by this load, without their index yet
+	rows    map[*pgView]int64
+	checked bool // Load checked every row before it began
+	done    bool
+}
+
+// checkLoadRows checks rows loaded into v: insertions only, of v's width.
+func (p *Postgres) checkLoadRows(v *pgView, rows []row.Update) error {
+	for _, u := range rows {
+		if u.W < 1 {
+			return fmt.Errorf("sink %s: load view %s: row %s has weight %d; a load holds insertions only",
+				p.cfg.Name, v.Name, formatRow(u.Row), u.W)
+		}
+	}
+	if err := checkDelta(p.cfg.Name, v.View, Delta{View: v.Name, Rows: rows}); err != nil {
+		return fmt.Errorf("load: %w", err)
+	}
+	return nil
 }
 
 // Write copies rows, insertions only, into view's table. After an error
@@ -414,14 +436,10 @@ func (lp *pgLoad) write(ctx context.Context, view row.TableName, rows []row.Upda
 	if !ok {
 		return fmt.Errorf("sink %s: load: view %s is not one of the sink's views", p.cfg.Name, view)
 	}
-	for _, u := range rows {
-		if u.W < 1 {
-			return fmt.Errorf("sink %s: load view %s: row %s has weight %d; a load holds insertions only",
-				p.cfg.Name, view, formatRow(u.Row), u.W)
+	if !lp.checked {
+		if err := p.checkLoadRows(v, rows); err != nil {
+			return err
 		}
-	}
-	if err := checkDelta(p.cfg.Name, v.View, Delta{View: view, Rows: rows}); err != nil {
-		return fmt.Errorf("load: %w", err)
 	}
 	n, err := p.copyRows(ctx, v, rows)
 	if err != nil {

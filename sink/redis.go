@@ -82,6 +82,11 @@ const redisBatch = 1000
 //	{prefix}__owners               HASH   field = "s.v", value = the pipeline
 //	                                      that loaded it; shared by every
 //	                                      pipeline under the prefix.
+//	{prefix}__parts:s.v            HASH   while a step or load in parts is
+//	                                      open: field = a row key its parts
+//	                                      touched, value = "1" (inserted)
+//	                                      or "0" (retracted); deleted when
+//	                                      it ends.
 //
 // {key} is the key columns' text joined with ':', each with '\' written
 // "\\" and ':' written "\:", a NULL written "\N", and a leading '_' of
@@ -119,6 +124,7 @@ type Redis struct {
 	log *slog.Logger
 
 	client   *redis.Client // nil until Open
+	txClient *redis.Client // for transactions in parts (redisMulti); set with client
 	pipeline string
 	views    map[row.TableName]*redisView
 	order    []*redisView // views in Open's order
@@ -241,6 +247,15 @@ func (r *Redis) Open(ctx context.Context, pipeline string, views []View) (row.LS
 			return 0, err
 		}
 		r.client = c
+		// Transactions in parts run on connections of their own, dialled
+		// for each and closed after it (their WATCH or MULTI never reaches
+		// another caller), with no read timeout: the EXEC of a large one
+		// takes as long as Redis needs to run it. The caller's context
+		// still bounds every command.
+		txOpts := *c.Options()
+		txOpts.ReadTimeout = -1
+		txOpts.ContextTimeoutEnabled = true
+		r.txClient = redis.NewClient(&txOpts)
 	}
 	r.pipeline = pipeline
 	r.views = make(map[row.TableName]*redisView, len(views))
@@ -659,8 +674,8 @@ func (r *Redis) Close() error {
 	if r.client == nil {
 		return nil
 	}
-	err := r.client.Close()
-	r.client = nil
+	err := errors.Join(r.client.Close(), r.txClient.Close())
+	r.client, r.txClient = nil, nil
 	if err != nil {
 		return fmt.Errorf("sink %s: close: %w", r.cfg.Name, err)
 	}

@@ -64,7 +64,7 @@ type redisMulti struct {
 }
 
 func (r *Redis) newMulti(what string) redisMulti {
-	return redisMulti{r: r, what: what, conn: r.client.Conn()}
+	return redisMulti{r: r, what: what, conn: r.txClient.EphemeralConn()}
 }
 
 // watch WATCHes keys and every view's key set. On error it aborts.
@@ -282,7 +282,9 @@ func (rm *redisMulti) Abort() {
 	if err := rm.conn.Do(ctx, end).Err(); err != nil {
 		rm.r.log.Warn("ending a transaction in parts failed", "what", rm.what, "command", end, "err", err)
 	}
-	rm.conn.Close()
+	if err := rm.conn.Close(); err != nil {
+		rm.r.log.Warn("closing a transaction's connection failed", "what", rm.what, "err", err)
+	}
 	if err := rm.clearRecord(ctx); err != nil {
 		rm.r.log.Warn("the record of a transaction in parts was left; the next one clears it", "what", rm.what, "err", err)
 	}

@@ -142,6 +142,7 @@ func TestRedisParts(t *testing.T) {
 		t.Fatalf("commit after another writer: %v, want ErrConcurrentWrite", err)
 	}
 	check("after a concurrent write", 12)
+	noRecord("after a concurrent write")
 
 	// A record left by a crash (a part that inserted key 8) is cleared
 	// when the next step in parts begins, and a whole step works between.
@@ -173,6 +174,21 @@ func TestRedisParts(t *testing.T) {
 		t.Fatal(err)
 	}
 	noRecord("after forget")
+	// No connection was left in a MULTI (flag x) or watching keys.
+	list, err := c.ClientList(ctx).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(list), "\n") {
+		for _, f := range strings.Fields(line) {
+			if flags, ok := strings.CutPrefix(f, "flags="); ok && strings.Contains(flags, "x") {
+				t.Errorf("a connection is left in a MULTI: %s", line)
+			}
+			if n, ok := strings.CutPrefix(f, "watch="); ok && n != "0" {
+				t.Errorf("a connection is left watching keys: %s", line)
+			}
+		}
+	}
 }
 
 // TestRedisLoadParts loads a view in parts over an old load of 2,500 rows

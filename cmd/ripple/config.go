@@ -428,8 +428,9 @@ func (c *Config) memoryLimit() int64 {
 
 // applyMemoryLimit sets the process's soft memory limit from memory_limit
 // and returns what it was, for the caller to put back (0: nothing set). A
-// limit below the two budgets is allowed but logged: the collector then
-// runs often, for nothing once the live heap passes it.
+// limit below the two budgets is allowed, but logged when there is a
+// state_dir (belowBudgets): the collector then runs often, for nothing
+// once the live heap passes it.
 func applyMemoryLimit(c *Config) (restore func()) {
 	n := c.memoryLimit()
 	if n <= 0 {

@@ -90,19 +90,25 @@ func (g *gatherer) bucket(view string) []byte {
 
 // toDisk moves every change held in memory to the spill store.
 func (g *gatherer) toDisk() error {
-	for name, b := range g.out {
-		prefix := g.bucket(name)
-		for _, u := range b {
-			if u.W == 0 {
-				continue
+	err := g.spill.AddBatch(func(add func(key []byte, w int64) error) error {
+		for name, b := range g.out {
+			prefix := g.bucket(name)
+			for _, u := range b {
+				if u.W == 0 {
+					continue
+				}
+				g.key = row.AppendBinary(append(g.key[:0], prefix...), u.Row)
+				if err := add(g.key, int64(u.W)); err != nil {
+					return err
+				}
 			}
-			g.key = row.AppendBinary(append(g.key[:0], prefix...), u.Row)
-			if err := g.spill.Add(g.key, int64(u.W)); err != nil {
-				return fmt.Errorf("gather the views' changes on disk: %w", err)
-			}
+			g.disk[name] = true
+			g.moved += int64(len(b))
 		}
-		g.disk[name] = true
-		g.moved += int64(len(b))
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("gather the views' changes on disk: %w", err)
 	}
 	clear(g.out)
 	clear(g.sizeAt)

@@ -16,7 +16,8 @@ import (
 // chunk after chunk) in memory and with a spill store and a small budget:
 // both must finish with the same consolidated changes per view, read in
 // chunks or whole, the failed view left out, and drop must leave nothing in
-// the store.
+// the store. A third gatherer, with a spill store but room enough, must
+// give the same from memory.
 func TestGathererOnDisk(t *testing.T) {
 	sp, err := state.OpenSpill(t.TempDir(), 0, nil)
 	if err != nil {
@@ -27,6 +28,7 @@ func TestGathererOnDisk(t *testing.T) {
 	mem := newGatherer()
 	budget := int64(64 << 10)
 	disk := newGatherer().spillTo(sp, func() int64 { return budget })
+	roomy := newGatherer().spillTo(sp, func() int64 { return 1 << 40 }) // never moves
 	views := []string{"public.ident", "public.agg", "public.failed", "public.empty"}
 	live := map[string][]row.Row{}
 	for step := 0; step < 200; step++ {
@@ -56,6 +58,12 @@ func TestGathererOnDisk(t *testing.T) {
 		if err := disk.add(out); err != nil {
 			t.Fatal(err)
 		}
+		if err := roomy.add(out); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(roomy.disk) != 0 {
+		t.Fatal("a gatherer within its budget moved to disk")
 	}
 	if len(disk.disk) == 0 || disk.moved == 0 {
 		t.Fatal("the gatherer never moved its changes to disk")
@@ -63,6 +71,9 @@ func TestGathererOnDisk(t *testing.T) {
 	failed := map[string]state.FailedView{"public.failed": {}}
 	want := mem.result(failed)
 	if err := disk.finish(failed); err != nil {
+		t.Fatal(err)
+	}
+	if err := roomy.finish(failed); err != nil {
 		t.Fatal(err)
 	}
 	text := func(b dataflow.Batch) []string {
@@ -73,34 +84,36 @@ func TestGathererOnDisk(t *testing.T) {
 		slices.Sort(out)
 		return out
 	}
-	for _, v := range views {
-		exp := text(want[v])
-		var chunks dataflow.Batch
-		n := 0
-		if err := disk.each(v, 97, func(b dataflow.Batch) error {
-			if len(b) > 97 || len(b) == 0 {
-				t.Fatalf("view %s: a chunk of %d rows", v, len(b))
+	for _, g := range []*gatherer{disk, roomy} {
+		for _, v := range views {
+			exp := text(want[v])
+			var chunks dataflow.Batch
+			n := 0
+			if err := g.each(v, 97, func(b dataflow.Batch) error {
+				if len(b) > 97 || len(b) == 0 {
+					t.Fatalf("view %s: a chunk of %d rows", v, len(b))
+				}
+				n++
+				chunks = append(chunks, b...)
+				return nil
+			}); err != nil {
+				t.Fatal(err)
 			}
-			n++
-			chunks = append(chunks, b...)
-			return nil
-		}); err != nil {
-			t.Fatal(err)
-		}
-		whole, err := disk.batch(v)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, got := range [][]string{text(chunks), text(whole)} {
-			if !slices.Equal(got, exp) {
-				t.Fatalf("view %s: gathered on disk %d changes, in memory %d\n got %.400v\nwant %.400v", v, len(got), len(exp), got, exp)
+			whole, err := g.batch(v)
+			if err != nil {
+				t.Fatal(err)
 			}
-		}
-		if v == "public.failed" && len(chunks) != 0 {
-			t.Fatal("the failed view's changes were returned")
-		}
-		if v == "public.ident" && (len(exp) < 1000 || n < 10) {
-			t.Fatalf("view %s: %d changes in %d chunks; the test needs many", v, len(exp), n)
+			for _, got := range [][]string{text(chunks), text(whole)} {
+				if !slices.Equal(got, exp) {
+					t.Fatalf("view %s: gathered on disk %d changes, in memory %d\n got %.400v\nwant %.400v", v, len(got), len(exp), got, exp)
+				}
+			}
+			if v == "public.failed" && len(chunks) != 0 {
+				t.Fatal("the failed view's changes were returned")
+			}
+			if v == "public.ident" && (len(exp) < 1000 || n < 10) {
+				t.Fatalf("view %s: %d changes in %d chunks; the test needs many", v, len(exp), n)
+			}
 		}
 	}
 	if err := disk.drop(); err != nil {

@@ -462,6 +462,18 @@ func (e *engine) load(ctx context.Context, lsn row.LSN) (err error) {
 	if err := g.finish(e.failed); err != nil {
 		return fmt.Errorf("initial load: %w", err)
 	}
+	// The views in memory are checked before any sink loads; those on
+	// disk as each sink reads them (loadSink), which may come after an
+	// earlier sink committed its load. Either is an engine bug, and the
+	// error ends the run before anything is checkpointed: the next start
+	// takes the snapshot again.
+	for name, b := range g.out {
+		for _, u := range b {
+			if u.W < 0 {
+				return fmt.Errorf("initial load: view %s produced a negative multiplicity for %v", name, u.Row)
+			}
+		}
+	}
 	counted := map[string]bool{}
 	for _, t := range e.targets {
 		start := time.Now()
@@ -636,7 +648,13 @@ func (e *engine) graphStep(now dataflow.Time, inputs map[row.TableName]dataflow.
 	out, err := e.plan.Graph.StepAt(now, inputs)
 	if e.spill != nil {
 		bytes, n, spilled := e.plan.Graph.OperatorMemory()
-		e.spill.ShareCache(bytes)
+		held := bytes // what the cache shares operator_memory with
+		for _, g := range []*gatherer{e.loadOut, e.restored} {
+			if g != nil {
+				held += g.total
+			}
+		}
+		e.spill.ShareCache(held)
 		if spilled > e.opSpilled {
 			e.log.Info("operator state moved to disk: the arrangements exceed operator_memory",
 				"arrangements_on_disk", spilled, "arrangements", n, "memory_bytes", bytes, "operator_memory", e.operatorMemory)

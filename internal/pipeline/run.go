@@ -201,8 +201,10 @@ func (r *run) run(ctx context.Context) (err error) {
 	if e.tableMemory == 0 {
 		e.tableMemory = DefaultTableMemory
 	}
-	// A spill store only for a graph with arrangements that could use it.
-	if _, n, _ := plan.Graph.OperatorMemory(); r.store != nil && n > 0 {
+	// A spill store with every state store: the graph's arrangements move
+	// there, and so do the view rows of a large load (gatherer), which
+	// even a graph without arrangements (an identity view) has.
+	if r.store != nil {
 		e.operatorMemory = cfg.OperatorMemory
 		if e.operatorMemory == 0 {
 			e.operatorMemory = DefaultOperatorMemory

@@ -179,6 +179,38 @@ func (s *Spill) Add(key []byte, w int64) (err error) {
 	return nil
 }
 
+// AddBatch is Add of every key and weight fill passes to add, written in
+// pebble batches of about 8 MiB (not atomically: see Spill).
+func (s *Spill) AddBatch(fill func(add func(key []byte, w int64) error) error) (err error) {
+	defer s.guard(&err)
+	if s.failed != nil {
+		return s.failed
+	}
+	b := s.db.NewBatch()
+	defer func() { b.Close() }()
+	err = fill(func(key []byte, w int64) error {
+		s.abuf = binary.AppendVarint(s.abuf[:0], w)
+		if err := b.Merge(key, s.abuf, nil); err != nil {
+			return err
+		}
+		if b.Len() < 8<<20 {
+			return nil
+		}
+		if err := b.Commit(pebble.NoSync); err != nil {
+			return err
+		}
+		b.Reset()
+		return nil
+	})
+	if err == nil {
+		err = b.Commit(pebble.NoSync)
+	}
+	if err != nil {
+		return fmt.Errorf("write operator spill store: %w", err)
+	}
+	return nil
+}
+
 // Delete removes key.
 func (s *Spill) Delete(key []byte) (err error) {
 	defer s.guard(&err)
