@@ -5,8 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"math/rand"
+	"slices"
 	"sort"
 	"time"
+
+	"github.com/rippledb/ripple/internal/pgcluster"
 )
 
 const incViews = `
@@ -84,6 +87,16 @@ ANALYZE;`, custs, n)
 	}
 	// change runs sql (one transaction) and returns the time from its
 	// commit to ripple having applied it to the sink.
+	// The load and the REFRESHes leave both clusters with many dirty
+	// buffers, which the checkpointer writes out over the next minutes on
+	// the same disk as the changes' commits: a checkpoint on each first,
+	// so that the changes are timed on quiet clusters at every size.
+	for _, c := range []*pgcluster.Cluster{e.Src, e.Snk} {
+		if err := c.Exec(ctx, db, "CHECKPOINT"); err != nil {
+			return 0, err
+		}
+	}
+	var last stepMark // the step of the last change
 	change := func(sql string, args ...any) (time.Duration, error) {
 		before, err := currentLSN(ctx, src)
 		if err != nil {
@@ -96,6 +109,7 @@ ANALYZE;`, custs, n)
 		if err != nil {
 			return 0, err
 		}
+		last = m
 		// From the source commit (its timestamp, this machine's clock) to
 		// the sink commit: replication, decoding, the dataflow step and
 		// the sink transaction.
@@ -103,13 +117,45 @@ ANALYZE;`, custs, n)
 	}
 	rng := rand.New(rand.NewSource(int64(n)))
 	var ones []time.Duration
+	// Where a one-row change's time goes: PostgreSQL's decoding and the
+	// stream (commit to ripple reading it), the engine, the sink's apply,
+	// and the rest (queue, checkpoint).
+	var stream, engine, sinkT, rest []time.Duration
+	// The sink's WAL per change: its growth with the tables' size is
+	// PostgreSQL's full-page images (the first change of a page after a
+	// checkpoint logs the whole page), which random rows of large tables
+	// hit at nearly every change.
+	snk, err := e.connect(ctx, e.Snk, db)
+	if err != nil {
+		return 0, err
+	}
+	defer snk.Close(ctx)
+	walBefore, err := currentLSN(ctx, snk)
+	if err != nil {
+		return 0, err
+	}
 	for i := 0; i < e.sizes.IncRepeats; i++ {
 		d, err := change("UPDATE orders SET amount = amount + 1 WHERE id = $1", 1+rng.Intn(n))
 		if err != nil {
 			return 0, err
 		}
 		ones = append(ones, d)
+		st := last.received.Sub(last.commit)
+		stream, engine, sinkT = append(stream, st), append(engine, last.engine), append(sinkT, last.sink)
+		rest = append(rest, d-st-last.engine-last.sink)
 	}
+	walAfter, err := currentLSN(ctx, snk)
+	if err != nil {
+		return 0, err
+	}
+	median := func(ds []time.Duration) time.Duration {
+		ds = slices.Clone(ds)
+		slices.Sort(ds)
+		return ds[len(ds)/2]
+	}
+	res.stage("%d rows: one-row change, medians of %d: %s in all; PostgreSQL's decoding and the stream %s, engine %s, sink %s (sink WAL %d B per change), queue and checkpoint %s",
+		n, len(ones), median(ones).Round(time.Microsecond), median(stream).Round(time.Microsecond), median(engine).Round(time.Microsecond),
+		median(sinkT).Round(time.Microsecond), int64(walAfter-walBefore)/int64(len(ones)), median(rest).Round(time.Microsecond))
 	sort.Slice(ones, func(i, j int) bool { return ones[i] < ones[j] })
 	one := ones[len(ones)/2]
 	ms := func(d time.Duration) float64 { return float64(d) / 1e6 }
