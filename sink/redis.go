@@ -249,9 +249,9 @@ func (r *Redis) Open(ctx context.Context, pipeline string, views []View) (row.LS
 		r.client = c
 		// Transactions in parts run on connections of their own, dialled
 		// for each and closed after it (their WATCH or MULTI never reaches
-		// another caller), with no read timeout: the EXEC of a large one
-		// takes as long as Redis needs to run it. The caller's context
-		// still bounds every command.
+		// another caller), without the client's read timeout: each
+		// command gets it through its context instead, but EXEC, whose
+		// deadline grows with the commands it runs (redisMulti).
 		txOpts := *c.Options()
 		txOpts.ReadTimeout = -1
 		txOpts.ContextTimeoutEnabled = true
@@ -410,9 +410,24 @@ func (r *Redis) Load(ctx context.Context, lsn row.LSN, rows map[row.TableName][]
 	if r.client == nil {
 		return fmt.Errorf("sink %s: load: sink is not open", r.cfg.Name)
 	}
-	for name := range rows {
-		if _, ok := r.views[name]; !ok {
+	// Every row is checked before anything is sent: a refused Load
+	// touches nothing.
+	what := "load at " + lsn.String()
+	for name, us := range rows {
+		v, ok := r.views[name]
+		if !ok {
 			return fmt.Errorf("sink %s: load: view %s is not one of the sink's views", r.cfg.Name, name)
+		}
+		if err := r.checkLoadRows(v, us); err != nil {
+			return err
+		}
+		seen := make(map[string]bool, len(us))
+		for _, u := range us {
+			k := string(appendRedisRowKey(nil, v.rowPrefix, v.Key, u.Row))
+			if u.W != 1 || seen[k] {
+				return r.notUniqueError(v, what, u)
+			}
+			seen[k] = true
 		}
 	}
 	lp, err := r.BeginLoad(ctx, lsn)
@@ -420,6 +435,7 @@ func (r *Redis) Load(ctx context.Context, lsn row.LSN, rows map[row.TableName][]
 		return err
 	}
 	defer lp.Abort()
+	lp.(*redisLoad).checked = true
 	for _, v := range r.order {
 		if err := lp.Write(ctx, v.Name, rows[v.Name]); err != nil {
 			return err
@@ -448,17 +464,24 @@ func (r *Redis) queueChanges(do func(args ...any), changes []*redisChange) {
 
 // queueInsertions queues the writes of rows of v with do: each row's hash
 // replaced (DEL then HSET, so HSET never meets a key of another type) and
-// its key added to the view's set. The commands are untyped so that they
+// its key added to the view's set. The rows' keys must be distinct. The commands are untyped so that they
 // can also be queued one part at a time inside a MULTI, where each reply
 // is QUEUED (see redisParts).
 func (r *Redis) queueInsertions(do func(args ...any), v *redisView, rows []redisRow) {
-	for _, rr := range rows {
-		do("DEL", rr.key)
-		if len(rr.fields) > 0 {
-			do(append([]any{"HSET", rr.key}, rr.fields...)...)
-		}
-	}
 	for chunk := range slices.Chunk(rows, redisBatch) {
+		// One DEL for the chunk's keys (they are distinct): fewer
+		// commands, and fewer replies in EXEC's answer.
+		del := make([]any, 1, len(chunk)+1)
+		del[0] = "DEL"
+		for _, rr := range chunk {
+			del = append(del, rr.key)
+		}
+		do(del...)
+		for _, rr := range chunk {
+			if len(rr.fields) > 0 {
+				do(append([]any{"HSET", rr.key}, rr.fields...)...)
+			}
+		}
 		sadd := make([]any, 2, len(chunk)+2)
 		sadd[0], sadd[1] = "SADD", v.keysKey
 		for _, rr := range chunk {

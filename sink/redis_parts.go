@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -36,7 +37,9 @@ func (r *Redis) BeginParts(ctx context.Context, step Step) (Parts, error) {
 	if err := rp.watch(ctx, r.progressKey()); err != nil {
 		return nil, err
 	}
-	cur, err := r.readProgress(ctx, rp.conn)
+	pctx, cancel := rp.bound(ctx, 0)
+	cur, err := r.readProgress(pctx, rp.conn)
+	cancel()
 	if err != nil {
 		rp.Abort()
 		return nil, err
@@ -56,15 +59,35 @@ func (r *Redis) BeginParts(ctx context.Context, step Step) (Parts, error) {
 // whose commands are queued as they come (a step or a load in parts), and
 // the record of the keys it touched (redisPartsKey).
 type redisMulti struct {
-	r     *Redis
-	what  string
-	conn  *redis.Conn // WATCH, then MULTI and the queued commands
-	multi bool        // MULTI sent
-	done  bool
+	r        *Redis
+	what     string
+	conn     *redis.Conn // WATCH, then MULTI and the queued commands
+	timeout  time.Duration // each command's, but EXEC's; 0: none
+	queued   int           // commands queued
+	recorded bool          // the record of parts is this transaction's (begin)
+	done     bool
 }
 
 func (r *Redis) newMulti(what string) redisMulti {
-	return redisMulti{r: r, what: what, conn: r.txClient.EphemeralConn()}
+	// The connection has no read timeout of its own (txClient): every
+	// command but EXEC gets the sink's (go-redis's default when unset).
+	timeout := r.client.Options().ReadTimeout
+	switch {
+	case timeout == 0:
+		timeout = 3 * time.Second
+	case timeout < 0:
+		timeout = 0
+	}
+	return redisMulti{r: r, what: what, conn: r.txClient.EphemeralConn(), timeout: timeout}
+}
+
+// bound gives ctx the deadline of one command taking at most d more than
+// the sink's read timeout (none when the sink has none).
+func (rm *redisMulti) bound(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
+	if rm.timeout <= 0 {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, rm.timeout+d)
 }
 
 // watch WATCHes keys and every view's key set. On error it aborts.
@@ -76,6 +99,8 @@ func (rm *redisMulti) watch(ctx context.Context, keys ...string) error {
 	for _, v := range rm.r.order {
 		args = append(args, v.keysKey)
 	}
+	ctx, cancel := rm.bound(ctx, 0)
+	defer cancel()
 	if err := rm.conn.Do(ctx, args...).Err(); err != nil {
 		rm.Abort()
 		return fmt.Errorf("sink %s: %s: watch: %w", rm.r.cfg.Name, rm.what, err)
@@ -86,25 +111,30 @@ func (rm *redisMulti) watch(ctx context.Context, keys ...string) error {
 // begin clears the record a crash may have left and sends MULTI. On
 // error it aborts.
 func (rm *redisMulti) begin(ctx context.Context) error {
+	rm.recorded = true // from here on, the views' records are this transaction's
 	if err := rm.clearRecord(ctx); err != nil {
 		rm.Abort()
 		return err
 	}
+	ctx, cancel := rm.bound(ctx, 0)
+	defer cancel()
 	if err := rm.conn.Do(ctx, "MULTI").Err(); err != nil {
 		rm.Abort()
 		return fmt.Errorf("sink %s: %s: multi: %w", rm.r.cfg.Name, rm.what, err)
 	}
-	rm.multi = true
 	return nil
 }
 
 // queue queues commands, built by fill, in the MULTI.
 func (rm *redisMulti) queue(ctx context.Context, what string, fill func(do func(args ...any))) error {
 	var queued []*redis.Cmd
+	ctx, cancel := rm.bound(ctx, 0)
+	defer cancel()
 	_, err := rm.conn.Pipelined(ctx, func(p redis.Pipeliner) error {
 		fill(func(args ...any) { queued = append(queued, p.Do(ctx, args...)) })
 		return nil
 	})
+	rm.queued += len(queued)
 	if err == nil {
 		for _, c := range queued {
 			if err = c.Err(); err != nil {
@@ -118,12 +148,15 @@ func (rm *redisMulti) queue(ctx context.Context, what string, fill func(do func(
 	return nil
 }
 
-// exec runs the queued commands; whatever happens, the MULTI is over.
+// exec runs the queued commands; whatever happens, the MULTI is over. Its
+// deadline grows with them: the sink's read timeout plus 20 µs a command
+// (Redis runs about a million simple ones a second).
 func (rm *redisMulti) exec(ctx context.Context) error {
 	r, what := rm.r, rm.what
-	res, err := rm.conn.Do(ctx, "EXEC").Slice()
-	rm.multi = false // EXEC ends the MULTI, whatever it returned
 	defer rm.Abort() // releases the connection and the record
+	ctx, cancel := rm.bound(ctx, time.Duration(rm.queued)*20*time.Microsecond)
+	defer cancel()
+	res, err := rm.conn.Do(ctx, "EXEC").Slice()
 	if errors.Is(err, redis.Nil) {
 		return fmt.Errorf("sink %s: %s: %w", r.cfg.Name, what, ErrConcurrentWrite)
 	}
@@ -265,27 +298,26 @@ func (rp *redisParts) Commit(ctx context.Context) error {
 	return nil
 }
 
-// Abort discards what was queued, releases the connection and deletes the
-// record of parts. It is also how every other end of the MULTI cleans up;
-// after the first call it does nothing.
+// Abort discards what was queued and releases the connection: closing it
+// (it is ephemeral, never pooled) makes Redis drop its MULTI and WATCH, so
+// no DISCARD is needed, nor can one hang on a server that stopped
+// answering. It deletes the record of parts if this transaction wrote it.
+// It is also how every other end of the MULTI cleans up; after the first
+// call it does nothing.
 func (rm *redisMulti) Abort() {
 	if rm.done {
 		return
 	}
 	rm.done = true
-	// Not the caller's context: it may be the one that was cancelled.
-	ctx := context.Background()
-	end := "UNWATCH"
-	if rm.multi {
-		end = "DISCARD" // also unwatches
-	}
-	if err := rm.conn.Do(ctx, end).Err(); err != nil {
-		rm.r.log.Warn("ending a transaction in parts failed", "what", rm.what, "command", end, "err", err)
-	}
 	if err := rm.conn.Close(); err != nil {
 		rm.r.log.Warn("closing a transaction's connection failed", "what", rm.what, "err", err)
 	}
-	if err := rm.clearRecord(ctx); err != nil {
+	if !rm.recorded {
+		return
+	}
+	// Not the caller's context, which may be cancelled; the sink's client
+	// has its read timeout.
+	if err := rm.clearRecord(context.Background()); err != nil {
 		rm.r.log.Warn("the record of a transaction in parts was left; the next one clears it", "what", rm.what, "err", err)
 	}
 }
@@ -311,12 +343,14 @@ func (r *Redis) BeginLoad(ctx context.Context, lsn row.LSN) (LoadParts, error) {
 	}
 	// Re-checked under WATCH: keys may have appeared since Open, and a
 	// load must never delete rows ripple did not write.
-	if err := r.checkOwned(ctx, rl.conn); err != nil {
+	cctx, cancel := rl.bound(ctx, 0)
+	defer cancel()
+	if err := r.checkOwned(cctx, rl.conn); err != nil {
 		rl.Abort()
 		return nil, err
 	}
 	// Fails on a catalog of the wrong type before anything is queued.
-	if err := rl.conn.HLen(ctx, r.catalogKey()).Err(); err != nil {
+	if err := rl.conn.HLen(cctx, r.catalogKey()).Err(); err != nil {
 		rl.Abort()
 		return nil, fmt.Errorf("sink %s: %s: read catalog %s: %w", r.cfg.Name, rl.what, r.catalogKey(), err)
 	}
@@ -361,7 +395,22 @@ func (r *Redis) BeginLoad(ctx context.Context, lsn row.LSN) (LoadParts, error) {
 // redisLoad is one load of a Redis sink in parts.
 type redisLoad struct {
 	redisMulti
-	lsn row.LSN
+	lsn     row.LSN
+	checked bool // Load checked every row, keys included, before it began
+}
+
+// checkLoadRows checks rows loaded into v: insertions only, of v's width.
+func (r *Redis) checkLoadRows(v *redisView, rows []row.Update) error {
+	for _, u := range rows {
+		if u.W < 1 {
+			return fmt.Errorf("sink %s: load view %s: row %s has weight %d; a load holds insertions only",
+				r.cfg.Name, v.Name, formatRow(u.Row), u.W)
+		}
+	}
+	if err := checkDelta(r.cfg.Name, v.View, Delta{View: v.Name, Rows: rows}); err != nil {
+		return fmt.Errorf("load: %w", err)
+	}
+	return nil
 }
 
 // Write checks rows of view and queues them. After an error the load is
@@ -383,21 +432,20 @@ func (rl *redisLoad) write(ctx context.Context, view row.TableName, rows []row.U
 	if !ok {
 		return fmt.Errorf("sink %s: load: view %s is not one of the sink's views", r.cfg.Name, view)
 	}
-	for _, u := range rows {
-		if u.W < 1 {
-			return fmt.Errorf("sink %s: load view %s: row %s has weight %d; a load holds insertions only",
-				r.cfg.Name, view, formatRow(u.Row), u.W)
-		}
-	}
-	if err := checkDelta(r.cfg.Name, v.View, Delta{View: view, Rows: rows}); err != nil {
-		return fmt.Errorf("load: %w", err)
-	}
 	enc := make([]redisRow, 0, len(rows))
+	for _, u := range rows {
+		enc = append(enc, v.encode(u.Row))
+	}
+	if rl.checked {
+		return rl.queue(ctx, "the rows", func(do func(args ...any)) { r.queueInsertions(do, v, enc) })
+	}
+	if err := r.checkLoadRows(v, rows); err != nil {
+		return err
+	}
 	for _, u := range rows {
 		if u.W != 1 {
 			return r.notUniqueError(v, what, u)
 		}
-		enc = append(enc, v.encode(u.Row))
 	}
 	// Each key recorded once: a key already in the record is a second row
 	// with the same key, in this part or an earlier one.

@@ -211,6 +211,7 @@ func TestRedisLoadParts(t *testing.T) {
 		}
 		return us
 	}
+	other, _ := openRedis(t, addr, "q", v) // before p owns the view
 	s, _ := openRedis(t, addr, "p", v)
 	var _ PartsLoader = s
 	c := redisClient(t, addr)
@@ -281,4 +282,23 @@ func TestRedisLoadParts(t *testing.T) {
 		t.Fatal(err)
 	}
 	check("after the commit", want, 20)
+
+	// Another pipeline's load of the view is refused while p has a step
+	// in parts open, and leaves p's record alone.
+	p, err := s.BeginParts(ctx, Step{LSN: 30})
+	if err != nil || p == nil {
+		t.Fatalf("begin parts: %v, %v", p, err)
+	}
+	if err := p.Write(ctx, []Delta{{View: v.Name, Rows: rows(9000, 9001, "p")}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := other.BeginLoad(ctx, 40); err == nil {
+		t.Fatal("pipeline q loaded a view pipeline p owns")
+	}
+	if n, _ := c.Exists(ctx, record).Result(); n != 1 {
+		t.Fatal("a refused load of another pipeline deleted p's record of parts")
+	}
+	if err := p.Write(ctx, []Delta{{View: v.Name, Rows: rows(9000, 9001, "again")}}); err == nil {
+		t.Fatal("a key inserted by an earlier part was inserted again")
+	}
 }

@@ -153,8 +153,10 @@ type Parts interface {
 // view's table is replaced as by Load; each Write adds insertions (weights
 // >= 1) to one view, any number of Writes per view, in any order; Commit
 // sets the progress to lsn and commits, all of it at once (I2). After
-// Abort, or an error from Write or Commit, none of it is visible. Load
-// must be what BeginLoad, a Write of each view's rows and Commit are.
+// Abort, or an error from Write or Commit, none of it is visible, except
+// what a sink's DDL cannot take back (MySQL: tables re-created for a new
+// shape stay, empty and registered as not loaded). Load must be what
+// BeginLoad, a Write of each view's rows and Commit are.
 type PartsLoader interface {
 	BeginLoad(ctx context.Context, lsn row.LSN) (LoadParts, error)
 }

@@ -333,8 +333,13 @@ func (e *engine) restore(store *state.Store, cp *state.Checkpoint) error {
 			}
 		}
 	}
+	// e.restored from the start, so that graphStep counts what it holds
+	// in operator_memory; restore's errors end the run, and the spill
+	// store is emptied at the next start.
+	e.restored = nil
 	if len(keep) > 0 {
 		gathered = newGatherer().spillTo(e.spill, e.loadMemory)
+		e.restored = gathered
 	}
 	counts := map[string]int64{}
 	inputs := map[row.TableName]dataflow.Batch{}
@@ -356,7 +361,9 @@ func (e *engine) restore(store *state.Store, cp *state.Checkpoint) error {
 					delete(out, name)
 				}
 			}
-			return gathered.add(out) // in memory: cannot fail
+			if err := gathered.add(out); err != nil {
+				return fmt.Errorf("resume from %s: %w", store.Dir(), err)
+			}
 		}
 		return nil
 	}
@@ -392,13 +399,10 @@ func (e *engine) restore(store *state.Store, cp *state.Checkpoint) error {
 	if err := stepChunk(); err != nil { // also primes an empty graph
 		return err
 	}
-	e.restored = nil
 	if gathered != nil {
 		if err := gathered.finish(e.failed); err != nil {
-			gathered.drop()
 			return fmt.Errorf("resume from %s: %w", store.Dir(), err)
 		}
-		e.restored = gathered
 		if len(gathered.disk) > 0 {
 			e.log.Info("resume: the rows of the views to load again were gathered on disk: they exceed what the arrangements leave of operator_memory",
 				"rows", gathered.moved, "operator_memory", e.operatorMemory)
@@ -437,6 +441,15 @@ func (e *engine) reload(ctx context.Context, cp *state.Checkpoint, fp, slot stri
 	counted := map[string]bool{} // restore counted the views' rows
 	for name := range e.views {
 		counted[name.String()] = true
+	}
+	if g != nil { // as in load: the views in memory before any sink loads
+		for name, b := range g.out {
+			for _, u := range b {
+				if u.W < 0 {
+					return fmt.Errorf("reload: view %s produced a negative multiplicity for %v", name, u.Row)
+				}
+			}
+		}
 	}
 	var rebuilt []string
 	for _, t := range e.targets {

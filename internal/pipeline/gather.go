@@ -37,7 +37,8 @@ type gatherer struct {
 
 // gatherID is the spill store id (the first 4 bytes of a key) under which
 // gatherers keep their changes; the graph's arrangements number theirs
-// from 0. One spilling gatherer is open at a time (the initial load's).
+// from 0. One spilling gatherer is open at a time: the initial load's or,
+// on a resume instead, restore's.
 // Not all 0xff, so that its keys have an upper bound (DeletePrefix).
 var gatherID = [4]byte{0xff, 0xff, 0xff, 0xfe}
 

@@ -85,8 +85,6 @@ ANALYZE;`, custs, n)
 			refresh = d
 		}
 	}
-	// change runs sql (one transaction) and returns the time from its
-	// commit to ripple having applied it to the sink.
 	// The load and the REFRESHes leave both clusters with many dirty
 	// buffers, which the checkpointer writes out over the next minutes on
 	// the same disk as the changes' commits: a checkpoint on each first,
@@ -97,6 +95,8 @@ ANALYZE;`, custs, n)
 		}
 	}
 	var last stepMark // the step of the last change
+	// change runs sql (one transaction) and returns the time from its
+	// commit to ripple having applied it to the sink.
 	change := func(sql string, args ...any) (time.Duration, error) {
 		before, err := currentLSN(ctx, src)
 		if err != nil {
