@@ -61,7 +61,7 @@ func (r *Redis) BeginParts(ctx context.Context, step Step) (Parts, error) {
 type redisMulti struct {
 	r        *Redis
 	what     string
-	conn     *redis.Conn // WATCH, then MULTI and the queued commands
+	conn     *redis.Conn   // WATCH, then MULTI and the queued commands
 	timeout  time.Duration // each command's, but EXEC's; 0: none
 	queued   int           // commands queued
 	recorded bool          // the record of parts is this transaction's (begin)
