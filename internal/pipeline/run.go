@@ -232,13 +232,8 @@ func (r *run) run(ctx context.Context) (err error) {
 		return err
 	}
 	slot := slotName(srcCfg)
-	for _, t := range cfg.Targets {
-		lsn, err := t.Sink.Open(ctx, slot, e.sinkViews(t))
-		if err != nil {
-			return fmt.Errorf("open sink %s: %w", t.Sink.Name(), err)
-		}
-		e.sinkLSN[t.Sink.Name()] = lsn
-	}
+	// Every sink is closed at the end, also after a failed Open (the Sink
+	// contract), so that the sinks opened before it do not stay open.
 	defer func() {
 		for _, t := range cfg.Targets {
 			if cerr := t.Sink.Close(); cerr != nil && err == nil {
@@ -246,6 +241,13 @@ func (r *run) run(ctx context.Context) (err error) {
 			}
 		}
 	}()
+	for _, t := range cfg.Targets {
+		lsn, err := t.Sink.Open(ctx, slot, e.sinkViews(t))
+		if err != nil {
+			return fmt.Errorf("open sink %s: %w", t.Sink.Name(), err)
+		}
+		e.sinkLSN[t.Sink.Name()] = lsn
+	}
 
 	fp := fingerprint(e, slot)
 	var start row.LSN
