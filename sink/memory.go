@@ -79,14 +79,8 @@ func (m *Memory) Load(_ context.Context, lsn row.LSN, rows map[row.TableName][]r
 		if !ok {
 			return fmt.Errorf("sink %s: load: view %s is not one of the sink's views", m.name, name)
 		}
-		for _, u := range us {
-			if u.W < 1 {
-				return fmt.Errorf("sink %s: load view %s: row %s has weight %d; a load holds insertions only",
-					m.name, name, formatRow(u.Row), u.W)
-			}
-		}
-		if err := checkDelta(m.name, v, Delta{View: name, Rows: us}); err != nil {
-			return fmt.Errorf("load: %w", err)
+		if err := checkLoadRows(m.name, v, us); err != nil {
+			return err
 		}
 	}
 	tables := make(map[row.TableName]map[string]*row.Update, len(m.mu.views))

@@ -549,11 +549,8 @@ func (m *MySQL) Load(ctx context.Context, lsn row.LSN, rows map[row.TableName][]
 		if !ok {
 			return fmt.Errorf("sink %s: load: view %s is not one of the sink's views", m.cfg.Name, name)
 		}
-		for _, u := range us {
-			if u.W < 1 {
-				return fmt.Errorf("sink %s: load view %s: row %s has weight %d; a load holds insertions only",
-					m.cfg.Name, name, formatRow(u.Row), u.W)
-			}
+		if err := checkLoadRows(m.cfg.Name, v.View, us); err != nil {
+			return err
 		}
 		if err := m.checkRows("load", v, us); err != nil {
 			return err

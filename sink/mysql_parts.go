@@ -166,13 +166,10 @@ func (ml *myLoad) write(ctx context.Context, view row.TableName, rows []row.Upda
 	if !ok {
 		return fmt.Errorf("sink %s: load: view %s is not one of the sink's views", m.cfg.Name, view)
 	}
-	for _, u := range rows {
-		if u.W < 1 {
-			return fmt.Errorf("sink %s: load view %s: row %s has weight %d; a load holds insertions only",
-				m.cfg.Name, view, formatRow(u.Row), u.W)
-		}
-	}
 	if !ml.checked {
+		if err := checkLoadRows(m.cfg.Name, v.View, rows); err != nil {
+			return err
+		}
 		if err := m.checkRows("load", v, rows); err != nil {
 			return err
 		}

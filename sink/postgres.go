@@ -339,7 +339,7 @@ func (p *Postgres) Load(ctx context.Context, lsn row.LSN, rows map[row.TableName
 		if !ok {
 			return fmt.Errorf("sink %s: load: view %s is not one of the sink's views", p.cfg.Name, name)
 		}
-		if err := p.checkLoadRows(v, us); err != nil {
+		if err := checkLoadRows(p.cfg.Name, v.View, us); err != nil {
 			return err
 		}
 	}
@@ -403,20 +403,6 @@ type pgLoad struct {
 	done    bool
 }
 
-// checkLoadRows checks rows loaded into v: insertions only, of v's width.
-func (p *Postgres) checkLoadRows(v *pgView, rows []row.Update) error {
-	for _, u := range rows {
-		if u.W < 1 {
-			return fmt.Errorf("sink %s: load view %s: row %s has weight %d; a load holds insertions only",
-				p.cfg.Name, v.Name, formatRow(u.Row), u.W)
-		}
-	}
-	if err := checkDelta(p.cfg.Name, v.View, Delta{View: v.Name, Rows: rows}); err != nil {
-		return fmt.Errorf("load: %w", err)
-	}
-	return nil
-}
-
 // Write copies rows, insertions only, into view's table. After an error
 // the load is over: it is rolled back at once, and a later Commit fails.
 func (lp *pgLoad) Write(ctx context.Context, view row.TableName, rows []row.Update) error {
@@ -437,7 +423,7 @@ func (lp *pgLoad) write(ctx context.Context, view row.TableName, rows []row.Upda
 		return fmt.Errorf("sink %s: load: view %s is not one of the sink's views", p.cfg.Name, view)
 	}
 	if !lp.checked {
-		if err := p.checkLoadRows(v, rows); err != nil {
+		if err := checkLoadRows(p.cfg.Name, v.View, rows); err != nil {
 			return err
 		}
 	}

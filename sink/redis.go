@@ -418,7 +418,7 @@ func (r *Redis) Load(ctx context.Context, lsn row.LSN, rows map[row.TableName][]
 		if !ok {
 			return fmt.Errorf("sink %s: load: view %s is not one of the sink's views", r.cfg.Name, name)
 		}
-		if err := r.checkLoadRows(v, us); err != nil {
+		if err := checkLoadRows(r.cfg.Name, v.View, us); err != nil {
 			return err
 		}
 		seen := make(map[string]bool, len(us))

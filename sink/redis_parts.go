@@ -399,20 +399,6 @@ type redisLoad struct {
 	checked bool // Load checked every row, keys included, before it began
 }
 
-// checkLoadRows checks rows loaded into v: insertions only, of v's width.
-func (r *Redis) checkLoadRows(v *redisView, rows []row.Update) error {
-	for _, u := range rows {
-		if u.W < 1 {
-			return fmt.Errorf("sink %s: load view %s: row %s has weight %d; a load holds insertions only",
-				r.cfg.Name, v.Name, formatRow(u.Row), u.W)
-		}
-	}
-	if err := checkDelta(r.cfg.Name, v.View, Delta{View: v.Name, Rows: rows}); err != nil {
-		return fmt.Errorf("load: %w", err)
-	}
-	return nil
-}
-
 // Write checks rows of view and queues them. After an error the load is
 // over: it is discarded at once, and a later Commit fails.
 func (rl *redisLoad) Write(ctx context.Context, view row.TableName, rows []row.Update) error {
@@ -439,7 +425,7 @@ func (rl *redisLoad) write(ctx context.Context, view row.TableName, rows []row.U
 	if rl.checked {
 		return rl.queue(ctx, "the rows", func(do func(args ...any)) { r.queueInsertions(do, v, enc) })
 	}
-	if err := r.checkLoadRows(v, rows); err != nil {
+	if err := checkLoadRows(r.cfg.Name, v.View, rows); err != nil {
 		return err
 	}
 	for _, u := range rows {

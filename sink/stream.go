@@ -245,14 +245,8 @@ func (s *Stream) Load(ctx context.Context, lsn row.LSN, rows map[row.TableName][
 		if !ok {
 			return fmt.Errorf("sink %s: load: view %s is not one of the sink's views", s.cfg.Name, name)
 		}
-		for _, u := range us {
-			if u.W < 1 {
-				return fmt.Errorf("sink %s: load view %s: row %s has weight %d; a load holds insertions only",
-					s.cfg.Name, name, formatRow(u.Row), u.W)
-			}
-		}
-		if err := checkDelta(s.cfg.Name, v.View, Delta{View: name, Rows: us}); err != nil {
-			return fmt.Errorf("load: %w", err)
+		if err := checkLoadRows(s.cfg.Name, v.View, us); err != nil {
+			return err
 		}
 	}
 	ev, err := appendSnapshotEvent(s.buf[:0], s.pipeline, lsn, s.views, rows)

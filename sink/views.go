@@ -85,6 +85,21 @@ func checkDelta(sinkName string, v View, d Delta) error {
 	return nil
 }
 
+// checkLoadRows checks rows loaded into view v of sink sinkName: insertions
+// only (weights of at least 1), each of v's width.
+func checkLoadRows(sinkName string, v View, rows []row.Update) error {
+	for _, u := range rows {
+		if u.W < 1 {
+			return fmt.Errorf("sink %s: load view %s: row %s has weight %d; a load holds insertions only",
+				sinkName, v.Name, formatRow(u.Row), u.W)
+		}
+	}
+	if err := checkDelta(sinkName, v, Delta{View: v.Name, Rows: rows}); err != nil {
+		return fmt.Errorf("load: %w", err)
+	}
+	return nil
+}
+
 // formatRow renders a row for error messages, bounded in length.
 func formatRow(r row.Row) string {
 	var b strings.Builder
