@@ -125,13 +125,18 @@ func (rm *redisMulti) begin(ctx context.Context) error {
 	return nil
 }
 
-// queue queues commands, built by fill, in the MULTI.
+// queue queues commands, built by fill, in the MULTI, as one pipeline
+// whose deadline grows with them, as EXEC's does.
 func (rm *redisMulti) queue(ctx context.Context, what string, fill func(do func(args ...any))) error {
-	var queued []*redis.Cmd
-	ctx, cancel := rm.bound(ctx, 0)
+	var cmds [][]any
+	fill(func(args ...any) { cmds = append(cmds, args) })
+	ctx, cancel := rm.bound(ctx, time.Duration(len(cmds))*commandTime)
 	defer cancel()
+	queued := make([]*redis.Cmd, 0, len(cmds))
 	_, err := rm.conn.Pipelined(ctx, func(p redis.Pipeliner) error {
-		fill(func(args ...any) { queued = append(queued, p.Do(ctx, args...)) })
+		for _, args := range cmds {
+			queued = append(queued, p.Do(ctx, args...))
+		}
 		return nil
 	})
 	rm.queued += len(queued)
@@ -148,13 +153,17 @@ func (rm *redisMulti) queue(ctx context.Context, what string, fill func(do func(
 	return nil
 }
 
+// commandTime is what a deadline allows each command of a pipeline or a
+// transaction beyond the sink's read timeout: Redis runs about a million
+// simple commands a second.
+const commandTime = 20 * time.Microsecond
+
 // exec runs the queued commands; whatever happens, the MULTI is over. Its
-// deadline grows with them: the sink's read timeout plus 20 µs a command
-// (Redis runs about a million simple ones a second).
+// deadline grows with them: the sink's read timeout plus commandTime each.
 func (rm *redisMulti) exec(ctx context.Context) error {
 	r, what := rm.r, rm.what
 	defer rm.Abort() // releases the connection and the record
-	ctx, cancel := rm.bound(ctx, time.Duration(rm.queued)*20*time.Microsecond)
+	ctx, cancel := rm.bound(ctx, time.Duration(rm.queued)*commandTime)
 	defer cancel()
 	res, err := rm.conn.Do(ctx, "EXEC").Slice()
 	if errors.Is(err, redis.Nil) {
