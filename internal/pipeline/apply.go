@@ -443,12 +443,8 @@ func (e *engine) reload(ctx context.Context, cp *state.Checkpoint, fp, slot stri
 		counted[name.String()] = true
 	}
 	if g != nil { // as in load: the views in memory before any sink loads
-		for name, b := range g.out {
-			for _, u := range b {
-				if u.W < 0 {
-					return fmt.Errorf("reload: view %s produced a negative multiplicity for %v", name, u.Row)
-				}
-			}
+		if err := g.checkWeights(); err != nil {
+			return fmt.Errorf("reload: %w", err)
 		}
 	}
 	var rebuilt []string

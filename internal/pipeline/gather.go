@@ -147,6 +147,20 @@ func (g *gatherer) finish(failed map[string]state.FailedView) error {
 	return nil
 }
 
+// checkWeights reports a negative multiplicity among the finished changes
+// held in memory (a load holds insertions only); those on disk are checked
+// as they are read.
+func (g *gatherer) checkWeights() error {
+	for name, b := range g.out {
+		for _, u := range b {
+			if u.W < 0 {
+				return fmt.Errorf("view %s produced a negative multiplicity for %v", name, u.Row)
+			}
+		}
+	}
+	return nil
+}
+
 // each calls fn with the finished changes of view, in batches of at most
 // chunk rows, none of weight 0. A batch is fn's to keep.
 func (g *gatherer) each(view string, chunk int, fn func(dataflow.Batch) error) error {

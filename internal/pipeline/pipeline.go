@@ -467,12 +467,8 @@ func (e *engine) load(ctx context.Context, lsn row.LSN) (err error) {
 	// earlier sink committed its load. Either is an engine bug, and the
 	// error ends the run before anything is checkpointed: the next start
 	// takes the snapshot again.
-	for name, b := range g.out {
-		for _, u := range b {
-			if u.W < 0 {
-				return fmt.Errorf("initial load: view %s produced a negative multiplicity for %v", name, u.Row)
-			}
-		}
+	if err := g.checkWeights(); err != nil {
+		return fmt.Errorf("initial load: %w", err)
 	}
 	counted := map[string]bool{}
 	for _, t := range e.targets {
@@ -494,20 +490,26 @@ const loadPartRows = 65536
 // are never all in memory; whole otherwise. It counts each view's rows
 // into viewRows the first time it reads them (counted).
 func (e *engine) loadSink(ctx context.Context, t Target, lsn row.LSN, g *gatherer, counted map[string]bool) error {
-	write := func(v row.TableName, b dataflow.Batch, to func(dataflow.Batch) error) error {
-		var n int64
-		for _, u := range b {
-			if u.W < 0 {
-				return fmt.Errorf("view %s produced a negative multiplicity for %v", v, u.Row)
+	// check returns what checks and counts the rows of v as they are read.
+	check := func(v row.TableName) func(dataflow.Batch) error {
+		name := v.String()
+		count := !counted[name]
+		if count {
+			counted[name] = true
+			e.viewRows[name] = 0
+		}
+		return func(b dataflow.Batch) error {
+			for _, u := range b {
+				if u.W < 0 {
+					return fmt.Errorf("view %s produced a negative multiplicity for %v", v, u.Row)
+				}
+				if count {
+					e.viewRows[name] += int64(u.W)
+				}
 			}
-			n += int64(u.W)
+			return nil
 		}
-		if !counted[v.String()] {
-			e.viewRows[v.String()] += n
-		}
-		return to(b)
 	}
-	done := func(v row.TableName) { counted[v.String()] = true }
 	if pl, ok := t.Sink.(sink.PartsLoader); ok {
 		lp, err := pl.BeginLoad(ctx, lsn)
 		if err != nil {
@@ -515,32 +517,30 @@ func (e *engine) loadSink(ctx context.Context, t Target, lsn row.LSN, g *gathere
 		}
 		defer lp.Abort()
 		for _, v := range t.Views {
-			if !counted[v.String()] {
-				e.viewRows[v.String()] = 0
-			}
+			ok := check(v)
 			err := g.each(v.String(), loadPartRows, func(b dataflow.Batch) error {
-				return write(v, b, func(b dataflow.Batch) error { return lp.Write(ctx, v, b) })
+				if err := ok(b); err != nil {
+					return err
+				}
+				return lp.Write(ctx, v, b)
 			})
 			if err != nil {
 				return err
 			}
-			done(v)
 		}
 		return lp.Commit(ctx)
 	}
 	rows := make(map[row.TableName][]row.Update, len(t.Views))
 	for _, v := range t.Views {
-		if !counted[v.String()] {
-			e.viewRows[v.String()] = 0
-		}
+		ok := check(v)
 		b, err := g.batch(v.String())
 		if err != nil {
 			return err
 		}
-		if err := write(v, b, func(b dataflow.Batch) error { rows[v] = b; return nil }); err != nil {
+		if err := ok(b); err != nil {
 			return err
 		}
-		done(v)
+		rows[v] = b
 	}
 	return t.Sink.Load(ctx, lsn, rows)
 }
